@@ -1,0 +1,2 @@
+//! Criterion benchmarks for framing.
+fn main() {}

@@ -1,0 +1,1 @@
+//! json codec (in progress).

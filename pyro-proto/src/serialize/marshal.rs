@@ -1,0 +1,1 @@
+//! marshal codec (in progress).

@@ -1,0 +1,1 @@
+//! pickle codec (in progress).

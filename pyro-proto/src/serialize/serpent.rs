@@ -1,0 +1,1 @@
+//! serpent codec (in progress).

@@ -1,0 +1,156 @@
+//! The real Python Pyro4 4.82 peer for interop tests.
+//!
+//! [`python`] creates `target/pyro4-venv` on first use with the exact versions
+//! in `tests/python/requirements.txt`, installed from the package registry, and
+//! returns its interpreter. Concurrent test processes serialise on a lock file.
+//! A machine that cannot build the venv fails the test run: an interop test is
+//! never silently skipped (and with `CI=true` cannot be skipped at all).
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Root of the workspace (parent of the `tests` crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Folder with the Python helper scripts the interop tests run.
+pub fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python")
+}
+
+fn venv_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("pyro4-venv")
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A crude cross-process lock: `create_new` on a lock file, retried; stale
+/// locks older than ten minutes are broken.
+struct DirLock(PathBuf);
+
+impl DirLock {
+    fn acquire(path: PathBuf) -> DirLock {
+        let start = Instant::now();
+        loop {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => return DirLock(path),
+                Err(_) => {
+                    let stale = fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(600))
+                        .unwrap_or(false);
+                    if stale || start.elapsed() > Duration::from_secs(900) {
+                        let _ = fs::remove_file(&path);
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+fn ensure_venv() -> Result<PathBuf, String> {
+    let venv = venv_dir();
+    let py = venv_python(&venv);
+    let stamp = venv.join(".pyro4-ready");
+    let requirements = scripts_dir().join("requirements.txt");
+    let wanted = fs::read_to_string(&requirements).map_err(|e| format!("{requirements:?}: {e}"))?;
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && py.exists() {
+        return Ok(py);
+    }
+    fs::create_dir_all(venv.parent().unwrap()).map_err(|e| e.to_string())?;
+    let _lock = DirLock::acquire(venv.with_extension("lock"));
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && py.exists() {
+        return Ok(py);
+    }
+    let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let _ = fs::remove_dir_all(&venv);
+    run(Command::new(&base).arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(&py)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements))?;
+    run(Command::new(&py).args([
+        "-c",
+        "import Pyro4, serpent; assert Pyro4.__version__ == '4.82', Pyro4.__version__; \
+         assert serpent.__version__ == '1.43', serpent.__version__",
+    ]))?;
+    fs::write(&stamp, &wanted).map_err(|e| e.to_string())?;
+    Ok(py)
+}
+
+/// The venv's Python interpreter with Pyro4 4.82 and serpent 1.43 importable.
+///
+/// Panics (failing the test) when the environment cannot be built, with the
+/// reason; set up happens once per process.
+pub fn python() -> PathBuf {
+    static PY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match PY.get_or_init(ensure_venv) {
+        Ok(p) => p.clone(),
+        Err(e) => panic!(
+            "Python Pyro4 4.82 is required for interop tests and could not be set up \
+             (needs python3 with venv and access to the package registry): {e}"
+        ),
+    }
+}
+
+/// A `Command` running `python <script> args...` from `tests/python/`, with
+/// the venv's interpreter and unbuffered output.
+pub fn script(name: &str) -> Command {
+    let mut cmd = Command::new(python());
+    cmd.arg(scripts_dir().join(name))
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn venv_has_pyro4_4_82() {
+        let out = Command::new(python())
+            .args(["-c", "import Pyro4, serpent; print(Pyro4.__version__, serpent.__version__, Pyro4.constants.PROTOCOL_VERSION)"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4.82 1.43 48");
+    }
+}
