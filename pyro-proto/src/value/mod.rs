@@ -7,11 +7,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use num_bigint::BigInt;
 
+pub mod repr;
+
 /// One Python value.
 ///
 /// Integers have an `i64` fast path; `BigInt` holds only values outside the
 /// `i64` range so that equal numbers have one representation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `None`
     None,
@@ -54,13 +56,13 @@ pub enum Value {
 /// Kept as a vector because Pyro payload dicts are small and order matters
 /// for byte-identical output; inserting an existing key replaces the value in
 /// place, as Python does.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dict(pub Vec<(Value, Value)>);
 
 /// An object in Pyro's class-dict form: `{'__class__': class_name, **fields}`.
 ///
 /// `fields` holds every entry except `__class__`, in their original order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClassDict {
     /// The fully qualified Python class name, e.g. `builtins.ValueError`.
     pub class_name: String,

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Build the fuzz seed corpora from the captured Pyro4 vectors.
+
+    python3 fuzz/seeds.py        # writes fuzz/corpus/<target>/ (git-ignored)
+
+frame_parser gets every whole message (and each connection's byte stream);
+the codec targets get the payloads of the messages in their format (and the
+unit vectors); uri_parser gets URI strings found in the vectors plus the URI
+tables of the protocol notes.
+"""
+import hashlib
+import os
+import re
+import struct
+import sys
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = os.path.join(HERE, "..", "tests", "vectors")
+CORPUS = os.path.join(HERE, "corpus")
+CODEC_TARGETS = {1: "serpent_parser", 2: "json_parser", 3: "marshal_parser", 4: "pickle_parser"}
+UNIT_CODECS = {"serpent": 1, "json": 2, "marshal": 3, "pickle": 4}
+EXTRA_URIS = [
+    "PYRO:obj@host:9999", "pyro:obj@host:9999", "PYRO:obj@./u:sock name ", "PYRO:obj@./u:",
+    "PYRO:obj@./u:a:b", "PYRO:obj@[::1]:4444", "PYRO:obj@[::1]", "PYRO:obj@[fe80::1%eth0]:4444",
+    "PYRO:obj@::1:4444", "PYRO:obj@host", "PYRO:obj@host:", "PYRO:obj@host:abc", "PYRO:obj@host:+12",
+    "PYRO:obj@host: 12", "PYRO:obj@HOST:0012", "PYRO:obj@:1234", "PYRO:obj", "PYRO:@host:1",
+    "PYRO:obj id@host:1", " PYRO:obj@host:1", "PYRO:obj@host:1 ", "PYRONAME:name@nshost",
+    "pyroname:name@[::1]", "PYRONAME:", "PYRONAME:name@", "PYROMETA:a,b@nshost", "PYROMETA:a,b, c",
+    "PYROMETA:a,,b", "PYROLOC:x@h:1", "PYROX:obj@host:1", "FOO:obj@host:1", "PYRO:a@b@host:1",
+    "PYRO:obj@[[::1]]:1", "PYRO:obj@[::1]:4444xyz", "PYRO:obj@host:-1", "PYRO:obj@host:99999",
+]
+
+
+def write(target, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def payload_of(msg):
+    if len(msg) < 24 or msg[:4] != b"PYRO":
+        return None, None
+    _tag, _ver, _typ, flags, _seq, dlen, ser, alen, _res, _ck = struct.unpack("!4sHHHHiHHHH", msg[:24])
+    data = msg[24 + alen:24 + alen + dlen]
+    if flags & 2:
+        try:
+            data = zlib.decompress(data)
+        except zlib.error:
+            return None, None
+    return ser, data
+
+
+def main():
+    count = 0
+    for fname in sorted(os.listdir(VECTORS)):
+        if not fname.endswith(".txt"):
+            continue
+        text = open(os.path.join(VECTORS, fname), encoding="utf-8").read()
+        stream = b""
+        unit_codec = next((c for k, c in UNIT_CODECS.items() if fname == f"unit_serializer_{k}.txt"), None)
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                if line.startswith("## connection") and stream:
+                    write("frame_parser", stream)
+                    stream = b""
+                continue
+            tag, _, hexdata = line.partition(" ")
+            try:
+                data = bytes.fromhex(hexdata.strip())
+            except ValueError:
+                continue
+            if tag in ("C2S", "S2C", "MSG", "RAW-C2S"):
+                write("frame_parser", data)
+                count += 1
+                if tag in ("C2S", "S2C"):
+                    stream += data
+                ser, payload = payload_of(data)
+                if ser in CODEC_TARGETS and payload:
+                    write(CODEC_TARGETS[ser], payload)
+            elif tag in ("CALL", "DATA") and unit_codec:
+                write(CODEC_TARGETS[unit_codec], data)
+            for uri in re.findall(rb"PYRO[A-Z]*:[^\s'\"\\,)]+", data):
+                write("uri_parser", uri)
+        if stream:
+            write("frame_parser", stream)
+    for uri in EXTRA_URIS:
+        write("uri_parser", uri.encode())
+    print(f"seeded fuzz/corpus from {count} messages", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
