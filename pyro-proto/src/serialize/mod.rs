@@ -1,6 +1,7 @@
 //! The four Pyro4 serializers and the call tuple they carry.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::value::{Dict, Value};
 
@@ -26,6 +27,101 @@ pub enum SerializerId {
     Marshal = 3,
     /// Python `pickle`.
     Pickle = 4,
+}
+
+impl SerializerId {
+    /// Every serializer this build can speak, in id order.
+    pub const ALL: &'static [SerializerId] = &[
+        SerializerId::Serpent,
+        SerializerId::Json,
+        SerializerId::Marshal,
+        #[cfg(feature = "std")]
+        SerializerId::Pickle,
+    ];
+
+    /// The serializer for a header's serializer id.
+    pub fn from_id(id: u16) -> Result<SerializerId, SerializeError> {
+        match id {
+            1 => Ok(SerializerId::Serpent),
+            2 => Ok(SerializerId::Json),
+            3 => Ok(SerializerId::Marshal),
+            #[cfg(feature = "std")]
+            4 => Ok(SerializerId::Pickle),
+            other => Err(SerializeError::UnknownSerializer(other)),
+        }
+    }
+
+    /// The id written into message headers.
+    pub fn id(self) -> u16 {
+        self as u16
+    }
+
+    /// The name Pyro4 uses for it in configuration (`SERIALIZER = "serpent"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SerializerId::Serpent => "serpent",
+            SerializerId::Json => "json",
+            SerializerId::Marshal => "marshal",
+            SerializerId::Pickle => "pickle",
+        }
+    }
+
+    /// The serializer Pyro4 calls `name` (case-sensitive, as in Pyro4's config).
+    pub fn from_name(name: &str) -> Option<SerializerId> {
+        SerializerId::ALL.iter().copied().find(|s| s.name() == name)
+    }
+
+    /// Encode a value in this format.
+    pub fn dumps(self, value: &Value) -> Result<Vec<u8>, SerializeError> {
+        match self {
+            SerializerId::Serpent => serpent::dumps(value),
+            SerializerId::Json => json::dumps(value),
+            SerializerId::Marshal => marshal::dumps(value),
+            #[cfg(feature = "std")]
+            SerializerId::Pickle => pickle::dumps(value),
+            #[cfg(not(feature = "std"))]
+            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
+        }
+    }
+
+    /// Decode a value in this format.
+    pub fn loads(self, data: &[u8]) -> Result<Value, SerializeError> {
+        match self {
+            SerializerId::Serpent => serpent::loads(data),
+            SerializerId::Json => json::loads(data),
+            SerializerId::Marshal => marshal::loads(data),
+            #[cfg(feature = "std")]
+            SerializerId::Pickle => pickle::loads(data),
+            #[cfg(not(feature = "std"))]
+            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
+        }
+    }
+
+    /// Encode a call tuple in this format.
+    pub fn dumps_call(self, call: &Call) -> Result<Vec<u8>, SerializeError> {
+        match self {
+            SerializerId::Serpent => serpent::dumps_call(call),
+            SerializerId::Json => json::dumps_call(call),
+            SerializerId::Marshal => marshal::dumps_call(call),
+            #[cfg(feature = "std")]
+            SerializerId::Pickle => pickle::dumps_call(call),
+            #[cfg(not(feature = "std"))]
+            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
+        }
+    }
+
+    /// Decode a call tuple in this format.
+    pub fn loads_call(self, data: &[u8]) -> Result<Call, SerializeError> {
+        match self {
+            SerializerId::Serpent => serpent::loads_call(data),
+            SerializerId::Json => json::loads_call(data),
+            SerializerId::Marshal => marshal::loads_call(data),
+            #[cfg(feature = "std")]
+            SerializerId::Pickle => pickle::loads_call(data),
+            #[cfg(not(feature = "std"))]
+            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
+        }
+    }
 }
 
 /// A remote call as it travels in an INVOKE payload: `(object, method, vargs, kwargs)`.
