@@ -106,6 +106,56 @@ pub fn named(name: &str) -> VectorFile {
     load(&dir().join(name))
 }
 
+/// The header fields and (decompressed) payload of one captured message line,
+/// read with the bare minimum of framing so that codec tests do not depend on
+/// the `message` module they are not testing.
+#[derive(Debug, Clone)]
+pub struct RawFrame {
+    /// Message type (1 CONNECT .. 6 PING).
+    pub msg_type: u16,
+    /// Flag bits.
+    pub flags: u16,
+    /// Sequence number.
+    pub seq: u16,
+    /// Serializer id.
+    pub serializer_id: u16,
+    /// Annotations in wire order.
+    pub annotations: Vec<([u8; 4], Vec<u8>)>,
+    /// The payload, decompressed when the COMPRESSED flag (0x0002) is set.
+    pub payload: Vec<u8>,
+}
+
+/// Split one complete message (a `C2S`/`S2C` line) into header fields and payload.
+pub fn raw_frame(bytes: &[u8]) -> RawFrame {
+    let be = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
+    assert_eq!(&bytes[0..4], b"PYRO", "not a Pyro message");
+    let data_len = u32::from_be_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let ann_len = be(18) as usize;
+    let mut annotations = Vec::new();
+    let mut pos = 24;
+    while pos < 24 + ann_len {
+        let id: [u8; 4] = bytes[pos..pos + 4].try_into().unwrap();
+        let len = be(pos + 4) as usize;
+        annotations.push((id, bytes[pos + 6..pos + 6 + len].to_vec()));
+        pos += 6 + len;
+    }
+    let body = &bytes[24 + ann_len..24 + ann_len + data_len];
+    let flags = be(8);
+    let payload = if flags & 2 != 0 {
+        miniz_oxide::inflate::decompress_to_vec_zlib(body).expect("valid zlib payload")
+    } else {
+        body.to_vec()
+    };
+    RawFrame {
+        msg_type: be(6),
+        flags,
+        seq: be(10),
+        serializer_id: be(16),
+        annotations,
+        payload,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +171,18 @@ mod tests {
         for f in &files {
             assert!(!f.lines.is_empty(), "{} has no data lines", f.name);
         }
+    }
+
+    #[test]
+    fn raw_frame_reads_the_documented_invoke() {
+        // Section 2.1's captured example: serpent INVOKE multiply(6,7), seq 1.
+        let mut bytes = hex("5059524f00300004000000010000003a000100000000");
+        let payload = b"# serpent utf-8 python3.2\n('test.obj','multiply',(6,7),{})";
+        bytes.extend_from_slice(&hex("3559"));
+        bytes.extend_from_slice(payload);
+        let f = raw_frame(&bytes);
+        assert_eq!((f.msg_type, f.flags, f.seq, f.serializer_id), (4, 0, 1, 1));
+        assert_eq!(f.payload, payload);
+        assert!(f.annotations.is_empty());
     }
 }
