@@ -28,7 +28,6 @@
 //! ```
 
 use alloc::vec::Vec;
-use bytes::Bytes;
 
 mod annotations;
 mod compress;
@@ -51,6 +50,10 @@ pub use header::{
     MAX_ANNOTATIONS_LENGTH, MAX_DATA_LENGTH, PING_SERIALIZER_ID, PROTOCOL_VERSION, TAG,
 };
 pub use sign::{compute_hmac, verify_hmac, HMAC_SIZE};
+
+/// The shared byte buffer payloads and annotation values are held in
+/// (re-exported so users need not depend on `bytes` themselves).
+pub use bytes::Bytes;
 
 /// One Pyro4 message: header fields, annotations and payload.
 ///
