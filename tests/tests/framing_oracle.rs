@@ -141,6 +141,9 @@ struct Case {
     expect: Result<(Message, Vec<u8>), String>,
 }
 
+/// A frame, the key Python gets, the types Python requires.
+type Negative<'a> = (Vec<u8>, Option<&'a [u8]>, Option<Vec<u16>>);
+
 fn rust_cases() -> Vec<Case> {
     let mut s = 0x5eed_1234_u64;
     let sentence = b"The quick brown fox jumps over the lazy dog. ".to_vec();
@@ -218,7 +221,7 @@ fn rust_cases() -> Vec<Case> {
     bad_checksum[23] ^= 0x40;
     let mut bad_version = plain.clone();
     bad_version[5] = 47;
-    let negatives: Vec<(Vec<u8>, Option<&[u8]>, Option<Vec<u16>>)> = vec![
+    let negatives: Vec<Negative> = vec![
         (signed.clone(), Some(b"wrong-key"), None),
         (signed.clone(), None, None),
         (plain.clone(), Some(b"secret"), None),
