@@ -1,0 +1,264 @@
+//! Incremental, Sans-IO message decoder.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::annotations::Annotations;
+use super::header::{ExpectedTypes, Header, MessageType, HEADER_SIZE};
+use super::sign::verify_hmac;
+use super::{FrameError, Message};
+
+/// Turns received bytes, split in any way, into [`Message`]s.
+///
+/// Feed bytes with [`receive`](Self::receive) (copies) or
+/// [`receive_bytes`](Self::receive_bytes) (zero-copy for whole frames), then
+/// drain [`next_message`](Self::next_message) until it returns `Ok(None)`.
+///
+/// Every header is checked as soon as its 24 bytes are in, in the order of
+/// Pyro4's `Message.recv`: tag and version, checksum, (negative data length),
+/// `max_message_size`, expected message type; the body (annotations, then
+/// payload) is buffered only after that, and only as its bytes arrive: a
+/// declared length never causes an allocation by itself. When the frame is
+/// complete, its annotation chunks are validated and, if the decoder has an
+/// HMAC key (or the frame has an HMAC), the HMAC is verified.
+///
+/// Any error is fatal: messages completed before it are still handed out,
+/// then `next_message` returns the error, now and on every later call; further
+/// input is ignored. The connection should be dropped.
+pub struct Decoder {
+    expected: ExpectedTypes,
+    max_message_size: Option<usize>,
+    hmac_key: Option<Vec<u8>>,
+    /// Bytes of the frame in progress (never more than one frame).
+    buf: BytesMut,
+    /// The checked header of the frame in progress, once its 24 bytes are in.
+    header: Option<Header>,
+    ready: VecDeque<Message>,
+    error: Option<FrameError>,
+}
+
+impl core::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("expected", &self.expected)
+            .field("max_message_size", &self.max_message_size)
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<redacted>"))
+            .field("buffered", &self.buf.len())
+            .field("ready", &self.ready.len())
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl Decoder {
+    /// A decoder accepting the `expected` message types
+    /// ([`ExpectedTypes::DAEMON`] or [`ExpectedTypes::CLIENT`] for the two
+    /// roles), with no size limit and no HMAC key.
+    pub fn new(expected: ExpectedTypes) -> Decoder {
+        Decoder {
+            expected,
+            max_message_size: None,
+            hmac_key: None,
+            buf: BytesMut::new(),
+            header: None,
+            ready: VecDeque::new(),
+            error: None,
+        }
+    }
+
+    /// Refuse frames whose declared data + annotations exceed `max` bytes,
+    /// right after their header (`None` or `Some(0)`: no limit, like Pyro4's
+    /// `MAX_MESSAGE_SIZE = 0`).
+    pub fn with_max_message_size(mut self, max: Option<usize>) -> Decoder {
+        self.max_message_size = max.filter(|m| *m > 0);
+        self
+    }
+
+    /// Verify every frame's HMAC with `key`; frames without one are then
+    /// refused (an empty key means no key, as in Pyro4).
+    pub fn with_hmac_key(mut self, key: impl Into<Vec<u8>>) -> Decoder {
+        let key = key.into();
+        self.hmac_key = (!key.is_empty()).then_some(key);
+        self
+    }
+
+    /// Change the accepted message types (e.g. CONNECT only before the
+    /// handshake). Headers already checked keep the verdict they got.
+    pub fn set_expected(&mut self, expected: ExpectedTypes) {
+        self.expected = expected;
+    }
+
+    /// The accepted message types.
+    pub fn expected(&self) -> ExpectedTypes {
+        self.expected
+    }
+
+    /// Feed received bytes; they are copied into the decoder's buffer as far
+    /// as the frame in progress needs them.
+    pub fn receive(&mut self, mut input: &[u8]) {
+        while !input.is_empty() && self.error.is_none() {
+            let used = self.fill(input);
+            input = &input[used..];
+        }
+    }
+
+    /// Feed received bytes without copying whole frames: when nothing is
+    /// buffered and a whole frame is in `chunk`, the message's payload and
+    /// annotation values are slices of `chunk`. Partial frames are copied.
+    pub fn receive_bytes(&mut self, mut chunk: Bytes) {
+        while !chunk.is_empty() && self.error.is_none() {
+            if self.header.is_none() && self.buf.is_empty() && chunk.len() >= HEADER_SIZE {
+                let mut raw = [0u8; HEADER_SIZE];
+                raw.copy_from_slice(&chunk[..HEADER_SIZE]);
+                let header = match self.check_header(&raw) {
+                    Ok(h) => h,
+                    Err(e) => return self.fail(e),
+                };
+                let total = HEADER_SIZE + header.body_length();
+                if chunk.len() >= total {
+                    let frame = chunk.split_to(total);
+                    self.complete(frame, header);
+                    continue;
+                }
+            }
+            let used = self.fill(&chunk);
+            chunk.advance(used);
+        }
+    }
+
+    /// The next complete message; `Ok(None)` when more bytes are needed;
+    /// the decoder's error (again and again) once it has failed and every
+    /// message before the failure has been handed out.
+    pub fn next_message(&mut self) -> Result<Option<Message>, FrameError> {
+        match self.ready.pop_front() {
+            Some(msg) => Ok(Some(msg)),
+            None => match &self.error {
+                Some(e) => Err(e.clone()),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Tell the decoder the peer closed the connection: an unfinished frame
+    /// is [`FrameError::Truncated`] (Pyro4's "receiving: not enough data").
+    /// Messages completed earlier can still be taken with `next_message`.
+    pub fn end_of_stream(&mut self) -> Result<(), FrameError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if !self.buf.is_empty() {
+            let e = FrameError::Truncated {
+                buffered: self.buf.len(),
+            };
+            self.fail(e.clone());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Bytes of an unfinished frame held in the buffer.
+    pub fn buffered_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether the decoder has failed (see [`next_message`](Self::next_message)).
+    pub fn is_failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// The error the decoder failed with, if any.
+    pub fn error(&self) -> Option<&FrameError> {
+        self.error.as_ref()
+    }
+
+    fn fail(&mut self, e: FrameError) {
+        self.error = Some(e);
+        self.header = None;
+        self.buf = BytesMut::new();
+    }
+
+    /// Header checks in Pyro4's order (tag/version, checksum and the negative
+    /// length are in `Header::parse`).
+    fn check_header(&self, raw: &[u8; HEADER_SIZE]) -> Result<Header, FrameError> {
+        let header = Header::parse(raw)?;
+        if let Some(max) = self.max_message_size {
+            let size = header.body_length();
+            if size > max {
+                return Err(FrameError::MessageTooLarge {
+                    size: size as u64,
+                    max: max as u64,
+                });
+            }
+        }
+        if !self.expected.accepts(header.msg_type) {
+            return Err(FrameError::InvalidMessageType(header.msg_type));
+        }
+        Ok(header)
+    }
+
+    /// Copy as much of `input` as the frame in progress needs; returns the
+    /// number of bytes used. Completes the frame when it is whole.
+    fn fill(&mut self, input: &[u8]) -> usize {
+        let mut used = 0;
+        let header = match self.header {
+            Some(h) => h,
+            None => {
+                let take = (HEADER_SIZE - self.buf.len()).min(input.len());
+                self.buf.extend_from_slice(&input[..take]);
+                used = take;
+                if self.buf.len() < HEADER_SIZE {
+                    return used;
+                }
+                let mut raw = [0u8; HEADER_SIZE];
+                raw.copy_from_slice(&self.buf[..HEADER_SIZE]);
+                match self.check_header(&raw) {
+                    Ok(h) => {
+                        self.header = Some(h);
+                        h
+                    }
+                    Err(e) => {
+                        self.fail(e);
+                        return input.len();
+                    }
+                }
+            }
+        };
+        let total = HEADER_SIZE + header.body_length();
+        let take = (total - self.buf.len()).min(input.len() - used);
+        self.buf.extend_from_slice(&input[used..used + take]);
+        used += take;
+        if self.buf.len() == total {
+            self.header = None;
+            let frame = self.buf.split().freeze();
+            self.complete(frame, header);
+        }
+        used
+    }
+
+    /// A whole frame is in: split the annotations, verify the HMAC, queue it.
+    fn complete(&mut self, mut frame: Bytes, header: Header) {
+        frame.advance(HEADER_SIZE);
+        let annotations = if header.annotations_length == 0 {
+            Annotations::new()
+        } else {
+            let area = frame.split_to(usize::from(header.annotations_length));
+            match Annotations::parse(&area) {
+                Ok(a) => a,
+                Err(e) => return self.fail(e),
+            }
+        };
+        let data = frame;
+        if let Err(e) = verify_hmac(self.hmac_key.as_deref(), &data, &annotations) {
+            return self.fail(e);
+        }
+        self.ready.push_back(Message {
+            msg_type: MessageType::from_code(header.msg_type),
+            flags: header.flags,
+            seq: header.seq,
+            serializer_id: header.serializer_id,
+            annotations,
+            data,
+        });
+    }
+}
