@@ -1,0 +1,124 @@
+//! The json codec (serializer id 2), byte-compatible with Pyro4 4.82's
+//! `JsonSerializer` on CPython 3.11.
+//!
+//! Writing gives exactly `json.dumps(obj, ensure_ascii=False,
+//! default=JsonSerializer.default).encode("utf-8")`: `", "` and `": "`
+//! separators, raw UTF-8, `NaN`/`Infinity`/`-Infinity` tokens, Python float
+//! `repr`, tuples and sets as arrays, int/float/bool/None dict keys as strings.
+//! What Pyro4 refuses (bytes, complex, frozenset, tuple keys, ints over 4300
+//! digits) is a [`SerializeError::Unsupported`] here too.
+//!
+//! Reading follows `json.loads`: arrays become [`Value::List`], objects
+//! [`Value::Dict`] with string keys in document order (a repeated key keeps
+//! its first position and its last value), ints are [`Value::Int`] or, outside
+//! `i64`, [`Value::BigInt`]. A dict carrying `__class__` stays a plain dict
+//! (class rebuilding is the `value::classes` layer's job). See `decode` for the
+//! few documented differences on input no Pyro4 peer writes.
+//!
+//! json is lossy: tuples and sets come back as lists, non-str keys as strings,
+//! classes as dicts, NaN payloads as the default NaN.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::serialize::{Call, SerializeError};
+use crate::value::{Dict, Value};
+
+mod decode;
+mod encode;
+
+const CODEC: &str = "json";
+
+/// CPython's default `sys.get_int_max_str_digits()`: ints longer than this
+/// can neither be written nor read by a Python 3.11 peer.
+const PY_INT_MAX_STR_DIGITS: usize = 4300;
+
+/// Encode one value as Pyro4's `JsonSerializer.dumps` does.
+pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
+    let mut out = Vec::with_capacity(128);
+    encode::write_value(&mut out, value)?;
+    Ok(out)
+}
+
+/// Decode one value as Pyro4's `JsonSerializer.loads` does (before its
+/// class-dict conversion): the raw tree, strict UTF-8 input.
+pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
+    decode::parse(data)
+}
+
+/// Encode a call as Pyro4's `JsonSerializer.dumpsCall` does. For json the
+/// call is not a tuple but the object
+/// `{"object": ..., "method": ..., "params": [...], "kwargs": {...}}`, with
+/// `"kwargs": null` when [`Call::kwargs`] is `None`.
+pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
+    let mut out = Vec::with_capacity(128);
+    encode::write_call(&mut out, call)?;
+    Ok(out)
+}
+
+/// Decode a call as Pyro4's `JsonSerializer.loadsCall` does: a JSON object
+/// from which the keys `object`, `method`, `params` and `kwargs` are taken
+/// (in any order; other keys are ignored, as Python ignores them).
+///
+/// `object` and `method` must be strings, `params` an array (it becomes
+/// [`Call::vargs`] as a [`Value::List`]), `kwargs` an object or `null`.
+/// Anything else is [`SerializeError::BadCall`].
+pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
+    let Value::Dict(Dict(entries)) = decode::parse(data)? else {
+        return Err(bad("the json call payload is not an object"));
+    };
+    let mut object = None;
+    let mut method = None;
+    let mut params = None;
+    let mut kwargs = None;
+    for (key, value) in entries {
+        let Value::Str(key) = key else { continue };
+        match key.as_str() {
+            "object" => object = Some(value),
+            "method" => method = Some(value),
+            "params" => params = Some(value),
+            "kwargs" => kwargs = Some(value),
+            _ => {}
+        }
+    }
+    let object = string_field("object", object)?;
+    let method = string_field("method", method)?;
+    let vargs = match params {
+        Some(v @ Value::List(_)) => v,
+        Some(_) => return Err(bad("\"params\" in a json call must be an array")),
+        None => return Err(missing("params")),
+    };
+    let kwargs = match kwargs {
+        Some(Value::None) => None,
+        Some(Value::Dict(d)) => Some(d),
+        Some(_) => return Err(bad("\"kwargs\" in a json call must be an object or null")),
+        None => return Err(missing("kwargs")),
+    };
+    Ok(Call {
+        object,
+        method,
+        vargs,
+        kwargs,
+    })
+}
+
+fn bad(reason: &str) -> SerializeError {
+    SerializeError::BadCall(reason.to_string())
+}
+
+fn missing(key: &str) -> SerializeError {
+    SerializeError::BadCall(alloc::format!("the json call object has no \"{key}\" key"))
+}
+
+fn string_field(name: &str, value: Option<Value>) -> Result<String, SerializeError> {
+    match value {
+        Some(Value::Str(s)) => Ok(s),
+        Some(_) => Err(SerializeError::BadCall(alloc::format!(
+            "\"{name}\" in a json call must be a string"
+        ))),
+        None => Err(missing(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
