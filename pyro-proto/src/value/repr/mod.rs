@@ -160,7 +160,19 @@ pub fn float_repr(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     // `{:e}` gives the shortest round-trip digits as `d.ddde[-]N`.
-    let sci = format!("{:e}", x);
+    let mut sci = format!("{:e}", x);
+    // When `x` lies exactly halfway between two shortest candidates, Rust's
+    // shortest mode rounds up while Python's repr rounds half to even
+    // (-1732053381322825.25 -> '...825.2'). Such ties need at least 16
+    // digits; there the exact-precision formatter (half to even) decides.
+    let ndigits =
+        sci.find('e').unwrap_or(0) - usize::from(x < 0.0) - usize::from(sci.contains('.'));
+    if ndigits >= 16 {
+        let even = format!("{:.*e}", ndigits - 1, x);
+        if even.parse::<f64>() == Ok(x) {
+            sci = even;
+        }
+    }
     let (mantissa, exp) = sci
         .split_once('e')
         .expect("LowerExp always has an exponent");
@@ -225,6 +237,8 @@ mod tests {
             (0.30000000000000004, "0.30000000000000004"),
             (core::f64::consts::PI, "3.141592653589793"),
             (12345678901234567.0, "1.2345678901234568e+16"),
+            // ties between two shortest candidates: Python rounds half to even
+            (f64::from_bits(0xc318_9d2c_6a1a_6125), "-1732053381322825.2"), // exactly ...825.25
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
