@@ -123,6 +123,11 @@ pub(crate) enum Global {
     Daemon,
     /// `Pyro4.futures._ExceptionWrapper`
     ExceptionWrapper,
+    /// `copyreg._reconstructor`: `object.__reduce__()` of protocols 0/1, used by
+    /// Pyro4's autoproxy replacement (`copyreg._reconstructor(Proxy, object, None)`)
+    Reconstructor,
+    /// `builtins.object`, only as `_reconstructor`'s base class
+    Object,
     /// `decimal.Decimal`, read as its text (what serpent and json send for it)
     Decimal,
     /// `uuid.UUID`, read as its canonical text (what the other serializers send)
@@ -148,6 +153,8 @@ impl Global {
             Global::Proxy => ("Pyro4.core", "Proxy"),
             Global::Daemon => ("Pyro4.core", "Daemon"),
             Global::ExceptionWrapper => ("Pyro4.futures", "_ExceptionWrapper"),
+            Global::Reconstructor => ("copyreg", "_reconstructor"),
+            Global::Object => ("builtins", "object"),
             Global::Decimal => ("decimal", "Decimal"),
             Global::Uuid => ("uuid", "UUID"),
             Global::DateTime => ("datetime", "datetime"),
@@ -195,6 +202,8 @@ pub(crate) fn resolve(module: &str, name: &str, proto: u8) -> Result<Global, Ser
         ("builtins", "bytearray") => Some(Global::Bytearray),
         ("builtins", "bytes") => Some(Global::Bytes),
         ("_codecs", "encode") => Some(Global::CodecsEncode),
+        ("copyreg", "_reconstructor") => Some(Global::Reconstructor),
+        ("builtins", "object") => Some(Global::Object),
         ("builtins", n) => lookup(BUILTIN_EXCEPTIONS, n).map(|n| Global::Exception("builtins", n)),
         ("exceptions", n) => {
             lookup(BUILTIN_EXCEPTIONS, n).map(|n| Global::Exception("exceptions", n))

@@ -1086,6 +1086,27 @@ impl<'a> Reader<'a> {
                 }
                 Obj::Str(iso_datetime(b))
             }
+            Global::Reconstructor => {
+                // copyreg._reconstructor(cls, object, None) is object.__new__(cls).
+                match items {
+                    [cls, base, st]
+                        if matches!(self.deref(base), Obj::Global(Global::Object))
+                            && matches!(self.deref(st), Obj::None) =>
+                    {
+                        let cls = self.clone_counted(at, cls)?;
+                        return self.newobj(at, cls, Obj::Tuple(Node::new()));
+                    }
+                    _ => {
+                        return Err(self.err(
+                            at,
+                            "copyreg._reconstructor is only supported as (cls, object, None)",
+                        ))
+                    }
+                }
+            }
+            Global::Object => {
+                return Err(self.err(at, "builtins.object() instances are not supported"))
+            }
             Global::Uri
             | Global::Proxy
             | Global::Daemon
