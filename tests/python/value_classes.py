@@ -1,9 +1,13 @@
-"""Oracle for pyro-proto's value::classes: what Pyro4 4.82's deserializers make
-of payloads containing `__class__` dicts.
+"""Oracle for pyro-proto's value model.
 
-stdin: one line per case, `<serializer name> <hex payload>` (payloads written by
-the Rust codecs). stdout: one line per case, either
-`ok <module.type of the top-level result>` or `err <ExceptionType>\t<message>`.
+Mode `classes` (default): what Pyro4 4.82's deserializers make of payloads
+containing `__class__` dicts. stdin: one line per case, `<serializer name> <hex
+payload>` (payloads written by the Rust codecs). stdout: one line per case,
+either `ok <module.type of the top-level result>` or `err <ExceptionType>\t<message>`.
+
+Mode `eq`: Python's `==`. stdin: `<hex serpent a> <hex serpent b>` per line;
+stdout: `1` or `0` per line (values read with Pyro4's SerpentSerializer, so
+serpent's NaN dicts are floats again).
 """
 import sys
 
@@ -17,7 +21,22 @@ SERIALIZERS = {
 }
 
 
+def eq():
+    ser = SERIALIZERS["serpent"]
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        a, b = line.split(" ")
+        x = ser.loads(bytes.fromhex(a))
+        y = ser.loads(bytes.fromhex(b))
+        print("1" if x == y else "0")
+    sys.stdout.flush()
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "eq":
+        return eq()
     for line in sys.stdin:
         line = line.strip()
         if not line:

@@ -548,8 +548,13 @@ fn python_type(c: &ClassDict) -> String {
 }
 
 fn oracle(input: &str) -> Vec<String> {
+    oracle_mode("classes", input)
+}
+
+fn oracle_mode(mode: &str, input: &str) -> Vec<String> {
     let mut cmd: Command = script("value_classes.py");
-    cmd.stdin(Stdio::piped())
+    cmd.arg(mode)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("start the Python oracle");
@@ -628,4 +633,104 @@ fn serpent_nan_dict_from_python_text() {
     let raw = serpent::loads(text).unwrap();
     assert!(raw.as_seq().unwrap()[2].as_dict().is_some());
     assert!(v.as_seq().unwrap()[2].as_f64().unwrap().is_nan());
+}
+
+/// `Value::py_eq` against Python's `==` on every pair of a pool of numbers
+/// and containers (cross-type numbers, exact int/float comparison, NaN,
+/// signed zeros, set/frozenset, order-insensitive dicts and sets).
+#[test]
+fn py_eq_matches_python_equality() {
+    let big = |s: &str| Value::from_bigint(s.parse().unwrap());
+    let nums = vec![
+        Value::Int(0),
+        Value::Int(1),
+        Value::Int(-1),
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Float(1.0),
+        Value::Float(0.0),
+        Value::Float(-0.0),
+        Value::Float(0.5),
+        Value::Int(1 << 53),
+        Value::Int((1 << 53) + 1),
+        Value::Float((1u64 << 53) as f64),
+        Value::Float(9007199254740994.0),
+        Value::Int(i64::MAX),
+        Value::Float(9223372036854775808.0),
+        big("9223372036854775808"),
+        big("18446744073709551616"),
+        Value::Float(18446744073709551616.0),
+        big("-18446744073709551617"),
+        Value::Float(1e300),
+        Value::Float(f64::INFINITY),
+        Value::Float(f64::NAN),
+        Value::Complex { re: 1.0, im: 0.0 },
+        Value::Complex { re: 1.0, im: 1.0 },
+        Value::Complex { re: 0.0, im: 0.0 },
+        Value::from("1"),
+        Value::None,
+    ];
+    let mut pool = nums.clone();
+    pool.extend([
+        Value::list([1, 2]),
+        Value::list([Value::Float(1.0), Value::Float(2.0)]),
+        Value::tuple([1, 2]),
+        Value::tuple([Value::Bool(true), Value::Int(2)]),
+        Value::Set(vec![1.into(), 2.into()]),
+        Value::Set(vec![Value::Float(2.0), Value::Bool(true)]),
+        Value::Set(vec![1.into(), 3.into()]),
+        Value::list([Value::Float(f64::NAN)]),
+        d(vec![("a", 1.into()), ("b", Value::tuple([1]))]),
+        d(vec![
+            ("b", Value::tuple([Value::Float(1.0)])),
+            ("a", Value::Bool(true)),
+        ]),
+        d(vec![("a", 1.into())]),
+        Value::Dict(
+            [
+                (Value::Int(1), Value::from("x")),
+                (Value::from("k"), Value::None),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+        Value::Dict(
+            [
+                (Value::from("k"), Value::None),
+                (Value::Float(1.0), Value::from("x")),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+    ]);
+    let hex = |v: &Value| {
+        serpent::dumps(v)
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let mut input = String::new();
+    let mut pairs = Vec::new();
+    for a in &pool {
+        for b in &pool {
+            input.push_str(&format!("{} {}\n", hex(a), hex(b)));
+            pairs.push((a, b));
+        }
+    }
+    let py = oracle_mode("eq", &input);
+    assert_eq!(py.len(), pairs.len());
+    let mut equal = 0;
+    for ((a, b), py) in pairs.iter().zip(&py) {
+        let want = py == "1";
+        // Python's list/tuple/dict comparison has an identity shortcut, so a
+        // container holding the very same NaN object equals itself; two
+        // separately decoded NaNs (as here) are not identical.
+        assert_eq!(a.py_eq(b), want, "{a:?} == {b:?}: Python says {want}");
+        equal += usize::from(want);
+    }
+    assert!(
+        equal > pool.len(),
+        "only {equal} equal pairs: the pool is too uniform"
+    );
 }
