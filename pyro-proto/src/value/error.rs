@@ -258,6 +258,22 @@ impl RemoteError {
     }
 }
 
+impl From<&SerializeError> for RemoteError {
+    /// The exception a Pyro4 daemon would send for a payload it could not
+    /// decode or encode: `SecurityError` for double-underscore class names,
+    /// `ProtocolError` for a Proxy's bad hmac encoding, `SerializeError`
+    /// (Python's text, e.g. `unsupported serialized class: X`) otherwise.
+    fn from(e: &SerializeError) -> RemoteError {
+        match e {
+            SerializeError::DunderClass(_) => RemoteError::security_error(e.to_string()),
+            SerializeError::Conversion(m) if m == "hmac encoding error" => {
+                RemoteError::protocol_error(m.clone())
+            }
+            _ => RemoteError::serialize_error(e.to_string()),
+        }
+    }
+}
+
 fn not_an_exception(v: &Value) -> SerializeError {
     SerializeError::Conversion(format!(
         "expected an exception class object, found {}",
@@ -596,6 +612,26 @@ mod tests {
         assert_eq!(
             RemoteError::attribute_error("x").class_name,
             "builtins.AttributeError"
+        );
+    }
+
+    #[test]
+    fn from_serialize_errors() {
+        let e = RemoteError::from(&SerializeError::UnknownClass("app.X".into()));
+        assert_eq!(
+            e.to_string(),
+            "Pyro4.errors.SerializeError: unsupported serialized class: app.X"
+        );
+        let e = RemoteError::from(&SerializeError::DunderClass("__main__.X".into()));
+        assert_eq!(e.class_name, "Pyro4.errors.SecurityError");
+        assert_eq!(
+            e.message(),
+            "refused to deserialize types with double underscores in their name: __main__.X"
+        );
+        let e = RemoteError::from(&SerializeError::Conversion("hmac encoding error".into()));
+        assert_eq!(
+            e.to_string(),
+            "Pyro4.errors.ProtocolError: hmac encoding error"
         );
     }
 

@@ -185,9 +185,29 @@ impl<K: Into<Value>, V: Into<Value>> FromIterator<(K, V)> for Dict {
 }
 
 impl<K: Into<Value>, V: Into<Value>> Extend<(K, V)> for Dict {
+    /// Inserts every pair with [`Dict::insert`] semantics. String keys are
+    /// indexed while extending, so building a large str-keyed dict is not
+    /// quadratic; other keys are compared linearly.
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        let mut index: alloc::collections::BTreeMap<String, usize> = self
+            .0
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (k, _))| k.as_str().map(|s| (String::from(s), i)))
+            .collect();
         for (k, v) in iter {
-            self.insert(k, v);
+            let (k, v) = (k.into(), v.into());
+            if let Value::Str(s) = &k {
+                match index.get(s) {
+                    Some(&i) => self.0[i].1 = v,
+                    None => {
+                        index.insert(s.clone(), self.0.len());
+                        self.0.push((k, v));
+                    }
+                }
+            } else {
+                self.insert(k, v);
+            }
         }
     }
 }
