@@ -793,6 +793,51 @@ mod tests {
     }
 
     #[test]
+    fn serializer_loads_runs_the_class_step() {
+        let call = br#"{"object": "test.obj", "method": "m", "params": [{"__class__": "Pyro4.core.URI", "state": ["PYRO", "o", null, "h", 1]}], "kwargs": {"k": {"__class__": "float", "value": "nan"}}}"#;
+        let raw = SerializerId::Json.loads_call_raw(call).unwrap();
+        assert!(raw.vargs.as_seq().unwrap()[0].as_dict().is_some());
+        // json has no float rule: the kwargs' class dict is refused as Pyro4 refuses it.
+        assert_eq!(
+            SerializerId::Json.loads_call(call).unwrap_err(),
+            SerializeError::UnknownClass("float".into())
+        );
+        let mut reg = ClassRegistry::new();
+        reg.register_converter("float", |c| {
+            Ok(c.fields.get_str("value").cloned().unwrap_or(Value::None))
+        });
+        let c = SerializerId::Json
+            .loads_call_with(call, Some(&reg))
+            .unwrap();
+        assert_eq!(
+            c.vargs.as_seq().unwrap()[0].as_class().unwrap().class_name,
+            "Pyro4.core.URI"
+        );
+        assert_eq!(c.kwargs.unwrap().get_str("k"), Some(&Value::from("nan")));
+        let v = br#"[1, {"__class__": "__main__.X"}]"#;
+        assert!(SerializerId::Json.loads_raw(v).is_ok());
+        assert_eq!(
+            SerializerId::Json.loads(v),
+            Err(SerializeError::DunderClass("__main__.X".into()))
+        );
+        let mut reg = ClassRegistry::new();
+        reg.register("__main__.X");
+        assert!(SerializerId::Json
+            .loads_with(v, Some(&reg))
+            .unwrap()
+            .as_seq()
+            .unwrap()[1]
+            .as_class()
+            .is_some());
+        // A class dict as the whole kwargs cannot be **kwargs.
+        let call = br#"{"object": "o", "method": "m", "params": [], "kwargs": {"__class__": "Pyro4.core.Daemon", "state": []}}"#;
+        assert!(matches!(
+            SerializerId::Json.loads_call(call),
+            Err(SerializeError::BadCall(_))
+        ));
+    }
+
+    #[test]
     fn exception_shape_is_checked() {
         let v = d(vec![
             ("__class__", "builtins.ValueError".into()),

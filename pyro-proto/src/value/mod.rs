@@ -2,6 +2,16 @@
 //!
 //! Every serializer reads into and writes from [`Value`], so a value that
 //! crossed the wire in one format can be re-sent in another without loss.
+//!
+//! Around the enum:
+//! * [`Dict`] / [`ClassDict`]: Python dicts (insertion order, any keys) and
+//!   objects in Pyro's `{'__class__': ...}` form;
+//! * [`Value::py_eq`] (Python `==`) and [`Value::bits_eq`] (exact, for tests);
+//! * [`to_value`] / [`from_value`]: serde bridge to plain Rust types
+//!   ([`ser`], [`de`] document the mapping);
+//! * [`recreate`] ([`classes`]): Pyro4's `dict_to_class` acceptance rules,
+//!   run by `SerializerId::loads`;
+//! * [`RemoteError`] / [`ExceptionWrapper`] ([`error`]): exceptions on the wire.
 
 use alloc::string::String;
 use alloc::vec::Vec;
