@@ -419,6 +419,21 @@ fn pyrometa_is_a_set() {
     assert_eq!(at.metadata(), Some(&set(&["a@", "b"])));
     assert_eq!(at.to_string(), "PYROMETA:b,a@");
     assert_eq!(ok(&at.to_string()), at);
+    // ...and one starting with '@' (possible only at the very start) first.
+    for input in [
+        "PYROMETA:@hos:,YA:,YRORO",
+        "PYROMETA:@a,b@",
+        "PYROMETA:@a,b@h",
+        "PYROMETA:,@",
+        "PYROMETA:@x,b,@",
+        "PYROMETA:@,!@",
+        "PYROMETA:@,a",
+        "PYROMETA:a,@@",
+    ] {
+        let uri = ok(input);
+        assert_eq!(ok(&uri.to_string()), uri, "{input:?} printed as {uri}");
+    }
+    assert_eq!(ok("PYROMETA:@z,c,b,a@").to_string(), "PYROMETA:@z,b,c,a@");
     assert_eq!(ok("PYRO:x@h:1").metadata(), None);
 }
 
