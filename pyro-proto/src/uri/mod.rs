@@ -638,6 +638,15 @@ impl TryFrom<&str> for Uri {
     }
 }
 
+impl TryFrom<&Value> for Uri {
+    type Error = UriError;
+
+    /// [`Uri::from_value`].
+    fn try_from(value: &Value) -> Result<Uri, UriError> {
+        Uri::from_value(value)
+    }
+}
+
 impl From<&Uri> for Value {
     fn from(uri: &Uri) -> Value {
         uri.to_value()
