@@ -158,6 +158,20 @@ impl fmt::Display for Protocol {
 /// Parse with [`Uri::parse`] / [`str::parse`]; print with `Display`, which is
 /// Pyro4's `str(uri)`; move it inside payloads with [`Uri::to_value`] and
 /// [`Uri::from_value`].
+///
+/// ```
+/// use pyro_proto::uri::{Protocol, Uri};
+///
+/// let uri: Uri = "pyroname:printer@nshost".parse()?;
+/// assert_eq!(uri.protocol(), Protocol::PyroName);
+/// assert_eq!((uri.host(), uri.port()), (Some("nshost"), Some(9090)));
+/// assert_eq!(uri.to_string(), "PYRONAME:printer@nshost:9090");
+///
+/// let daemon_side = Uri::pyro("obj_1", "::1", 4444)?;
+/// assert_eq!(daemon_side.to_string(), "PYRO:obj_1@[::1]:4444");
+/// assert_eq!(Uri::from_value(&daemon_side.to_value())?, daemon_side);
+/// # Ok::<(), pyro_proto::uri::UriError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Uri {
     protocol: Protocol,
@@ -268,10 +282,10 @@ fn parse_location(location: &str, default_port: Option<i64>) -> Result<Location,
 /// with a location there may be none at all (the first `@` followed by
 /// anything starts the location).
 fn metadata_reparses(joined: &str, has_location: bool) -> bool {
-    joined
-        .char_indices()
-        .skip(1)
-        .all(|(i, c)| c != '@' || (!has_location && joined[i..].bytes().all(|b| b == b'@')))
+    match joined.char_indices().skip(1).find(|&(_, c)| c == '@') {
+        None => true,
+        Some((i, _)) => !has_location && joined[i..].bytes().all(|b| b == b'@'),
+    }
 }
 
 /// The order PYROMETA metadata is printed in: sorted, except for items with
