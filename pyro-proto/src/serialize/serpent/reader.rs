@@ -486,33 +486,34 @@ impl<'a> Reader<'a> {
                 return self.strings();
             }
         }
-        let value =
-            match word {
-                "None" => Value::None,
-                "True" => Value::Bool(true),
-                "False" => Value::Bool(false),
-                "set" => {
-                    // `set()` is the one call literal_eval allows.
+        let value = match word {
+            "None" => Value::None,
+            "True" => Value::Bool(true),
+            "False" => Value::Bool(false),
+            "set" => {
+                // `set()` is the one call literal_eval allows.
+                self.skip_ws();
+                if self.peek() == Some(b'(') {
+                    self.pos += 1;
+                    self.nest += 1;
                     self.skip_ws();
-                    if self.peek() == Some(b'(') {
+                    self.nest -= 1;
+                    if self.peek() == Some(b')') {
                         self.pos += 1;
-                        self.nest += 1;
-                        self.skip_ws();
-                        self.nest -= 1;
-                        if self.peek() == Some(b')') {
-                            self.pos += 1;
-                            return Ok(Self::other(Value::Set(Vec::new())));
-                        }
+                        return Ok(Self::other(Value::Set(Vec::new())));
                     }
-                    return Err(malformed(start, "only set() without arguments is allowed"));
                 }
-                _ => return Err(malformed(
+                return Err(malformed(start, "only set() without arguments is allowed"));
+            }
+            _ => {
+                return Err(malformed(
                     start,
                     format!(
                         "unknown name '{word}' (only literals, None, True and False are allowed)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         Ok(Self::other(value))
     }
 
