@@ -283,16 +283,41 @@ fn speed_versus_python() {
     let payload = hex(&out[2]);
     let call = json::loads_call(&payload).unwrap();
     assert_eq!(json::dumps_call(&call).unwrap(), payload);
-    let n = 200_000;
-    let start = Instant::now();
-    let mut total = 0;
-    for _ in 0..n {
+    // Best of 5 rounds, as the Python side measures (shared machines are noisy).
+    let n = 100_000;
+    let best = |f: &dyn Fn() -> usize| {
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                let mut total = 0;
+                for _ in 0..n {
+                    total += f();
+                }
+                assert!(total > 0);
+                start.elapsed().as_secs_f64() / n as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let rust = best(&|| {
         let bytes = json::dumps_call(std::hint::black_box(&call)).unwrap();
-        let back = json::loads_call(std::hint::black_box(&bytes)).unwrap();
-        total += bytes.len() + back.method.len();
-    }
-    let rust = start.elapsed().as_secs_f64() / n as f64;
-    assert!(total > 0);
+        json::loads_call(std::hint::black_box(&bytes))
+            .unwrap()
+            .method
+            .len()
+            + bytes.len()
+    });
+    let rust_dumps = best(&|| json::dumps_call(std::hint::black_box(&call)).unwrap().len());
+    let rust_loads = best(&|| {
+        json::loads_call(std::hint::black_box(&payload))
+            .unwrap()
+            .method
+            .len()
+    });
+    eprintln!(
+        "Rust dumps_call {:.3} us, loads_call {:.3} us",
+        rust_dumps * 1e6,
+        rust_loads * 1e6
+    );
     eprintln!(
         "typical call ({} bytes) dumps_call+loads_call: Rust {:.3} us, Python Pyro4 {:.3} us ({:.1}x), \
          bare json.dumps+loads {:.3} us ({:.1}x)",
@@ -303,4 +328,49 @@ fn speed_versus_python() {
         py_json * 1e6,
         py_json / rust
     );
+}
+
+/// Python's float repr on many doubles, around every switch of the writer's
+/// fast paths (integral below 1e16, positional between 1e-4 and 1e16, ties
+/// between two shortest candidates) and on random bit patterns.
+#[test]
+fn floats_match_python_repr() {
+    let mut g = Gen(0x0123_4567_89ab_cdef);
+    let mut floats = Vec::new();
+    for i in 0..120_000u64 {
+        let x = match i % 8 {
+            0 => f64::from_bits(g.next()),
+            1 => (g.next() % 20_000_000_000_000_000) as f64, // integral, both sides of 1e16
+            2 => (g.next() % 9_000_000_000_000_000_000 + 100_000_000_000_000_000) as f64, // ties
+            3 => (g.next() >> 11) as f64 / (1u64 << (g.next() % 63)) as f64,
+            4 => {
+                (g.next() % 100_000_000_000_000_000) as f64
+                    * 10f64.powi((g.next() % 40) as i32 - 20)
+            }
+            5 => 1e-4 * (1.0 + (g.below(2000) as f64 - 1000.0) * 1e-6),
+            6 => 1e16 * (1.0 + (g.below(2000) as f64 - 1000.0) * 1e-15),
+            _ => f64::from_bits(0x3f1a_36e2_eb1c_432d + g.below(1 << 20) - (1 << 19)), // near 1e-4
+        };
+        floats.push(if g.below(2) == 0 { x } else { -x });
+    }
+    let payloads: Vec<Vec<u8>> = floats
+        .chunks(2000)
+        .map(|c| json::dumps(&Value::List(c.iter().map(|f| Value::Float(*f)).collect())).unwrap())
+        .collect();
+    let input: String = payloads.iter().map(|p| hexstr(p) + "\n").collect();
+    let redumped = oracle("redump", &input);
+    assert_eq!(redumped.len(), payloads.len());
+    for (ours, theirs) in payloads.iter().zip(&redumped) {
+        let theirs = hex(theirs);
+        if theirs != *ours {
+            let a = String::from_utf8_lossy(ours);
+            let b = String::from_utf8_lossy(&theirs);
+            let diff = a
+                .split(", ")
+                .zip(b.split(", "))
+                .find(|(x, y)| x != y)
+                .unwrap();
+            panic!("Rust wrote {} where Python writes {}", diff.0, diff.1);
+        }
+    }
 }

@@ -201,6 +201,11 @@ impl Parser<'_> {
         let mut out: Option<String> = None;
         let mut run = self.pos;
         loop {
+            // Skip the plain run in one tight scan.
+            self.pos += self.bytes[self.pos..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(self.bytes.len() - self.pos);
             let Some(b) = self.peek() else {
                 return Err(self.error(open, "unterminated string starting here"));
             };

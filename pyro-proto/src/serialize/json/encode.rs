@@ -4,8 +4,9 @@
 //! Output goes straight into one `Vec<u8>`; nothing is built as text first.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 use num_bigint::BigInt;
 
@@ -68,6 +69,16 @@ pub(super) fn write_call(out: &mut Vec<u8>, call: &Call) -> Result<(), Serialize
     }
     w.out.push(b'}');
     Ok(())
+}
+
+/// `core::fmt::Write` into the output buffer, to format numbers in place.
+struct VecWriter<'a>(&'a mut Vec<u8>);
+
+impl Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }
 
 struct Writer<'a> {
@@ -215,9 +226,33 @@ impl Writer<'_> {
             self.out.extend_from_slice(b"Infinity");
         } else if f == f64::NEG_INFINITY {
             self.out.extend_from_slice(b"-Infinity");
+        } else if f.abs() < 1e16 && (f as i64) as f64 == f {
+            // Integral and below 1e16: Python's repr is the integer plus ".0"
+            // (the i64 conversion is exact here).
+            if f == 0.0 && f.is_sign_negative() {
+                self.out.push(b'-');
+            }
+            self.int(f as i64);
+            self.out.extend_from_slice(b".0");
+        } else if (1e-4..1e16).contains(&f.abs()) {
+            // Python's repr uses positional notation in this range, with
+            // the shortest round-trip digits: exactly Rust's `Display`,
+            // except when a tie between two shortest candidates is possible
+            // (16+ digits), which `float_repr` resolves as Python does.
+            let start = self.out.len();
+            // Writing into a Vec cannot fail.
+            let _ = write!(VecWriter(self.out), "{f}");
+            let significant = self.out[start..]
+                .iter()
+                .filter(|b| b.is_ascii_digit())
+                .skip_while(|b| **b == b'0')
+                .count();
+            if significant >= 16 {
+                self.out.truncate(start);
+                self.out.extend_from_slice(float_repr(f).as_bytes());
+            }
         } else {
-            let text: String = float_repr(f);
-            self.out.extend_from_slice(text.as_bytes());
+            self.out.extend_from_slice(float_repr(f).as_bytes());
         }
     }
 
