@@ -203,20 +203,23 @@ impl Writer<'_> {
     }
 
     fn bigint(&mut self, b: &BigInt) -> Result<(), SerializeError> {
-        let text = b.to_string();
-        let digits = text.len() - usize::from(text.starts_with('-'));
-        if digits > PY_INT_MAX_STR_DIGITS {
-            // Python's int.__repr__ refuses this (sys.get_int_max_str_digits).
-            return Err(SerializeError::Unsupported {
-                codec: CODEC,
-                what: format!(
-                    "an int of {digits} digits: Python refuses to convert ints of more than \
-                     {PY_INT_MAX_STR_DIGITS} digits to text (sys.set_int_max_str_digits)"
-                ),
-            });
+        // CPython's int.__repr__ refuses more than 4300 digits
+        // (sys.get_int_max_str_digits). 2^14285 already has 4301 digits, so
+        // such numbers are refused before paying for the conversion.
+        if b.bits() <= 14285 {
+            let text = b.to_string();
+            if text.len() - usize::from(text.starts_with('-')) <= PY_INT_MAX_STR_DIGITS {
+                self.out.extend_from_slice(text.as_bytes());
+                return Ok(());
+            }
         }
-        self.out.extend_from_slice(text.as_bytes());
-        Ok(())
+        Err(SerializeError::Unsupported {
+            codec: CODEC,
+            what: format!(
+                "an int of more than {PY_INT_MAX_STR_DIGITS} digits: Python refuses to convert \
+                 such ints to text (sys.set_int_max_str_digits)"
+            ),
+        })
     }
 
     fn float(&mut self, f: f64) {

@@ -160,11 +160,20 @@ fn unsupported_values_are_refused_like_pyro4() {
     // ints beyond Python's 4300-digit conversion limit
     let mut digits = "1".repeat(4300);
     assert!(dumps(&big(&digits)).is_ok());
+    assert!(dumps(&big(&alloc::format!("-{digits}"))).is_ok());
     digits.push('1');
     assert!(matches!(
         dumps(&big(&digits)),
         Err(SerializeError::Unsupported { .. })
     ));
+    // 10**4300 (4301 digits) and a huge number refused without converting
+    let ten = BigInt::from(10u8);
+    for exp in [4300u32, 1_000_000] {
+        let v = Value::BigInt(num_traits::pow(ten.clone(), exp as usize));
+        assert!(matches!(dumps(&v), Err(SerializeError::Unsupported { .. })));
+    }
+    let max_ok = num_traits::pow(ten, 4300) - 1u8;
+    assert_eq!(dumps(&Value::BigInt(max_ok)).unwrap().len(), 4300);
 }
 
 #[test]
