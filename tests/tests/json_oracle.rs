@@ -374,3 +374,147 @@ fn floats_match_python_repr() {
         }
     }
 }
+
+/// The reader accepts exactly what Pyro4's reader accepts (strict UTF-8, then
+/// `json.loads`) and builds the same tree: mutated payloads, fed to both.
+/// The one documented difference: lone-surrogate escapes, which Python keeps
+/// in a `str` and we refuse.
+#[test]
+fn reader_accepts_exactly_what_python_accepts() {
+    let seeds: Vec<Vec<u8>> = oracle("corpus", "")
+        .iter()
+        .map(|l| hex(l.split_once('\t').unwrap().0))
+        .filter(|b| b.len() < 2000)
+        .collect();
+    let tokens: &[&[u8]] = &[
+        b"NaN",
+        b"-NaN",
+        b"nan",
+        b"Infinity",
+        b"-Infinity",
+        b"-Inf",
+        b"infinity",
+        b"-",
+        b"+1",
+        b"01",
+        b"-0",
+        b"1.",
+        b".5",
+        b"1e",
+        b"1e+",
+        b"1E5",
+        b"1.5e-3",
+        b"0x10",
+        b"\\u",
+        b"\\ud800",
+        b"\\udc00",
+        b"\\ud800\\udc00",
+        b"\\uD83D\\uDE00",
+        b"\\ud800\\u0041",
+        b"\\u00e9",
+        b"\\uZZZZ",
+        b"\\x41",
+        b"\\/",
+        b"\\'",
+        b"\x0b",
+        b"\x0c",
+        b"\xa0",
+        b"\xc2\xa0",
+        b"\xef\xbb\xbf",
+        b"\xe2\x80\xa8",
+        b"\x00",
+        b"\x1f",
+        b"\x7f",
+        b"\xff",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\xc0\x80",
+        b" ",
+        b"\t",
+        b"\r\n",
+        b",",
+        b":",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b"\"",
+        b"true",
+        b"True",
+        b"null",
+        b"None",
+        b"[]",
+        b"{}",
+        b"\"\"",
+        b"1",
+        b"12345678901234567890",
+        b"-9223372036854775809",
+        b"1e400",
+        b"-1e-400",
+        b"//",
+        b"/*x*/",
+    ];
+    let mut g = Gen(0xdead_beef_cafe_f00d);
+    let mut inputs: Vec<Vec<u8>> = seeds.clone();
+    for _ in 0..6000 {
+        let mut data = seeds[g.below(seeds.len() as u64) as usize].clone();
+        for _ in 0..1 + g.below(3) {
+            let at = g.below(data.len() as u64 + 1) as usize;
+            match g.below(4) {
+                0 if !data.is_empty() => {
+                    let end = (at + 1 + g.below(4) as usize).min(data.len());
+                    data.drain(at.min(end)..end);
+                }
+                1 if at < data.len() => data[at] = g.next() as u8,
+                _ => {
+                    let t = tokens[g.below(tokens.len() as u64) as usize];
+                    data.splice(at..at, t.iter().copied());
+                }
+            }
+        }
+        inputs.push(data);
+    }
+    // Tokens alone and inside a string or an array, whole.
+    for t in tokens {
+        inputs.push(t.to_vec());
+        inputs.push([b"\"", *t, b"\""].concat());
+        inputs.push([b"[", *t, b"]"].concat());
+    }
+    let input: String = inputs.iter().map(|i| hexstr(i) + "\n").collect();
+    let verdicts = oracle("accept", &input);
+    assert_eq!(verdicts.len(), inputs.len());
+    let (mut accepted, mut rejected, mut surrogates) = (0, 0, 0);
+    for (data, verdict) in inputs.iter().zip(&verdicts) {
+        let shown = String::from_utf8_lossy(data);
+        let ours = json::loads(data);
+        match verdict.as_str() {
+            "REJECT" => {
+                assert!(
+                    matches!(ours, Err(SerializeError::Malformed { .. })),
+                    "Python rejects {shown:?}, we gave {ours:?}"
+                );
+                rejected += 1;
+            }
+            "SURROGATE" => {
+                match ours {
+                    Err(SerializeError::Malformed { reason, .. }) => {
+                        assert!(reason.contains("lone surrogate"), "{shown:?}: {reason}")
+                    }
+                    other => panic!("{shown:?}: Python keeps a lone surrogate, we gave {other:?}"),
+                }
+                surrogates += 1;
+            }
+            python => {
+                let value = ours.unwrap_or_else(|e| panic!("Python accepts {shown:?}, we: {e}"));
+                assert_eq!(
+                    String::from_utf8_lossy(&json::dumps(&value).unwrap()),
+                    String::from_utf8_lossy(&hex(python)),
+                    "decoding {shown:?}"
+                );
+                accepted += 1;
+            }
+        }
+    }
+    eprintln!("{accepted} accepted, {rejected} rejected, {surrogates} lone-surrogate inputs");
+    assert!(accepted > 500 && rejected > 500 && surrogates > 5);
+}
