@@ -18,6 +18,25 @@ use crate::value::{Dict, Value};
 /// Lowercase, as CPython's `_json` writes `\u00XX` escapes.
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// How CPython's `_json` escapes each byte of a str with `ensure_ascii=False`:
+/// 0 = as is, `u` = `\u00XX`, else the letter after the backslash.
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
 /// Python's type name for a value, used in error texts.
 fn py_type(value: &Value) -> &'static str {
     match value {
@@ -270,20 +289,13 @@ impl Writer<'_> {
         for (i, &b) in bytes.iter().enumerate() {
             // UTF-8 continuation and lead bytes are all >= 0x80, so a
             // byte-wise scan never splits a character.
-            let short: u8 = match b {
-                b'"' => b'"',
-                b'\\' => b'\\',
-                b'\n' => b'n',
-                b'\r' => b'r',
-                b'\t' => b't',
-                0x08 => b'b',
-                0x0c => b'f',
-                0x00..=0x1f => 0,
-                _ => continue,
-            };
+            let short = ESCAPE[usize::from(b)];
+            if short == 0 {
+                continue;
+            }
             self.out.extend_from_slice(&bytes[start..i]);
             start = i + 1;
-            if short != 0 {
+            if short != b'u' {
                 self.out.extend_from_slice(&[b'\\', short]);
             } else {
                 self.out.extend_from_slice(&[
