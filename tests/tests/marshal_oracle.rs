@@ -326,7 +326,7 @@ fn has_set(v: &Value) -> bool {
 
 #[test]
 fn rust_values_round_trip_through_python() {
-    let mut rng = Rng(0x5eed_0f_3a_2b_1c);
+    let mut rng = Rng(0x5eed_0f3a_2b1c);
     let mut cases: Vec<Value> = vec![
         Value::Int(i64::MIN),
         Value::Int(i64::MAX),
