@@ -837,6 +837,89 @@ mod tests {
         ));
     }
 
+    fn arb_tree() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let names = prop_oneof![
+            Just("builtins.ValueError"),
+            Just("Pyro4.core.URI"),
+            Just("Pyro4.core.Proxy"),
+            Just("Pyro4.errors.NamingError"),
+            Just("Pyro4.futures._ExceptionWrapper"),
+            Just("float"),
+            Just("__main__.X"),
+            Just("app.Thing"),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::None),
+            any::<i64>().prop_map(Value::Int),
+            any::<bool>().prop_map(Value::Bool),
+            "[a-z_]{0,10}".prop_map(Value::Str),
+            names.clone().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 5, move |inner| {
+            let keys = prop_oneof![
+                Just("__class__"),
+                Just("__exception__"),
+                Just("args"),
+                Just("attributes"),
+                Just("state"),
+                Just("exception"),
+                Just("value"),
+                Just("x"),
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Tuple),
+                proptest::collection::vec((keys, inner), 0..5).prop_map(|p| Value::Dict(
+                    p.into_iter().map(|(k, v)| (Value::from(k), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    fn has_class_key(v: &Value) -> bool {
+        match v {
+            Value::List(x) | Value::Tuple(x) | Value::Set(x) | Value::FrozenSet(x) => {
+                x.iter().any(has_class_key)
+            }
+            Value::Dict(d) => d.get_str("__class__").is_some() || d.values().any(has_class_key),
+            _ => false,
+        }
+    }
+
+    fn has_dict_with_class_key_left(v: &Value) -> bool {
+        match v {
+            Value::List(x) | Value::Tuple(x) | Value::Set(x) | Value::FrozenSet(x) => {
+                x.iter().any(has_dict_with_class_key_left)
+            }
+            Value::Dict(d) => {
+                d.get_str("__class__").is_some() || d.values().any(has_dict_with_class_key_left)
+            }
+            _ => false,
+        }
+    }
+
+    proptest::proptest! {
+        /// Never panics; a tree without class dicts comes back unchanged;
+        /// an accepted tree has no `__class__` dict left outside class objects.
+        #[test]
+        fn prop_recreate_total(v in arb_tree()) {
+            for ser in [SerializerId::Serpent, SerializerId::Json, SerializerId::Marshal] {
+                match recreate(v.clone(), ser, None) {
+                    Ok(out) => {
+                        if !has_class_key(&v) {
+                            proptest::prop_assert!(out.bits_eq(&v));
+                        }
+                        proptest::prop_assert!(!has_dict_with_class_key_left(&out));
+                    }
+                    Err(e) => {
+                        proptest::prop_assert!(has_class_key(&v), "{e}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn exception_shape_is_checked() {
         let v = d(vec![
