@@ -514,6 +514,72 @@ fn corpus() -> Vec<(&'static str, Value)> {
             e
         }),
         ("plain dict", d(vec![("a", Value::Int(1))])),
+        ("args as str", {
+            let mut e = exc("builtins.ValueError", t.clone());
+            if let Value::Dict(dd) = &mut e {
+                dd.insert("args", "abc");
+            }
+            e
+        }),
+        ("args as int", {
+            let mut e = exc("builtins.ValueError", t.clone());
+            if let Value::Dict(dd) = &mut e {
+                dd.insert("args", 5);
+            }
+            e
+        }),
+        (
+            "args missing",
+            d(vec![
+                ("__class__", "builtins.ValueError".into()),
+                ("__exception__", t.clone()),
+            ]),
+        ),
+        ("attributes not a dict", {
+            let mut e = exc("builtins.ValueError", t.clone());
+            if let Value::Dict(dd) = &mut e {
+                dd.insert("attributes", Value::list([1]));
+            }
+            e
+        }),
+        ("attribute name not str", {
+            let mut e = exc("builtins.ValueError", t.clone());
+            if let Value::Dict(dd) = &mut e {
+                dd.insert(
+                    "attributes",
+                    Value::Dict([(Value::Int(1), Value::from("x"))].into_iter().collect()),
+                );
+            }
+            e
+        }),
+        ("class name not str", d(vec![("__class__", Value::Int(5))])),
+        (
+            "uri short state",
+            d(vec![
+                ("__class__", "Pyro4.core.URI".into()),
+                ("state", Value::tuple([1, 2])),
+            ]),
+        ),
+        ("proxy 7 items", proxy_state(7, Value::None)),
+        (
+            "daemon without state",
+            d(vec![("__class__", "Pyro4.core.Daemon".into())]),
+        ),
+        (
+            "wrapper without exception",
+            d(vec![(
+                "__class__",
+                "Pyro4.futures._ExceptionWrapper".into(),
+            )]),
+        ),
+        (
+            "float dict without value",
+            d(vec![("__class__", "float".into())]),
+        ),
+        (
+            "float dict bad value",
+            d(vec![("__class__", "float".into()), ("value", "abc".into())]),
+        ),
     ]
 }
 

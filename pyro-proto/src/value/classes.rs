@@ -436,7 +436,7 @@ fn check_proxy(class: &ClassDict) -> Result<(), SerializeError> {
 /// `make_exception`: `cls(*data["args"])`, then `attributes.items()`.
 fn check_exception(class: &ClassDict) -> Result<(), SerializeError> {
     match class.fields.get_str("args") {
-        Some(a) if a.as_seq().is_some() => {}
+        Some(a) if exception_args(a).is_some() => {}
         Some(a) => {
             return Err(shape_error(
                 class,
@@ -449,7 +449,18 @@ fn check_exception(class: &ClassDict) -> Result<(), SerializeError> {
         None => return Err(shape_error(class, "exception without 'args'")),
     }
     match class.fields.get_str("attributes") {
-        None | Some(Value::Dict(_)) => Ok(()),
+        None => Ok(()),
+        // `setattr(ex, name, value)` needs str names.
+        Some(Value::Dict(d)) => match d.keys().find(|k| k.as_str().is_none()) {
+            None => Ok(()),
+            Some(k) => Err(shape_error(
+                class,
+                &format!(
+                    "exception attribute names must be str, found {}",
+                    k.type_name()
+                ),
+            )),
+        },
         Some(a) => Err(shape_error(
             class,
             &format!(
@@ -458,6 +469,19 @@ fn check_exception(class: &ClassDict) -> Result<(), SerializeError> {
             ),
         )),
     }
+}
+
+/// The positional arguments `cls(*args)` receives: Python unpacks any
+/// iterable, so besides tuples and lists a str gives its characters, bytes
+/// their ints and a dict its keys (odd, but what Pyro4 accepts).
+pub(crate) fn exception_args(args: &Value) -> Option<Vec<Value>> {
+    Some(match args {
+        Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => v.clone(),
+        Value::Str(s) => s.chars().map(Value::from).collect(),
+        Value::Bytes(b) => b.iter().map(|&x| Value::Int(i64::from(x))).collect(),
+        Value::Dict(d) => d.keys().cloned().collect(),
+        _ => return None,
+    })
 }
 
 /// `float(data["value"])` for serpent's NaN dict.

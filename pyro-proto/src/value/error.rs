@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::serialize::SerializeError;
-use crate::value::classes::PYRO_ERRORS;
+use crate::value::classes::{exception_args, PYRO_ERRORS};
 use crate::value::repr::float_repr;
 use crate::value::{ClassDict, Dict, Value};
 
@@ -155,15 +155,12 @@ impl RemoteError {
             _ => return Err(not_an_exception(value)),
         };
         let args = match fields.get_str("args") {
-            Some(a) => a
-                .as_seq()
-                .ok_or_else(|| {
-                    SerializeError::Conversion(format!(
-                        "{class_name}: exception args must be a tuple, found {}",
-                        a.type_name()
-                    ))
-                })?
-                .to_vec(),
+            Some(a) => exception_args(a).ok_or_else(|| {
+                SerializeError::Conversion(format!(
+                    "{class_name}: exception args must be a tuple, found {}",
+                    a.type_name()
+                ))
+            })?,
             None => {
                 return Err(SerializeError::Conversion(format!(
                     "{class_name}: exception without 'args'"
