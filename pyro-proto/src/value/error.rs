@@ -112,6 +112,12 @@ impl RemoteError {
         self
     }
 
+    /// A custom attribute of the exception (`getattr(exc, name)` for what
+    /// `vars(exc)` carried), e.g. `errno` or an application field.
+    pub fn attribute(&self, name: &str) -> Option<&Value> {
+        self.attributes.get_str(name)
+    }
+
     /// The class name after the last dot (`ZeroDivisionError`).
     pub fn short_name(&self) -> &str {
         self.class_name
@@ -568,6 +574,7 @@ mod tests {
         assert_eq!(keys, ["__exception__", "args", "attributes"]);
         let dict = c.to_dict();
         assert_eq!(dict.keys().next().unwrap().as_str(), Some("__class__"));
+        assert_eq!(e.attribute("extra"), Some(&Value::from("extra-attr")));
         let attrs = c.fields.get_str("attributes").unwrap().as_dict().unwrap();
         let akeys: Vec<_> = attrs.keys().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(akeys, ["extra", "_pyroTraceback"]);
