@@ -15,8 +15,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod entropy;
 pub mod message;
 pub mod serialize;
+pub mod session;
 pub mod uri;
 pub mod value;
 
