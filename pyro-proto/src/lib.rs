@@ -24,5 +24,5 @@ pub mod value;
 
 pub use message::{Flags, Message, MessageType};
 pub use serialize::{Call, SerializeError, SerializerId};
-pub use uri::Uri;
+pub use uri::{Uri, UriError};
 pub use value::{Dict, Value};

@@ -27,7 +27,7 @@ fn decode_one(
     let make = || {
         let d = Decoder::new(expected);
         match key {
-            Some(k) => d.with_hmac_key(k.to_vec()),
+            Some(k) => d.with_hmac_key(k),
             None => d,
         }
     };
@@ -302,7 +302,7 @@ fn whole_directions_decode_as_streams() {
             for piece in [1usize, 5, 24, 4096] {
                 let mut d = Decoder::new(role(dir));
                 if let Some(k) = keys[0] {
-                    d = d.with_hmac_key(k.to_vec());
+                    d = d.with_hmac_key(k);
                 }
                 let mut got = Vec::new();
                 for chunk in stream.chunks(piece) {

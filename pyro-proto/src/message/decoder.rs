@@ -1,12 +1,11 @@
 //! Incremental, Sans-IO message decoder.
 
 use alloc::collections::VecDeque;
-use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::annotations::Annotations;
 use super::header::{ExpectedTypes, Header, MessageType, HEADER_SIZE};
-use super::sign::verify_hmac;
+use super::sign::{verify_with, HmacKey};
 use super::{FrameError, Message};
 
 /// Turns received bytes, split in any way, into [`Message`]s.
@@ -29,7 +28,7 @@ use super::{FrameError, Message};
 pub struct Decoder {
     expected: ExpectedTypes,
     max_message_size: Option<usize>,
-    hmac_key: Option<Vec<u8>>,
+    hmac_key: Option<HmacKey>,
     /// Bytes of the frame in progress (never more than one frame).
     buf: BytesMut,
     /// The checked header of the frame in progress, once its 24 bytes are in.
@@ -43,7 +42,7 @@ impl core::fmt::Debug for Decoder {
         f.debug_struct("Decoder")
             .field("expected", &self.expected)
             .field("max_message_size", &self.max_message_size)
-            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<redacted>"))
+            .field("hmac_key", &self.hmac_key)
             .field("buffered", &self.buf.len())
             .field("ready", &self.ready.len())
             .field("error", &self.error)
@@ -77,9 +76,8 @@ impl Decoder {
 
     /// Verify every frame's HMAC with `key`; frames without one are then
     /// refused (an empty key means no key, as in Pyro4).
-    pub fn with_hmac_key(mut self, key: impl Into<Vec<u8>>) -> Decoder {
-        let key = key.into();
-        self.hmac_key = (!key.is_empty()).then_some(key);
+    pub fn with_hmac_key(mut self, key: impl AsRef<[u8]>) -> Decoder {
+        self.hmac_key = HmacKey::new(key.as_ref());
         self
     }
 
@@ -249,7 +247,7 @@ impl Decoder {
             }
         };
         let data = frame;
-        if let Err(e) = verify_hmac(self.hmac_key.as_deref(), &data, &annotations) {
+        if let Err(e) = verify_with(self.hmac_key.as_ref(), &data, &annotations) {
             return self.fail(e);
         }
         self.ready.push_back(Message {

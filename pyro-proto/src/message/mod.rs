@@ -19,7 +19,7 @@
 //! let call = Message::new(MessageType::Invoke, 1, &b"payload"[..]).with_seq(7);
 //! let frame = call.encode(Some(key)).unwrap();
 //!
-//! let mut decoder = Decoder::new(ExpectedTypes::DAEMON).with_hmac_key(key.to_vec());
+//! let mut decoder = Decoder::new(ExpectedTypes::DAEMON).with_hmac_key(key);
 //! for byte in &frame {
 //!     decoder.receive(core::slice::from_ref(byte)); // any split works
 //! }
@@ -49,7 +49,7 @@ pub use header::{
     checksum, ExpectedTypes, Flags, Header, MessageType, CHECKSUM_MAGIC, HEADER_SIZE,
     MAX_ANNOTATIONS_LENGTH, MAX_DATA_LENGTH, PING_SERIALIZER_ID, PROTOCOL_VERSION, TAG,
 };
-pub use sign::{compute_hmac, verify_hmac, HMAC_SIZE};
+pub use sign::{compute_hmac, verify_hmac, verify_with, HmacKey, HMAC_SIZE};
 
 /// The shared byte buffer payloads and annotation values are held in
 /// (re-exported so users need not depend on `bytes` themselves).
@@ -117,8 +117,9 @@ impl Message {
     /// given (an empty key counts as none). No size limit is applied; use an
     /// [`Encoder`] for `max_message_size`.
     pub fn encode(&self, hmac_key: Option<&[u8]>) -> Result<Vec<u8>, FrameError> {
+        let key = hmac_key.and_then(HmacKey::new);
         let mut out = Vec::new();
-        encode_into(self, hmac_key, None, &mut out, true)?;
+        encode_into(self, key.as_ref(), None, &mut out, true)?;
         Ok(out)
     }
 
@@ -162,19 +163,10 @@ impl Message {
 /// Encodes messages with a fixed configuration: an optional HMAC key and an
 /// optional `max_message_size` (Pyro4's `MAX_MESSAGE_SIZE`, checked on
 /// data + annotations like Pyro4's `Message` constructor).
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Encoder {
-    hmac_key: Option<Vec<u8>>,
+    hmac_key: Option<HmacKey>,
     max_message_size: Option<usize>,
-}
-
-impl core::fmt::Debug for Encoder {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Encoder")
-            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<redacted>"))
-            .field("max_message_size", &self.max_message_size)
-            .finish()
-    }
 }
 
 impl Encoder {
@@ -184,9 +176,8 @@ impl Encoder {
     }
 
     /// Sign every message with `key` (an empty key means no signing, as in Pyro4).
-    pub fn with_hmac_key(mut self, key: impl Into<Vec<u8>>) -> Encoder {
-        let key = key.into();
-        self.hmac_key = (!key.is_empty()).then_some(key);
+    pub fn with_hmac_key(mut self, key: impl AsRef<[u8]>) -> Encoder {
+        self.hmac_key = HmacKey::new(key.as_ref());
         self
     }
 
@@ -208,7 +199,7 @@ impl Encoder {
     pub fn encode_into(&self, msg: &Message, out: &mut Vec<u8>) -> Result<(), FrameError> {
         encode_into(
             msg,
-            self.hmac_key.as_deref(),
+            self.hmac_key.as_ref(),
             self.max_message_size,
             out,
             true,
@@ -221,7 +212,7 @@ impl Encoder {
         let mut out = Vec::new();
         encode_into(
             msg,
-            self.hmac_key.as_deref(),
+            self.hmac_key.as_ref(),
             self.max_message_size,
             &mut out,
             false,
@@ -239,7 +230,7 @@ fn push_chunk(out: &mut Vec<u8>, id: AnnotationId, value: &[u8]) {
 
 fn encode_into(
     msg: &Message,
-    hmac_key: Option<&[u8]>,
+    hmac_key: Option<&HmacKey>,
     max_message_size: Option<usize>,
     out: &mut Vec<u8>,
     with_data: bool,
@@ -250,7 +241,6 @@ fn encode_into(
             length: data_length as i64,
         });
     }
-    let hmac_key = hmac_key.filter(|k| !k.is_empty());
     let stale_hmac = msg
         .annotations
         .get(AnnotationId::HMAC)
@@ -295,7 +285,7 @@ fn encode_into(
     }
     match hmac_key {
         Some(key) => {
-            let digest = compute_hmac(key, &msg.data, &msg.annotations);
+            let digest = key.compute(&msg.data, &msg.annotations);
             push_chunk(out, AnnotationId::HMAC, &digest);
         }
         None => {

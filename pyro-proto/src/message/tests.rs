@@ -31,7 +31,7 @@ fn decode(
     let make = || {
         let d = Decoder::new(expected).with_max_message_size(max);
         match key {
-            Some(k) => d.with_hmac_key(k.to_vec()),
+            Some(k) => d.with_hmac_key(k),
             None => d,
         }
     };
@@ -763,4 +763,28 @@ fn the_unit_vector_frames_round_trip() {
     assert_eq!(m.seq, 7);
     assert_eq!(&m.data[..], b"payload");
     assert_eq!(m.encode(None).unwrap(), corr);
+}
+
+#[test]
+fn prepared_hmac_key_matches_the_one_shot_functions() {
+    assert!(HmacKey::new(b"").is_none(), "empty key means no key");
+    let key = HmacKey::new(b"secret").unwrap();
+    assert_eq!(format!("{key:?}"), "HmacKey(<redacted>)");
+    let mut a = Annotations::new();
+    a.insert(id("XYZZ"), &b"zz"[..]);
+    a.insert(AnnotationId::CORR, vec![1u8; 16]);
+    let digest = key.compute(b"hello", &a);
+    assert_eq!(digest, compute_hmac(b"secret", b"hello", &a));
+    a.insert(AnnotationId::HMAC, digest.to_vec());
+    assert_eq!(key.verify(b"hello", &a), Ok(()));
+    assert_eq!(verify_with(Some(&key), b"hello", &a), Ok(()));
+    assert_eq!(verify_hmac(Some(b"secret"), b"hello", &a), Ok(()));
+    assert_eq!(key.verify(b"hellO", &a), Err(FrameError::HmacMismatch));
+    assert_eq!(
+        verify_with(None, b"hello", &a),
+        Err(FrameError::HmacUnexpected)
+    );
+    a.remove(AnnotationId::HMAC);
+    assert_eq!(key.verify(b"hello", &a), Err(FrameError::HmacMissing));
+    assert_eq!(verify_with(None, b"hello", &a), Ok(()));
 }

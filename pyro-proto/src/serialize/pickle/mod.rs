@@ -1,0 +1,105 @@
+//! The pickle codec (serializer id 4), restricted to a safe subset.
+//!
+//! Python's `pickle` can name any importable callable and run it while
+//! loading, which is why Pyro4 daemons refuse it by default. This codec never
+//! imports or calls anything: a small virtual machine ([`read`]) interprets the
+//! opcodes of protocols 0 to 5 and accepts only a whitelist of globals
+//! ([`names`]): built-in and `Pyro4.errors` exception classes,
+//! `Pyro4.core.URI` / `Proxy` / `Daemon`, `Pyro4.futures._ExceptionWrapper`,
+//! and the helpers protocol 2 needs for bytes, sets and complex numbers. Any
+//! other class is refused with [`SerializeError::UnknownClass`] (or
+//! [`SerializeError::DunderClass`] for names containing `__`), as Pyro4's
+//! other serializers refuse an unknown `__class__`.
+//!
+//! Instances come out as [`Value::Class`] in the same shape as the class-dict
+//! form of the other serializers (protocol notes 5.6 and 5.8.6):
+//! * exception: `builtins.ValueError` with fields `__exception__: True`,
+//!   `args: tuple`, `attributes: dict` (the instance `__dict__`, including
+//!   `_pyroTraceback` when present);
+//! * `Pyro4.core.URI`: `state: (protocol, object, sockname, host, port)`;
+//! * `Pyro4.core.Proxy`: `state: (uri, oneway, methods, attrs, timeout, hmac,
+//!   handshake, max_retries, serializer)` as Python pickles it (URI object,
+//!   sets, hmac key bytes);
+//! * `Pyro4.futures._ExceptionWrapper`: `exception: <exception>`;
+//! * `Pyro4.core.Daemon`: `state: ()`.
+//!
+//! Types the [`Value`] model does not have are read as the text the other
+//! serializers send for them: naive `datetime.datetime` / `datetime.date` as
+//! ISO text, `uuid.UUID` and `decimal.Decimal` as their strings.
+//!
+//! `dumps` writes protocol 4 (readable by Python 3.4 and later), mapping the
+//! class values above back to the Python objects. The codec is hand-written
+//! rather than built on `serde-pickle`, which has no model for class
+//! instances (exceptions, URIs, proxies) and cannot keep tuple/list or
+//! set/frozenset apart in all positions; `serde-pickle` serves as an
+//! independent oracle in the tests instead.
+
+use alloc::vec::Vec;
+
+use crate::serialize::{Call, SerializeError};
+use crate::value::{Dict, Value};
+
+mod names;
+mod read;
+mod write;
+
+const CODEC: &str = "pickle";
+
+/// Encode one value as a protocol 4 pickle that Python's `pickle.loads`
+/// turns into the equivalent Python object.
+pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
+    let mut w = write::Writer::new(128);
+    w.value(value, 0)?;
+    Ok(w.finish())
+}
+
+/// Decode one pickle (any protocol CPython 3.11 writes, 0 to 5), refusing
+/// every class outside the whitelist.
+pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
+    read::Reader::new(data).run()
+}
+
+/// Encode a call tuple `(object, method, vargs, kwargs)` as Pyro4's
+/// `PickleSerializer.dumpsCall` does (vargs as given, kwargs `None` when absent).
+pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
+    let mut w = write::Writer::new(128);
+    w.call(call)?;
+    Ok(w.finish())
+}
+
+/// Decode a call tuple as Pyro4's `PickleSerializer.loadsCall` produces it.
+pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
+    let bad = |what: &str| SerializeError::BadCall(alloc::format!("pickle call tuple: {what}"));
+    let items = match loads(data)? {
+        Value::Tuple(items) => items,
+        _ => return Err(bad("not a tuple")),
+    };
+    let Ok([object, method, vargs, kwargs]) = <[Value; 4]>::try_from(items) else {
+        return Err(bad("expected 4 items (object, method, vargs, kwargs)"));
+    };
+    let object = match object {
+        Value::Str(s) => s,
+        _ => return Err(bad("object id is not a str")),
+    };
+    let method = match method {
+        Value::Str(s) => s,
+        _ => return Err(bad("method name is not a str")),
+    };
+    if !matches!(vargs, Value::Tuple(_) | Value::List(_)) {
+        return Err(bad("vargs is not a tuple or list"));
+    }
+    let kwargs: Option<Dict> = match kwargs {
+        Value::Dict(d) => Some(d),
+        Value::None => None,
+        _ => return Err(bad("kwargs is not a dict or None")),
+    };
+    Ok(Call {
+        object,
+        method,
+        vargs,
+        kwargs,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,296 @@
+//! The pickle writer: protocol 4 opcodes, readable by every Python 3 since 3.4.
+//!
+//! Python objects Pyro needs are written the way CPython's pickler writes them,
+//! so a Python peer gets real objects: exceptions as `class(*args)` (REDUCE)
+//! plus their `__dict__` (BUILD), `Pyro4.core.URI` / `Proxy` / `Daemon` /
+//! `Pyro4.futures._ExceptionWrapper` as `cls.__new__(cls)` (NEWOBJ) plus their
+//! state (BUILD). No memo is written: a [`Value`] is a tree, nothing is shared.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use num_bigint::BigInt;
+
+use super::names::is_known_exception;
+use super::CODEC;
+use crate::serialize::{Call, SerializeError, MAX_DEPTH};
+use crate::value::{ClassDict, Dict, Value};
+
+/// The protocol we write (4: frames, SHORT_BINUNICODE, sets, STACK_GLOBAL).
+pub(crate) const PROTOCOL: u8 = 4;
+
+type R<T> = Result<T, SerializeError>;
+
+pub(crate) struct Writer {
+    out: Vec<u8>,
+}
+
+impl Writer {
+    pub(crate) fn new(capacity: usize) -> Writer {
+        let mut out = Vec::with_capacity(capacity);
+        // PROTO 4, then one FRAME covering everything (length patched in finish()).
+        out.extend_from_slice(&[0x80, PROTOCOL, 0x95, 0, 0, 0, 0, 0, 0, 0, 0]);
+        Writer { out }
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.out.push(b'.');
+        let frame = (self.out.len() - 11) as u64;
+        self.out[3..11].copy_from_slice(&frame.to_le_bytes());
+        self.out
+    }
+
+    pub(crate) fn value(&mut self, v: &Value, depth: usize) -> R<()> {
+        if depth > MAX_DEPTH {
+            return Err(SerializeError::TooDeep { limit: MAX_DEPTH });
+        }
+        match v {
+            Value::None => self.out.push(b'N'),
+            Value::Bool(true) => self.out.push(0x88),
+            Value::Bool(false) => self.out.push(0x89),
+            Value::Int(i) => self.int(*i),
+            Value::BigInt(b) => self.bigint(b),
+            Value::Float(f) => self.float(*f),
+            Value::Complex { re, im } => {
+                self.global("builtins", "complex");
+                self.float(*re);
+                self.float(*im);
+                self.out.extend_from_slice(&[0x86, b'R']);
+            }
+            Value::Str(s) => self.str(s),
+            Value::Bytes(b) => self.bytes(b),
+            Value::List(items) => {
+                self.out.push(b']');
+                if !items.is_empty() {
+                    self.out.push(b'(');
+                    for it in items {
+                        self.value(it, depth + 1)?;
+                    }
+                    self.out.push(b'e');
+                }
+            }
+            Value::Tuple(items) => self.tuple(items, depth)?,
+            Value::Set(items) => {
+                self.out.push(0x8f);
+                if !items.is_empty() {
+                    self.out.push(b'(');
+                    for it in items {
+                        self.value(it, depth + 1)?;
+                    }
+                    self.out.push(0x90);
+                }
+            }
+            Value::FrozenSet(items) => {
+                self.out.push(b'(');
+                for it in items {
+                    self.value(it, depth + 1)?;
+                }
+                self.out.push(0x91);
+            }
+            Value::Dict(d) => self.dict(&d.0, depth)?,
+            Value::Class(c) => self.class(c, depth)?,
+        }
+        Ok(())
+    }
+
+    fn int(&mut self, i: i64) {
+        if (0..=0xff).contains(&i) {
+            self.out.extend_from_slice(&[b'K', i as u8]);
+        } else if (0..=0xffff).contains(&i) {
+            self.out.push(b'M');
+            self.out.extend_from_slice(&(i as u16).to_le_bytes());
+        } else if let Ok(v) = i32::try_from(i) {
+            self.out.push(b'J');
+            self.out.extend_from_slice(&v.to_le_bytes());
+        } else {
+            self.bigint(&BigInt::from(i));
+        }
+    }
+
+    fn bigint(&mut self, b: &BigInt) {
+        let bytes = b.to_signed_bytes_le();
+        if bytes.len() < 256 {
+            self.out.extend_from_slice(&[0x8a, bytes.len() as u8]);
+        } else {
+            self.out.push(0x8b);
+            self.out
+                .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        }
+        self.out.extend_from_slice(&bytes);
+    }
+
+    fn float(&mut self, f: f64) {
+        self.out.push(b'G');
+        self.out.extend_from_slice(&f.to_be_bytes());
+    }
+
+    fn str(&mut self, s: &str) {
+        let n = s.len();
+        if n < 256 {
+            self.out.extend_from_slice(&[0x8c, n as u8]);
+        } else if let Ok(n) = u32::try_from(n) {
+            self.out.push(b'X');
+            self.out.extend_from_slice(&n.to_le_bytes());
+        } else {
+            self.out.push(0x8d);
+            self.out.extend_from_slice(&(n as u64).to_le_bytes());
+        }
+        self.out.extend_from_slice(s.as_bytes());
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        let n = b.len();
+        if n < 256 {
+            self.out.extend_from_slice(&[b'C', n as u8]);
+        } else if let Ok(n) = u32::try_from(n) {
+            self.out.push(b'B');
+            self.out.extend_from_slice(&n.to_le_bytes());
+        } else {
+            self.out.push(0x8e);
+            self.out.extend_from_slice(&(n as u64).to_le_bytes());
+        }
+        self.out.extend_from_slice(b);
+    }
+
+    fn global(&mut self, module: &str, name: &str) {
+        self.str(module);
+        self.str(name);
+        self.out.push(0x93);
+    }
+
+    fn tuple(&mut self, items: &[Value], depth: usize) -> R<()> {
+        match items.len() {
+            0 => self.out.push(b')'),
+            n @ 1..=3 => {
+                for it in items {
+                    self.value(it, depth + 1)?;
+                }
+                self.out.push(0x85 + (n as u8 - 1));
+            }
+            _ => {
+                self.out.push(b'(');
+                for it in items {
+                    self.value(it, depth + 1)?;
+                }
+                self.out.push(b't');
+            }
+        }
+        Ok(())
+    }
+
+    fn dict(&mut self, pairs: &[(Value, Value)], depth: usize) -> R<()> {
+        self.out.push(b'}');
+        if !pairs.is_empty() {
+            self.out.push(b'(');
+            for (k, v) in pairs {
+                self.value(k, depth + 1)?;
+                self.value(v, depth + 1)?;
+            }
+            self.out.push(b'u');
+        }
+        Ok(())
+    }
+
+    /// `cls.__new__(cls)` then BUILD with `state`.
+    fn newobj_build(&mut self, module: &str, name: &str, state: &Value, depth: usize) -> R<()> {
+        self.global(module, name);
+        self.out.extend_from_slice(&[b')', 0x81]);
+        self.value(state, depth + 1)?;
+        self.out.push(b'b');
+        Ok(())
+    }
+
+    fn class(&mut self, c: &ClassDict, depth: usize) -> R<()> {
+        let get = |key: &str| {
+            c.fields
+                .0
+                .iter()
+                .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+                .map(|(_, v)| v)
+        };
+        let unsupported = |what: &str| SerializeError::Unsupported {
+            codec: CODEC,
+            what: format!("{} {what}", c.class_name),
+        };
+        let name = c.class_name.as_str();
+        let is_exception =
+            matches!(get("__exception__"), Some(Value::Bool(true))) || is_known_exception(name);
+        match name {
+            "Pyro4.core.URI" | "Pyro4.core.Proxy" => {
+                let state = match get("state") {
+                    Some(Value::Tuple(t)) | Some(Value::List(t)) => t,
+                    _ => return Err(unsupported("without a state tuple")),
+                };
+                if name == "Pyro4.core.URI" && state.len() != 5 {
+                    return Err(unsupported("state must have 5 items"));
+                }
+                let (module, cls) = name.rsplit_once('.').expect("literal has a dot");
+                self.global(module, cls);
+                self.out.extend_from_slice(&[b')', 0x81]);
+                self.tuple(state, depth + 1)?;
+                self.out.push(b'b');
+            }
+            "Pyro4.core.Daemon" => {
+                self.newobj_build("Pyro4.core", "Daemon", &Value::Dict(Dict::default()), depth)?
+            }
+            "Pyro4.futures._ExceptionWrapper" => {
+                let exc = get("exception").ok_or_else(|| unsupported("without 'exception'"))?;
+                self.global("Pyro4.futures", "_ExceptionWrapper");
+                self.out.extend_from_slice(&[b')', 0x81, b'}', 0x8c, 9]);
+                self.out.extend_from_slice(b"exception");
+                self.value(exc, depth + 2)?;
+                self.out.extend_from_slice(b"sb");
+            }
+            _ if is_exception => {
+                let (module, cls) = match name.rsplit_once('.') {
+                    // Python 3 has no `exceptions` module.
+                    Some(("exceptions", n)) => ("builtins", n),
+                    Some((m, n)) if !m.is_empty() && !n.is_empty() => (m, n),
+                    // A bare builtin exception name, as Pyro4's dict_to_class allows.
+                    _ => ("builtins", name),
+                };
+                self.global(module, cls);
+                match get("args") {
+                    Some(Value::Tuple(a)) | Some(Value::List(a)) => self.tuple(a, depth + 1)?,
+                    None | Some(Value::None) => self.out.push(b')'),
+                    Some(_) => return Err(unsupported("args must be a tuple or list")),
+                }
+                self.out.push(b'R');
+                match get("attributes") {
+                    Some(Value::Dict(d)) if !d.0.is_empty() => {
+                        self.dict(&d.0, depth + 1)?;
+                        self.out.push(b'b');
+                    }
+                    Some(Value::Dict(_)) | None | Some(Value::None) => {}
+                    Some(_) => return Err(unsupported("attributes must be a dict")),
+                }
+            }
+            _ => {
+                // Not a class Python can rebuild from a pickle we write: the
+                // class-dict form, `__class__` first, as the other codecs send it.
+                self.out.extend_from_slice(b"}(");
+                self.str("__class__");
+                self.str(name);
+                for (k, v) in &c.fields.0 {
+                    self.value(k, depth + 1)?;
+                    self.value(v, depth + 1)?;
+                }
+                self.out.push(b'u');
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn call(&mut self, call: &Call) -> R<()> {
+        self.out.push(b'(');
+        self.str(&call.object);
+        self.str(&call.method);
+        self.value(&call.vargs, 1)?;
+        match &call.kwargs {
+            Some(d) => self.dict(&d.0, 1)?,
+            None => self.out.push(b'N'),
+        }
+        self.out.push(b't');
+        Ok(())
+    }
+}
