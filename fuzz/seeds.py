@@ -29,6 +29,13 @@ EXTRA_URIS = [
     "pyroname:name@[::1]", "PYRONAME:", "PYRONAME:name@", "PYROMETA:a,b@nshost", "PYROMETA:a,b, c",
     "PYROMETA:a,,b", "PYROLOC:x@h:1", "PYROX:obj@host:1", "FOO:obj@host:1", "PYRO:a@b@host:1",
     "PYRO:obj@[[::1]]:1", "PYRO:obj@[::1]:4444xyz", "PYRO:obj@host:-1", "PYRO:obj@host:99999",
+    # more quirks (see tests/python/uri_oracle.py): line breaks, int() ports, unicode, PYROMETA sets
+    "PYRO:o@h:1\n", "PYRONAME:o\n", "PYRO:o@h:1\n\n", "PYRO:o@h:1\r", "PYRO:o@h:1_000", "PYRO:o@h:1__0",
+    "PYRO:o@h:\u0664\u0664", "PYRO:o@[::1]:\u0664\u0664", "PYRO:o@h:\u00a012\u3000", "PYRO:o\x1cx@h:1",
+    "PYRO:o@h:\x1c1", "PYRO:o@h:99999999999999999999999", "PYRO:o@[abc]:1", "PYRONAME:x@[::1]:abc",
+    "PYRONAME:x@./u", "PYRONAME:x@:5", "PYROMETA:,", "PYROMETA:,@h", "PYROMETA:b,a@", "PYROMETA:a,a,b",
+    "PYRO:o@./u:\x00abstract", "PYRO:o@./u:a@b", "PYRO:weirdchars\u20ac@host\u20ac.com:4444",
+    "PYRONAME:\u540d\u524d@\u30db\u30b9\u30c8", "PYRO:o@[2001:db8::1]:80", "pYrOmEtA:x",
 ]
 
 

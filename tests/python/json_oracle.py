@@ -6,7 +6,10 @@ Modes (all data as hex, one item per line):
   check     stdin "<python_hex> <rust_hex>": json.loads of both must be equal
             (types, key order, float bits, NaN == NaN); prints "ok" or "FAIL ..."
   redump    stdin "<hex>": prints hex of JsonSerializer().dumps(json.loads(data)), or "ERR ..."
-  bench     time a typical call: prints seconds per Pyro4 dumpsCall+loadsCall, then seconds
+  accept    stdin "<hex>": prints "REJECT" if Pyro4's json reader (strict UTF-8 + json.loads)
+            refuses the bytes, "SURROGATE" if it accepts them into a str with a lone surrogate
+            (which Python cannot write back), else the hex of JsonSerializer().dumps(value)
+  bench     time a typical call (best of 5): prints seconds per Pyro4 dumpsCall+loadsCall, then seconds
             per bare json.dumps+json.loads of the same dict, then the payload hex
 """
 import json
@@ -127,15 +130,27 @@ def main():
                 out.write(SER.dumps(value).hex() + "\n")
             except Exception as e:  # noqa: BLE001
                 out.write("ERR " + repr(e) + "\n")
+    elif mode == "accept":
+        for line in sys.stdin:
+            try:
+                value = json.loads(bytes.fromhex(line.strip()).decode("utf-8"))
+            except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                out.write("REJECT\n")
+                continue
+            try:
+                out.write(SER.dumps(value).hex() + "\n")
+            except UnicodeEncodeError:
+                out.write("SURROGATE\n")
     elif mode == "bench":
         kwargs = {"timeout": 2.5, "label": "näme", "flags": [True, False, None]}
         args = ("test.obj", "process", (42, "some text argument", [1.5, 2.5, 3.5], {"a": 1, "b": [1, 2]}), kwargs)
         n = 20000
-        t = timeit.timeit(lambda: SER.loadsCall(SER.dumpsCall(*args)), number=n)
+        t = min(timeit.repeat(lambda: SER.loadsCall(SER.dumpsCall(*args)), number=n, repeat=5))
         out.write("%.9f\n" % (t / n))
         call = {"object": args[0], "method": args[1], "params": args[2], "kwargs": args[3]}
-        t = timeit.timeit(lambda: json.loads(json.dumps(call, ensure_ascii=False).encode("utf-8").decode("utf-8")),
-                          number=n)
+        t = min(timeit.repeat(
+            lambda: json.loads(json.dumps(call, ensure_ascii=False).encode("utf-8").decode("utf-8")),
+            number=n, repeat=5))
         out.write("%.9f\n" % (t / n))
         out.write(SER.dumpsCall(*args).hex() + "\n")
     else:

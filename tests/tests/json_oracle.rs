@@ -283,16 +283,41 @@ fn speed_versus_python() {
     let payload = hex(&out[2]);
     let call = json::loads_call(&payload).unwrap();
     assert_eq!(json::dumps_call(&call).unwrap(), payload);
-    let n = 200_000;
-    let start = Instant::now();
-    let mut total = 0;
-    for _ in 0..n {
+    // Best of 5 rounds, as the Python side measures (shared machines are noisy).
+    let n = 100_000;
+    let best = |f: &dyn Fn() -> usize| {
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                let mut total = 0;
+                for _ in 0..n {
+                    total += f();
+                }
+                assert!(total > 0);
+                start.elapsed().as_secs_f64() / n as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let rust = best(&|| {
         let bytes = json::dumps_call(std::hint::black_box(&call)).unwrap();
-        let back = json::loads_call(std::hint::black_box(&bytes)).unwrap();
-        total += bytes.len() + back.method.len();
-    }
-    let rust = start.elapsed().as_secs_f64() / n as f64;
-    assert!(total > 0);
+        json::loads_call(std::hint::black_box(&bytes))
+            .unwrap()
+            .method
+            .len()
+            + bytes.len()
+    });
+    let rust_dumps = best(&|| json::dumps_call(std::hint::black_box(&call)).unwrap().len());
+    let rust_loads = best(&|| {
+        json::loads_call(std::hint::black_box(&payload))
+            .unwrap()
+            .method
+            .len()
+    });
+    eprintln!(
+        "Rust dumps_call {:.3} us, loads_call {:.3} us",
+        rust_dumps * 1e6,
+        rust_loads * 1e6
+    );
     eprintln!(
         "typical call ({} bytes) dumps_call+loads_call: Rust {:.3} us, Python Pyro4 {:.3} us ({:.1}x), \
          bare json.dumps+loads {:.3} us ({:.1}x)",
@@ -303,4 +328,193 @@ fn speed_versus_python() {
         py_json * 1e6,
         py_json / rust
     );
+}
+
+/// Python's float repr on many doubles, around every switch of the writer's
+/// fast paths (integral below 1e16, positional between 1e-4 and 1e16, ties
+/// between two shortest candidates) and on random bit patterns.
+#[test]
+fn floats_match_python_repr() {
+    let mut g = Gen(0x0123_4567_89ab_cdef);
+    let mut floats = Vec::new();
+    for i in 0..120_000u64 {
+        let x = match i % 8 {
+            0 => f64::from_bits(g.next()),
+            1 => (g.next() % 20_000_000_000_000_000) as f64, // integral, both sides of 1e16
+            2 => (g.next() % 9_000_000_000_000_000_000 + 100_000_000_000_000_000) as f64, // ties
+            3 => (g.next() >> 11) as f64 / (1u64 << (g.next() % 63)) as f64,
+            4 => {
+                (g.next() % 100_000_000_000_000_000) as f64
+                    * 10f64.powi((g.next() % 40) as i32 - 20)
+            }
+            5 => 1e-4 * (1.0 + (g.below(2000) as f64 - 1000.0) * 1e-6),
+            6 => 1e16 * (1.0 + (g.below(2000) as f64 - 1000.0) * 1e-15),
+            _ => f64::from_bits(0x3f1a_36e2_eb1c_432d + g.below(1 << 20) - (1 << 19)), // near 1e-4
+        };
+        floats.push(if g.below(2) == 0 { x } else { -x });
+    }
+    let payloads: Vec<Vec<u8>> = floats
+        .chunks(2000)
+        .map(|c| json::dumps(&Value::List(c.iter().map(|f| Value::Float(*f)).collect())).unwrap())
+        .collect();
+    let input: String = payloads.iter().map(|p| hexstr(p) + "\n").collect();
+    let redumped = oracle("redump", &input);
+    assert_eq!(redumped.len(), payloads.len());
+    for (ours, theirs) in payloads.iter().zip(&redumped) {
+        let theirs = hex(theirs);
+        if theirs != *ours {
+            let a = String::from_utf8_lossy(ours);
+            let b = String::from_utf8_lossy(&theirs);
+            let diff = a
+                .split(", ")
+                .zip(b.split(", "))
+                .find(|(x, y)| x != y)
+                .unwrap();
+            panic!("Rust wrote {} where Python writes {}", diff.0, diff.1);
+        }
+    }
+}
+
+/// The reader accepts exactly what Pyro4's reader accepts (strict UTF-8, then
+/// `json.loads`) and builds the same tree: mutated payloads, fed to both.
+/// The one documented difference: lone-surrogate escapes, which Python keeps
+/// in a `str` and we refuse.
+#[test]
+fn reader_accepts_exactly_what_python_accepts() {
+    let seeds: Vec<Vec<u8>> = oracle("corpus", "")
+        .iter()
+        .map(|l| hex(l.split_once('\t').unwrap().0))
+        .filter(|b| b.len() < 2000)
+        .collect();
+    let tokens: &[&[u8]] = &[
+        b"NaN",
+        b"-NaN",
+        b"nan",
+        b"Infinity",
+        b"-Infinity",
+        b"-Inf",
+        b"infinity",
+        b"-",
+        b"+1",
+        b"01",
+        b"-0",
+        b"1.",
+        b".5",
+        b"1e",
+        b"1e+",
+        b"1E5",
+        b"1.5e-3",
+        b"0x10",
+        b"\\u",
+        b"\\ud800",
+        b"\\udc00",
+        b"\\ud800\\udc00",
+        b"\\uD83D\\uDE00",
+        b"\\ud800\\u0041",
+        b"\\u00e9",
+        b"\\uZZZZ",
+        b"\\x41",
+        b"\\/",
+        b"\\'",
+        b"\x0b",
+        b"\x0c",
+        b"\xa0",
+        b"\xc2\xa0",
+        b"\xef\xbb\xbf",
+        b"\xe2\x80\xa8",
+        b"\x00",
+        b"\x1f",
+        b"\x7f",
+        b"\xff",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\xc0\x80",
+        b" ",
+        b"\t",
+        b"\r\n",
+        b",",
+        b":",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b"\"",
+        b"true",
+        b"True",
+        b"null",
+        b"None",
+        b"[]",
+        b"{}",
+        b"\"\"",
+        b"1",
+        b"12345678901234567890",
+        b"-9223372036854775809",
+        b"1e400",
+        b"-1e-400",
+        b"//",
+        b"/*x*/",
+    ];
+    let mut g = Gen(0xdead_beef_cafe_f00d);
+    let mut inputs: Vec<Vec<u8>> = seeds.clone();
+    for _ in 0..6000 {
+        let mut data = seeds[g.below(seeds.len() as u64) as usize].clone();
+        for _ in 0..1 + g.below(3) {
+            let at = g.below(data.len() as u64 + 1) as usize;
+            match g.below(4) {
+                0 if !data.is_empty() => {
+                    let end = (at + 1 + g.below(4) as usize).min(data.len());
+                    data.drain(at.min(end)..end);
+                }
+                1 if at < data.len() => data[at] = g.next() as u8,
+                _ => {
+                    let t = tokens[g.below(tokens.len() as u64) as usize];
+                    data.splice(at..at, t.iter().copied());
+                }
+            }
+        }
+        inputs.push(data);
+    }
+    // Tokens alone and inside a string or an array, whole.
+    for t in tokens {
+        inputs.push(t.to_vec());
+        inputs.push([b"\"", *t, b"\""].concat());
+        inputs.push([b"[", *t, b"]"].concat());
+    }
+    let input: String = inputs.iter().map(|i| hexstr(i) + "\n").collect();
+    let verdicts = oracle("accept", &input);
+    assert_eq!(verdicts.len(), inputs.len());
+    let (mut accepted, mut rejected, mut surrogates) = (0, 0, 0);
+    for (data, verdict) in inputs.iter().zip(&verdicts) {
+        let shown = String::from_utf8_lossy(data);
+        let ours = json::loads(data);
+        match verdict.as_str() {
+            "REJECT" => {
+                assert!(
+                    matches!(ours, Err(SerializeError::Malformed { .. })),
+                    "Python rejects {shown:?}, we gave {ours:?}"
+                );
+                rejected += 1;
+            }
+            "SURROGATE" => {
+                match ours {
+                    Err(SerializeError::Malformed { reason, .. }) => {
+                        assert!(reason.contains("lone surrogate"), "{shown:?}: {reason}")
+                    }
+                    other => panic!("{shown:?}: Python keeps a lone surrogate, we gave {other:?}"),
+                }
+                surrogates += 1;
+            }
+            python => {
+                let value = ours.unwrap_or_else(|e| panic!("Python accepts {shown:?}, we: {e}"));
+                assert_eq!(
+                    String::from_utf8_lossy(&json::dumps(&value).unwrap()),
+                    String::from_utf8_lossy(&hex(python)),
+                    "decoding {shown:?}"
+                );
+                accepted += 1;
+            }
+        }
+    }
+    eprintln!("{accepted} accepted, {rejected} rejected, {surrogates} lone-surrogate inputs");
+    assert!(accepted > 500 && rejected > 500 && surrogates > 5);
 }

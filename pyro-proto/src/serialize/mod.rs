@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::value::{Dict, Value};
+use crate::value::{classes, ClassRegistry, Dict, Value};
 
 pub mod json;
 pub mod marshal;
@@ -84,8 +84,25 @@ impl SerializerId {
         }
     }
 
-    /// Decode a value in this format.
+    /// Decode a value in this format and rebuild its class objects as Pyro4
+    /// does (`recreate_classes`: exceptions, URIs, proxies, ...; unknown
+    /// `__class__` dicts are refused). See [`crate::value::classes`].
     pub fn loads(self, data: &[u8]) -> Result<Value, SerializeError> {
+        self.loads_with(data, None)
+    }
+
+    /// [`loads`](Self::loads) that also accepts the application's registered classes.
+    pub fn loads_with(
+        self,
+        data: &[u8],
+        registry: Option<&ClassRegistry>,
+    ) -> Result<Value, SerializeError> {
+        classes::recreate(self.loads_raw(data)?, self, registry)
+    }
+
+    /// Decode a value in this format without the class step: `__class__`
+    /// dicts stay plain dicts (for gateways, tests and diagnostics).
+    pub fn loads_raw(self, data: &[u8]) -> Result<Value, SerializeError> {
         match self {
             SerializerId::Serpent => serpent::loads(data),
             SerializerId::Json => json::loads(data),
@@ -110,8 +127,38 @@ impl SerializerId {
         }
     }
 
-    /// Decode a call tuple in this format.
+    /// Decode a call tuple in this format, rebuilding class objects in
+    /// `vargs` and `kwargs` as Pyro4's `loadsCall` does.
     pub fn loads_call(self, data: &[u8]) -> Result<Call, SerializeError> {
+        self.loads_call_with(data, None)
+    }
+
+    /// [`loads_call`](Self::loads_call) that also accepts the application's registered classes.
+    pub fn loads_call_with(
+        self,
+        data: &[u8],
+        registry: Option<&ClassRegistry>,
+    ) -> Result<Call, SerializeError> {
+        let mut call = self.loads_call_raw(data)?;
+        call.vargs = classes::recreate(call.vargs, self, registry)?;
+        if let Some(kwargs) = call.kwargs.take() {
+            match classes::recreate(Value::Dict(kwargs), self, registry)? {
+                Value::Dict(d) => call.kwargs = Some(d),
+                // A kwargs dict that is itself a class dict: Pyro4 would pass
+                // the object as **kwargs and fail; refuse it here.
+                other => {
+                    return Err(SerializeError::BadCall(alloc::format!(
+                        "kwargs must be a dict, found {}",
+                        other.type_name()
+                    )))
+                }
+            }
+        }
+        Ok(call)
+    }
+
+    /// Decode a call tuple without the class step.
+    pub fn loads_call_raw(self, data: &[u8]) -> Result<Call, SerializeError> {
         match self {
             SerializerId::Serpent => serpent::loads_call(data),
             SerializerId::Json => json::loads_call(data),

@@ -158,6 +158,20 @@ impl fmt::Display for Protocol {
 /// Parse with [`Uri::parse`] / [`str::parse`]; print with `Display`, which is
 /// Pyro4's `str(uri)`; move it inside payloads with [`Uri::to_value`] and
 /// [`Uri::from_value`].
+///
+/// ```
+/// use pyro_proto::uri::{Protocol, Uri};
+///
+/// let uri: Uri = "pyroname:printer@nshost".parse()?;
+/// assert_eq!(uri.protocol(), Protocol::PyroName);
+/// assert_eq!((uri.host(), uri.port()), (Some("nshost"), Some(9090)));
+/// assert_eq!(uri.to_string(), "PYRONAME:printer@nshost:9090");
+///
+/// let daemon_side = Uri::pyro("obj_1", "::1", 4444)?;
+/// assert_eq!(daemon_side.to_string(), "PYRO:obj_1@[::1]:4444");
+/// assert_eq!(Uri::from_value(&daemon_side.to_value())?, daemon_side);
+/// # Ok::<(), pyro_proto::uri::UriError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Uri {
     protocol: Protocol,
@@ -263,14 +277,43 @@ fn parse_location(location: &str, default_port: Option<i64>) -> Result<Location,
     Ok((None, Some(host.to_string()), Some(port)))
 }
 
-/// The order PYROMETA metadata is printed in: sorted, except that items with
-/// an `@` go last, so that a parsed `PYROMETA:b,a@` prints back as
-/// `PYROMETA:b,a@` rather than `a@,b` (which would split at the `@`).
-/// Pyro4 prints them in (arbitrary) set order.
-fn join_metadata(metadata: &BTreeSet<String>) -> String {
-    let mut items: Vec<&str> = metadata.iter().map(String::as_str).collect();
-    items.sort_by_key(|m| m.contains('@'));
-    items.join(",")
+/// Whether `PYROMETA:<joined>[@location]` splits back at the right place: an
+/// `@` past the first character must be part of a trailing run of `@`s, and
+/// with a location there may be none at all (the first `@` followed by
+/// anything starts the location).
+fn metadata_reparses(joined: &str, has_location: bool) -> bool {
+    match joined.char_indices().skip(1).find(|&(_, c)| c == '@') {
+        None => true,
+        Some((i, _)) => !has_location && joined[i..].bytes().all(|b| b == b'@'),
+    }
+}
+
+/// The order PYROMETA metadata is printed in: sorted, except for items with
+/// an `@`. A parsed PYROMETA object can hold an `@` only as its very first
+/// character or in a trailing run (`PYROMETA:@a,b,c@`), so such items are put
+/// first or last, whichever makes the string parse back to the same set.
+/// (Pyro4 prints its arbitrary set order and may lose them.)
+fn join_metadata(metadata: &BTreeSet<String>, has_location: bool) -> String {
+    let (with_at, plain): (Vec<&str>, Vec<&str>) = metadata
+        .iter()
+        .map(String::as_str)
+        .partition(|m| m.contains('@'));
+    let join = |front: &[&str], back: &[&str]| {
+        let mut items = front.to_vec();
+        items.extend_from_slice(&plain);
+        items.extend_from_slice(back);
+        items.join(",")
+    };
+    let mut candidates = alloc::vec![join(&[], &with_at), join(&with_at, &[])];
+    if let [a, b] = with_at[..] {
+        candidates.push(join(&[a], &[b]));
+        candidates.push(join(&[b], &[a]));
+    }
+    let fallback = candidates[0].clone();
+    candidates
+        .into_iter()
+        .find(|j| metadata_reparses(j, has_location))
+        .unwrap_or(fallback)
 }
 
 impl Uri {
@@ -316,8 +359,9 @@ impl Uri {
         Ok(uri)
     }
 
+    /// Sets the PYROMETA metadata; call after the location fields are set.
     fn set_metadata(&mut self, metadata: BTreeSet<String>) {
-        self.object = join_metadata(&metadata);
+        self.object = join_metadata(&metadata, self.location().is_some());
         self.metadata = metadata;
     }
 
@@ -605,6 +649,15 @@ impl TryFrom<&str> for Uri {
 
     fn try_from(s: &str) -> Result<Uri, UriError> {
         Uri::parse(s)
+    }
+}
+
+impl TryFrom<&Value> for Uri {
+    type Error = UriError;
+
+    /// [`Uri::from_value`].
+    fn try_from(value: &Value) -> Result<Uri, UriError> {
+        Uri::from_value(value)
     }
 }
 

@@ -419,6 +419,21 @@ fn pyrometa_is_a_set() {
     assert_eq!(at.metadata(), Some(&set(&["a@", "b"])));
     assert_eq!(at.to_string(), "PYROMETA:b,a@");
     assert_eq!(ok(&at.to_string()), at);
+    // ...and one starting with '@' (possible only at the very start) first.
+    for input in [
+        "PYROMETA:@hos:,YA:,YRORO",
+        "PYROMETA:@a,b@",
+        "PYROMETA:@a,b@h",
+        "PYROMETA:,@",
+        "PYROMETA:@x,b,@",
+        "PYROMETA:@,!@",
+        "PYROMETA:@,a",
+        "PYROMETA:a,@@",
+    ] {
+        let uri = ok(input);
+        assert_eq!(ok(&uri.to_string()), uri, "{input:?} printed as {uri}");
+    }
+    assert_eq!(ok("PYROMETA:@z,c,b,a@").to_string(), "PYROMETA:@z,b,c,a@");
     assert_eq!(ok("PYRO:x@h:1").metadata(), None);
 }
 
@@ -774,4 +789,45 @@ fn parse_traits() {
     assert_eq!(a, b);
     assert_eq!(Value::from(&a), a.to_value());
     assert_eq!(Protocol::PyroName.to_string(), "PYRONAME");
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A daemon-side URI either refuses its parts or prints to a string
+        /// that parses back to exactly those parts.
+        #[test]
+        fn constructed_uris_round_trip(object in "\\PC{0,12}", host in "[a-zA-Z0-9.:@%_ \\-]{0,12}", port: u16) {
+            if let Ok(uri) = Uri::pyro(&object, &host, port) {
+                prop_assert_eq!(uri.object(), object.as_str());
+                prop_assert_eq!(uri.host(), Some(host.as_str()));
+                prop_assert_eq!(uri.port(), Some(i64::from(port)));
+                prop_assert_eq!(Uri::parse(&uri.to_string()), Ok(uri));
+            }
+        }
+
+        /// Plain object ids and host names are always accepted.
+        #[test]
+        fn plain_parts_are_accepted(object in "[a-zA-Z0-9_.\\-]{1,20}", host in "[a-z0-9.\\-]{1,20}", port: u16, path in "/[a-z0-9/ .]{0,20}") {
+            prop_assert!(Uri::pyro(&object, &host, port).is_ok());
+            let unix = Uri::unix(&object, &path).unwrap();
+            prop_assert_eq!(unix.sockname(), Some(path.as_str()));
+            prop_assert_eq!(Uri::parse(&unix.to_string()), Ok(unix));
+        }
+
+        /// Parsing arbitrary text never panics, and what parses prints to text
+        /// that parses again.
+        #[test]
+        fn arbitrary_text(text in "(PYRO|pyroname|PYROMETA|)[:@\\[\\]./u0-9a-f, \\n%_+\\-\\PC]{0,24}") {
+            if let Ok(uri) = Uri::parse(&text) {
+                let lossy = uri.host() == Some("") || uri.host() == Some("./u")
+                    || uri.metadata().is_some_and(|m| m.len() == 1 && m.contains(""));
+                if !lossy {
+                    prop_assert_eq!(Uri::parse(&uri.to_string()), Ok(uri));
+                }
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@
 //! * containers nested deeper than [`MAX_DEPTH`] fail with `TooDeep` (Python's
 //!   limit is its recursion limit, about 1000).
 
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -32,27 +33,74 @@ const INDEX_THRESHOLD: usize = 16;
 
 /// Parse one complete JSON document (surrounding whitespace allowed).
 pub(super) fn parse(data: &[u8]) -> Result<Value, SerializeError> {
-    let text = core::str::from_utf8(data).map_err(|e| SerializeError::Malformed {
-        codec: CODEC,
-        offset: e.valid_up_to(),
-        reason: "invalid UTF-8 (Pyro4 decodes json payloads as strict UTF-8)".to_string(),
-    })?;
-    let mut p = Parser {
-        text,
-        bytes: data,
-        pos: 0,
-    };
-    if data.starts_with(b"\xef\xbb\xbf") {
-        return Err(p.error(0, "unexpected UTF-8 byte order mark"));
-    }
-    p.skip_ws();
+    let mut p = Parser::new(data)?;
     let value = p.value(0)?;
-    p.skip_ws();
-    if p.pos != data.len() {
-        return Err(p.error(p.pos, "extra data after the JSON value"));
-    }
+    p.finish()?;
     Ok(value)
 }
+
+/// The four entries of a json call object, found by key.
+#[derive(Default)]
+pub(super) struct CallFields {
+    pub object: Option<Value>,
+    pub method: Option<Value>,
+    pub params: Option<Value>,
+    pub kwargs: Option<Value>,
+}
+
+/// Parse a document that should be a call object, picking out its
+/// `object`, `method`, `params` and `kwargs` entries (last one wins, as in a
+/// Python dict) without building the top-level dict. `Ok(None)`: valid json,
+/// but not an object.
+pub(super) fn parse_call(data: &[u8]) -> Result<Option<CallFields>, SerializeError> {
+    let mut p = Parser::new(data)?;
+    if p.peek() != Some(b'{') {
+        p.value(0)?;
+        p.finish()?;
+        return Ok(None);
+    }
+    let mut fields = CallFields::default();
+    p.pos += 1;
+    p.skip_ws();
+    if p.peek() == Some(b'}') {
+        p.pos += 1;
+    } else {
+        loop {
+            if p.peek() != Some(b'"') {
+                return Err(p.error(p.pos, "expecting property name enclosed in double quotes"));
+            }
+            let key = p.string()?;
+            p.colon()?;
+            let value = p.value(1)?;
+            match &*key {
+                "object" => fields.object = Some(value),
+                "method" => fields.method = Some(value),
+                "params" => fields.params = Some(value),
+                "kwargs" => fields.kwargs = Some(value),
+                _ => {}
+            }
+            if p.next_entry(b'}')? {
+                break;
+            }
+        }
+    }
+    p.finish()?;
+    Ok(Some(fields))
+}
+
+/// Bytes that end a plain run inside a string: the closing quote, a
+/// backslash, and the C0 controls Python's strict mode refuses.
+const STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 struct Parser<'a> {
     text: &'a str,
@@ -60,7 +108,64 @@ struct Parser<'a> {
     pos: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// Checks what Pyro4 checks before parsing: strict UTF-8 and no BOM.
+    fn new(data: &'a [u8]) -> Result<Self, SerializeError> {
+        let text = core::str::from_utf8(data).map_err(|e| SerializeError::Malformed {
+            codec: CODEC,
+            offset: e.valid_up_to(),
+            reason: "invalid UTF-8 (Pyro4 decodes json payloads as strict UTF-8)".to_string(),
+        })?;
+        let mut p = Parser {
+            text,
+            bytes: data,
+            pos: 0,
+        };
+        if data.starts_with(b"\xef\xbb\xbf") {
+            return Err(p.error(0, "unexpected UTF-8 byte order mark"));
+        }
+        p.skip_ws();
+        Ok(p)
+    }
+
+    /// Only whitespace may follow the document.
+    fn finish(&mut self) -> Result<(), SerializeError> {
+        self.skip_ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.error(self.pos, "extra data after the JSON value"));
+        }
+        Ok(())
+    }
+
+    /// The `:` after an object key, with whitespace around it.
+    fn colon(&mut self) -> Result<(), SerializeError> {
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.error(self.pos, "expecting ':' delimiter"));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(())
+    }
+
+    /// After a container entry: `,` (more follow: false) or the closing
+    /// bracket `close` (done: true).
+    fn next_entry(&mut self, close: u8) -> Result<bool, SerializeError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.error(self.pos, "expecting ',' delimiter")),
+        }
+    }
+
     fn error(&self, offset: usize, reason: &str) -> SerializeError {
         SerializeError::Malformed {
             codec: CODEC,
@@ -83,7 +188,7 @@ impl Parser<'_> {
     /// One value; `depth` is the number of containers around it.
     fn value(&mut self, depth: usize) -> Result<Value, SerializeError> {
         match self.peek() {
-            Some(b'"') => Ok(Value::Str(self.string()?)),
+            Some(b'"') => Ok(Value::Str(self.string()?.into_owned())),
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
             Some(b'n') => self.literal("null", Value::None),
@@ -194,13 +299,21 @@ impl Parser<'_> {
         Some(n)
     }
 
-    /// A string starting at the opening quote.
-    fn string(&mut self) -> Result<String, SerializeError> {
+    /// A string starting at the opening quote; borrowed from the input when
+    /// it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, SerializeError> {
         let open = self.pos;
         self.pos += 1;
         let mut out: Option<String> = None;
         let mut run = self.pos;
         loop {
+            // Skip the plain run in one tight scan.
+            while let Some(&b) = self.bytes.get(self.pos) {
+                if STRING_STOP[usize::from(b)] {
+                    break;
+                }
+                self.pos += 1;
+            }
             let Some(b) = self.peek() else {
                 return Err(self.error(open, "unterminated string starting here"));
             };
@@ -209,10 +322,10 @@ impl Parser<'_> {
                     let tail = &self.text[run..self.pos];
                     self.pos += 1;
                     return Ok(match out {
-                        None => tail.to_string(),
+                        None => Cow::Borrowed(tail),
                         Some(mut s) => {
                             s.push_str(tail);
-                            s
+                            Cow::Owned(s)
                         }
                     });
                 }
@@ -297,17 +410,8 @@ impl Parser<'_> {
         }
         loop {
             items.push(self.value(depth)?);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                }
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(Value::List(items));
-                }
-                _ => return Err(self.error(self.pos, "expecting ',' delimiter")),
+            if self.next_entry(b']')? {
+                return Ok(Value::List(items));
             }
         }
     }
@@ -329,26 +433,12 @@ impl Parser<'_> {
                     "expecting property name enclosed in double quotes",
                 ));
             }
-            let key = self.string()?;
-            self.skip_ws();
-            if self.peek() != Some(b':') {
-                return Err(self.error(self.pos, "expecting ':' delimiter"));
-            }
-            self.pos += 1;
-            self.skip_ws();
+            let key = self.string()?.into_owned();
+            self.colon()?;
             let value = self.value(depth)?;
             insert(&mut entries, &mut index, key, value);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(Value::Dict(Dict(entries)));
-                }
-                _ => return Err(self.error(self.pos, "expecting ',' delimiter")),
+            if self.next_entry(b'}')? {
+                return Ok(Value::Dict(Dict(entries)));
             }
         }
     }

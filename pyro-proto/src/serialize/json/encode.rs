@@ -4,8 +4,9 @@
 //! Output goes straight into one `Vec<u8>`; nothing is built as text first.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 use num_bigint::BigInt;
 
@@ -16,6 +17,25 @@ use crate::value::{Dict, Value};
 
 /// Lowercase, as CPython's `_json` writes `\u00XX` escapes.
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// How CPython's `_json` escapes each byte of a str with `ensure_ascii=False`:
+/// 0 = as is, `u` = `\u00XX`, else the letter after the backslash.
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
 
 /// Python's type name for a value, used in error texts.
 fn py_type(value: &Value) -> &'static str {
@@ -68,6 +88,16 @@ pub(super) fn write_call(out: &mut Vec<u8>, call: &Call) -> Result<(), Serialize
     }
     w.out.push(b'}');
     Ok(())
+}
+
+/// `core::fmt::Write` into the output buffer, to format numbers in place.
+struct VecWriter<'a>(&'a mut Vec<u8>);
+
+impl Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }
 
 struct Writer<'a> {
@@ -192,20 +222,23 @@ impl Writer<'_> {
     }
 
     fn bigint(&mut self, b: &BigInt) -> Result<(), SerializeError> {
-        let text = b.to_string();
-        let digits = text.len() - usize::from(text.starts_with('-'));
-        if digits > PY_INT_MAX_STR_DIGITS {
-            // Python's int.__repr__ refuses this (sys.get_int_max_str_digits).
-            return Err(SerializeError::Unsupported {
-                codec: CODEC,
-                what: format!(
-                    "an int of {digits} digits: Python refuses to convert ints of more than \
-                     {PY_INT_MAX_STR_DIGITS} digits to text (sys.set_int_max_str_digits)"
-                ),
-            });
+        // CPython's int.__repr__ refuses more than 4300 digits
+        // (sys.get_int_max_str_digits). 2^14285 already has 4301 digits, so
+        // such numbers are refused before paying for the conversion.
+        if b.bits() <= 14285 {
+            let text = b.to_string();
+            if text.len() - usize::from(text.starts_with('-')) <= PY_INT_MAX_STR_DIGITS {
+                self.out.extend_from_slice(text.as_bytes());
+                return Ok(());
+            }
         }
-        self.out.extend_from_slice(text.as_bytes());
-        Ok(())
+        Err(SerializeError::Unsupported {
+            codec: CODEC,
+            what: format!(
+                "an int of more than {PY_INT_MAX_STR_DIGITS} digits: Python refuses to convert \
+                 such ints to text (sys.set_int_max_str_digits)"
+            ),
+        })
     }
 
     fn float(&mut self, f: f64) {
@@ -215,9 +248,33 @@ impl Writer<'_> {
             self.out.extend_from_slice(b"Infinity");
         } else if f == f64::NEG_INFINITY {
             self.out.extend_from_slice(b"-Infinity");
+        } else if f.abs() < 1e16 && (f as i64) as f64 == f {
+            // Integral and below 1e16: Python's repr is the integer plus ".0"
+            // (the i64 conversion is exact here).
+            if f == 0.0 && f.is_sign_negative() {
+                self.out.push(b'-');
+            }
+            self.int(f as i64);
+            self.out.extend_from_slice(b".0");
+        } else if (1e-4..1e16).contains(&f.abs()) {
+            // Python's repr uses positional notation in this range, with
+            // the shortest round-trip digits: exactly Rust's `Display`,
+            // except when a tie between two shortest candidates is possible
+            // (16+ digits), which `float_repr` resolves as Python does.
+            let start = self.out.len();
+            // Writing into a Vec cannot fail.
+            let _ = write!(VecWriter(self.out), "{f}");
+            let significant = self.out[start..]
+                .iter()
+                .filter(|b| b.is_ascii_digit())
+                .skip_while(|b| **b == b'0')
+                .count();
+            if significant >= 16 {
+                self.out.truncate(start);
+                self.out.extend_from_slice(float_repr(f).as_bytes());
+            }
         } else {
-            let text: String = float_repr(f);
-            self.out.extend_from_slice(text.as_bytes());
+            self.out.extend_from_slice(float_repr(f).as_bytes());
         }
     }
 
@@ -232,20 +289,13 @@ impl Writer<'_> {
         for (i, &b) in bytes.iter().enumerate() {
             // UTF-8 continuation and lead bytes are all >= 0x80, so a
             // byte-wise scan never splits a character.
-            let short: u8 = match b {
-                b'"' => b'"',
-                b'\\' => b'\\',
-                b'\n' => b'n',
-                b'\r' => b'r',
-                b'\t' => b't',
-                0x08 => b'b',
-                0x0c => b'f',
-                0x00..=0x1f => 0,
-                _ => continue,
-            };
+            let short = ESCAPE[usize::from(b)];
+            if short == 0 {
+                continue;
+            }
             self.out.extend_from_slice(&bytes[start..i]);
             start = i + 1;
-            if short != 0 {
+            if short != b'u' {
                 self.out.extend_from_slice(&[b'\\', short]);
             } else {
                 self.out.extend_from_slice(&[

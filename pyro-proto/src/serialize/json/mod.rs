@@ -22,7 +22,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::serialize::{Call, SerializeError};
-use crate::value::{Dict, Value};
+use crate::value::Value;
 
 mod decode;
 mod encode;
@@ -51,7 +51,7 @@ pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
 /// `{"object": ..., "method": ..., "params": [...], "kwargs": {...}}`, with
 /// `"kwargs": null` when [`Call::kwargs`] is `None`.
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(128);
+    let mut out = Vec::with_capacity(256);
     encode::write_call(&mut out, call)?;
     Ok(out)
 }
@@ -64,23 +64,15 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// [`Call::vargs`] as a [`Value::List`]), `kwargs` an object or `null`.
 /// Anything else is [`SerializeError::BadCall`].
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
-    let Value::Dict(Dict(entries)) = decode::parse(data)? else {
+    let Some(decode::CallFields {
+        object,
+        method,
+        params,
+        kwargs,
+    }) = decode::parse_call(data)?
+    else {
         return Err(bad("the json call payload is not an object"));
     };
-    let mut object = None;
-    let mut method = None;
-    let mut params = None;
-    let mut kwargs = None;
-    for (key, value) in entries {
-        let Value::Str(key) = key else { continue };
-        match key.as_str() {
-            "object" => object = Some(value),
-            "method" => method = Some(value),
-            "params" => params = Some(value),
-            "kwargs" => kwargs = Some(value),
-            _ => {}
-        }
-    }
     let object = string_field("object", object)?;
     let method = string_field("method", method)?;
     let vargs = match params {

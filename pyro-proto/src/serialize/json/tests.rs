@@ -160,11 +160,20 @@ fn unsupported_values_are_refused_like_pyro4() {
     // ints beyond Python's 4300-digit conversion limit
     let mut digits = "1".repeat(4300);
     assert!(dumps(&big(&digits)).is_ok());
+    assert!(dumps(&big(&alloc::format!("-{digits}"))).is_ok());
     digits.push('1');
     assert!(matches!(
         dumps(&big(&digits)),
         Err(SerializeError::Unsupported { .. })
     ));
+    // 10**4300 (4301 digits) and a huge number refused without converting
+    let ten = BigInt::from(10u8);
+    for exp in [4300u32, 1_000_000] {
+        let v = Value::BigInt(num_traits::pow(ten.clone(), exp as usize));
+        assert!(matches!(dumps(&v), Err(SerializeError::Unsupported { .. })));
+    }
+    let max_ok = num_traits::pow(ten, 4300) - 1u8;
+    assert_eq!(dumps(&Value::BigInt(max_ok)).unwrap().len(), 4300);
 }
 
 #[test]
@@ -220,6 +229,48 @@ fn loads_call_takes_keys_in_any_order_and_checks_types() {
             String::from_utf8_lossy(bad)
         );
     }
+}
+
+#[test]
+fn loads_call_follows_python_dict_rules() {
+    // escaped key spelling, repeated keys (the last wins), unknown keys skipped
+    let c = loads_call(
+        br#"{"object": "a", "para\u006ds": [1], "method": "m", "object": "b", "kwargs": null, "params": [2], "z": {"deep": [1]}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.object, "b");
+    assert_eq!(c.vargs, Value::List(vec![Value::Int(2)]));
+    assert_eq!(c.kwargs, None);
+    // malformed json is Malformed (Python's JSONDecodeError comes first),
+    // valid json of the wrong shape is BadCall
+    for (input, malformed) in [
+        (&b"[1, 2"[..], true),
+        (b"{\"object\": \"o\"} x", true),
+        (b"{\"object\" \"o\"}", true),
+        (b"{\"object\": \"o\",}", true),
+        (b"\xff", true),
+        (b" [1, 2] ", false),
+        (b"{}", false),
+        (b"\"call\"", false),
+    ] {
+        let got = loads_call(input);
+        assert_eq!(
+            matches!(got, Err(SerializeError::Malformed { .. })),
+            malformed,
+            "{:?}: {got:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert!(got.is_err());
+    }
+    let deep = alloc::format!(
+        "{{\"object\": \"o\", \"method\": \"m\", \"kwargs\": null, \"params\": {}{}}}",
+        "[".repeat(MAX_DEPTH),
+        "]".repeat(MAX_DEPTH)
+    );
+    assert_eq!(
+        loads_call(deep.as_bytes()).unwrap_err(),
+        SerializeError::TooDeep { limit: MAX_DEPTH }
+    );
 }
 
 #[test]

@@ -305,6 +305,9 @@ fn reads_strings() {
     assert_eq!(offset_of(&load_err(r"'\N{DASH}'")), 1);
     assert_eq!(offset_of(&load_err("f'x'")), 0);
     assert_eq!(offset_of(&load_err("ub'x'")), 0);
+    assert_eq!(offset_of(&load_err("bb'x'")), 0);
+    assert_eq!(offset_of(&load_err("'a' rr'x'")), 4);
+    assert_eq!(offset_of(&load_err("ur'x'")), 0);
     assert_eq!(offset_of(&load_err("r'\\'")), 0);
 }
 

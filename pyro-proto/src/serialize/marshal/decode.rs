@@ -1,0 +1,511 @@
+//! The marshal reader: `r_object` of CPython 3.11 for the types a Pyro peer
+//! can send, into [`Value`].
+//!
+//! | code | read as |
+//! |---|---|
+//! | `N` `F` `T` | `None`, `Bool` |
+//! | `i` (int32), `I` (int64, old writers), `l` (base 2^15 digits) | `Int`, or `BigInt` outside `i64` |
+//! | `g` / `f` (binary / text float), `y` / `x` (complex) | `Float`, `Complex`, bit-exact |
+//! | `s` | `Bytes` (also what a `bytearray` was) |
+//! | `u` `t` (UTF-8, surrogatepass), `a` `A` `z` `Z` (one byte per char) | `Str` |
+//! | `)` `(` / `[` / `{`..`0` / `<` / `>` | `Tuple` / `List` / `Dict` / `Set` / `FrozenSet` |
+//! | `r` | a copy of the referenced earlier object |
+//!
+//! `FLAG_REF` (bit `0x80`) on any code registers the object in the reference
+//! table exactly when CPython does (containers before their items, frozensets
+//! reserved before their items, singletons never). A back-reference is
+//! resolved by reading the referenced object's bytes again, so nothing is
+//! cloned or stored per reference; the total amount of values built (including
+//! the copies) is limited to a budget proportional to the input size, which
+//! stops reference bombs (a DAG whose expansion is exponential).
+//!
+//! Refused, with a `Malformed` error naming the reason:
+//! * a back-reference to a container that is still being read (a recursive
+//!   structure: CPython builds a cycle, a [`Value`] tree cannot hold one);
+//! * `S` (StopIteration), `.` (Ellipsis), `c` (code objects), `:` (slices,
+//!   version 5), which have no [`Value`] form (and code must never be loaded
+//!   from the network);
+//! * strings with lone surrogates (valid with CPython's `surrogatepass`, but a
+//!   Rust `String` cannot hold one);
+//! * unhashable dict keys or set elements (CPython raises `TypeError`).
+//!
+//! Duplicate dict keys and set elements collapse with Python's equality
+//! (`1 == 1.0 == True`), as CPython's dict/set insertion does. Nesting deeper
+//! than [`MAX_DEPTH`] containers is [`SerializeError::TooDeep`]. Bytes after
+//! the first object are ignored, like `marshal.loads` does.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use num_bigint::{BigInt, BigUint, Sign};
+
+use super::keys;
+use super::CODEC;
+use crate::serialize::{SerializeError, MAX_DEPTH};
+use crate::value::{Dict, Value};
+
+const FLAG_REF: u8 = 0x80;
+/// Reference slot of a container that is still being read.
+const PENDING: usize = usize::MAX;
+/// Values (counting one per object, plus one per 16 string/bytes bytes) a
+/// payload may produce per input byte, back-reference copies included...
+const BUDGET_PER_BYTE: usize = 16;
+/// ...plus this much for any payload, so small inputs with many references
+/// to a moderately large object still load.
+const BUDGET_BASE: usize = 1 << 18;
+
+/// Read one marshal object from the start of `data`.
+pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
+    let mut r = Reader {
+        data,
+        pos: 0,
+        refs: Vec::new(),
+        replaying: 0,
+        work: 0,
+        budget: data
+            .len()
+            .saturating_mul(BUDGET_PER_BYTE)
+            .saturating_add(BUDGET_BASE),
+    };
+    match r.object(0)? {
+        Some(v) => Ok(v),
+        None => Err(r.err(0, "NULL object in marshal data for object")),
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// Start offset of each registered object, or [`PENDING`].
+    refs: Vec<usize>,
+    /// > 0 while re-reading a referenced object: registrations already exist.
+    replaying: u32,
+    work: usize,
+    budget: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, offset: usize, reason: impl Into<String>) -> SerializeError {
+        SerializeError::Malformed {
+            codec: CODEC,
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], SerializeError> {
+        let rest = self.data.len() - self.pos;
+        if n > rest {
+            return Err(self.err(
+                self.pos,
+                alloc::format!(
+                    "truncated data: {what} needs {n} bytes, only {rest} left (marshal data too short)"
+                ),
+            ));
+        }
+        let data: &'a [u8] = self.data;
+        let s = &data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn byte(&mut self, what: &str) -> Result<u8, SerializeError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn i32(&mut self, what: &str) -> Result<i32, SerializeError> {
+        let b = self.take(4, what)?;
+        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A non-negative int32 size, as CPython checks it.
+    fn size(&mut self, what: &str) -> Result<usize, SerializeError> {
+        let at = self.pos;
+        let n = self.i32(what)?;
+        usize::try_from(n).map_err(|_| {
+            self.err(
+                at,
+                alloc::format!("bad marshal data ({what} size out of range)"),
+            )
+        })
+    }
+
+    fn f64_bin(&mut self) -> Result<f64, SerializeError> {
+        let b = self.take(8, "float")?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(f64::from_bits(u64::from_le_bytes(a)))
+    }
+
+    fn f64_text(&mut self) -> Result<f64, SerializeError> {
+        let n = self.byte("float text length")? as usize;
+        let at = self.pos;
+        let text = self.take(n, "float text")?;
+        core::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .ok_or_else(|| self.err(at, "bad marshal data (invalid float text)"))
+    }
+
+    fn charge(&mut self, units: usize, at: usize) -> Result<(), SerializeError> {
+        self.work = self.work.saturating_add(units);
+        if self.work > self.budget {
+            return Err(self.err(
+                at,
+                alloc::format!(
+                    "back-references expand to more than {} values for a {}-byte input (reference bomb?)",
+                    self.budget,
+                    self.data.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reserve a reference slot if `flag` is set (and this is a first read).
+    fn reserve(&mut self, flag: bool, at: usize) -> Result<Option<usize>, SerializeError> {
+        if !flag || self.replaying > 0 {
+            return Ok(None);
+        }
+        let idx = self.refs.len();
+        if idx >= 0x7fff_fffe {
+            return Err(self.err(at, "bad marshal data (index list too large)"));
+        }
+        self.refs.push(PENDING);
+        Ok(Some(idx))
+    }
+
+    fn done(&mut self, slot: Option<usize>, start: usize) {
+        if let Some(i) = slot {
+            self.refs[i] = start;
+        }
+    }
+
+    /// One object; `Ok(None)` for the NULL code `0` (dict terminator).
+    /// `depth` counts the containers around this object.
+    fn object(&mut self, depth: usize) -> Result<Option<Value>, SerializeError> {
+        let start = self.pos;
+        let code = match self.data.get(start) {
+            Some(&c) => c,
+            None => return Err(self.err(start, "EOF read where object expected")),
+        };
+        self.pos += 1;
+        self.charge(1, start)?;
+        let flag = code & FLAG_REF != 0;
+        let ty = code & !FLAG_REF;
+        let v = match ty {
+            b'0' => return Ok(None),
+            b'N' => Value::None,
+            b'F' => Value::Bool(false),
+            b'T' => Value::Bool(true),
+            b'r' => return self.back_ref(start, depth).map(Some),
+            b')' | b'(' | b'[' | b'<' | b'>' | b'{' => {
+                let slot = self.reserve(flag, start)?;
+                let v = self.container(ty, depth)?;
+                self.done(slot, start);
+                v
+            }
+            _ => {
+                let slot = self.reserve(flag, start)?;
+                let v = self.scalar(ty, start)?;
+                self.done(slot, start);
+                v
+            }
+        };
+        Ok(Some(v))
+    }
+
+    fn back_ref(&mut self, start: usize, depth: usize) -> Result<Value, SerializeError> {
+        let n = self.i32("reference index")?;
+        let target = usize::try_from(n)
+            .ok()
+            .and_then(|i| self.refs.get(i).copied())
+            .ok_or_else(|| {
+                self.err(
+                    start,
+                    alloc::format!(
+                        "bad marshal data (invalid reference {n}: {} objects registered)",
+                        self.refs.len()
+                    ),
+                )
+            })?;
+        if target == PENDING {
+            return Err(self.err(
+                start,
+                alloc::format!(
+                    "reference {n} points to a container still being read (recursive data cannot be a Value)"
+                ),
+            ));
+        }
+        let resume = self.pos;
+        self.pos = target;
+        self.replaying += 1;
+        let v = self.object(depth);
+        self.replaying -= 1;
+        self.pos = resume;
+        match v? {
+            Some(v) => Ok(v),
+            None => Err(self.err(start, "bad marshal data (invalid reference)")),
+        }
+    }
+
+    fn enter(&self, depth: usize) -> Result<(), SerializeError> {
+        if depth >= MAX_DEPTH {
+            Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Tuples, lists, sets, frozensets and dicts (the recursive path: kept
+    /// small so that deep nesting needs little stack).
+    fn container(&mut self, code: u8, depth: usize) -> Result<Value, SerializeError> {
+        Ok(match code {
+            b')' => {
+                let n = self.byte("small tuple size")? as usize;
+                Value::Tuple(self.items(n, depth, "tuple")?)
+            }
+            b'(' => {
+                let n = self.size("tuple")?;
+                Value::Tuple(self.items(n, depth, "tuple")?)
+            }
+            b'[' => {
+                let n = self.size("list")?;
+                Value::List(self.items(n, depth, "list")?)
+            }
+            b'<' | b'>' => {
+                let n = self.size("set")?;
+                let items = self.items(n, depth, "set")?;
+                let items = keys::dedup_set(items);
+                if code == b'<' {
+                    Value::Set(items)
+                } else {
+                    Value::FrozenSet(items)
+                }
+            }
+            _ => self.dict(depth)?,
+        })
+    }
+
+    /// Scalars, and the codes with no Value form (errors).
+    #[inline(never)]
+    fn scalar(&mut self, code: u8, start: usize) -> Result<Value, SerializeError> {
+        Ok(match code {
+            b'i' => Value::Int(self.i32("int")? as i64),
+            b'I' => {
+                let b = self.take(8, "int64")?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                Value::Int(i64::from_le_bytes(a))
+            }
+            b'l' => self.long(start)?,
+            b'g' => Value::Float(self.f64_bin()?),
+            b'f' => Value::Float(self.f64_text()?),
+            b'y' => {
+                let re = self.f64_bin()?;
+                let im = self.f64_bin()?;
+                Value::Complex { re, im }
+            }
+            b'x' => {
+                let re = self.f64_text()?;
+                let im = self.f64_text()?;
+                Value::Complex { re, im }
+            }
+            b's' => {
+                let n = self.size("bytes object")?;
+                let bytes = self.take(n, "bytes object")?;
+                self.charge(n / 16, start)?;
+                Value::Bytes(bytes.to_vec())
+            }
+            b'a' | b'A' => {
+                let n = self.size("string")?;
+                self.latin1(n, start)?
+            }
+            b'z' | b'Z' => {
+                let n = self.byte("short string length")? as usize;
+                self.latin1(n, start)?
+            }
+            b'u' | b't' => {
+                let n = self.size("string")?;
+                let at = self.pos;
+                let bytes = self.take(n, "string")?;
+                self.charge(n / 16, start)?;
+                match core::str::from_utf8(bytes) {
+                    Ok(s) => Value::Str(s.to_string()),
+                    Err(e) => return Err(self.utf8_error(bytes, at, e.valid_up_to())),
+                }
+            }
+            b'S' | b'.' => {
+                return Err(self.err(
+                    start,
+                    alloc::format!(
+                        "{} has no Value representation",
+                        if code == b'S' {
+                            "StopIteration"
+                        } else {
+                            "Ellipsis"
+                        }
+                    ),
+                ))
+            }
+            b'c' => {
+                return Err(self.err(
+                    start,
+                    "code objects are refused (executable code has no place in Pyro data)",
+                ))
+            }
+            b':' => {
+                return Err(self.err(
+                    start,
+                    "slice objects (marshal version 5) have no Value representation",
+                ))
+            }
+            other => {
+                return Err(self.err(
+                    start,
+                    alloc::format!(
+                        "bad marshal data (unknown type code 0x{:02x} {:?})",
+                        other,
+                        other as char
+                    ),
+                ))
+            }
+        })
+    }
+
+    fn latin1(&mut self, n: usize, start: usize) -> Result<Value, SerializeError> {
+        let bytes = self.take(n, "string")?;
+        self.charge(n / 16, start)?;
+        // CPython builds these from one byte per code point without checking
+        // that they are ASCII, so bytes >= 0x80 are Latin-1 characters.
+        Ok(Value::Str(match core::str::from_utf8(bytes) {
+            Ok(s) if bytes.is_ascii() => s.to_string(),
+            _ => bytes.iter().map(|&b| b as char).collect(),
+        }))
+    }
+
+    fn utf8_error(&self, bytes: &[u8], at: usize, valid: usize) -> SerializeError {
+        let rest = &bytes[valid..];
+        if let [0xed, b1 @ 0xa0..=0xbf, b2 @ 0x80..=0xbf, ..] = rest {
+            let cp = 0xd000 | ((*b1 as u32 & 0x3f) << 6) | (*b2 as u32 & 0x3f);
+            return self.err(
+                at + valid,
+                alloc::format!(
+                    "str contains the lone surrogate U+{cp:04X} (Python allows it via surrogatepass, a Rust String cannot hold it)"
+                ),
+            );
+        }
+        self.err(
+            at + valid,
+            "bad marshal data (invalid UTF-8 in str, 'utf-8' codec can't decode)",
+        )
+    }
+
+    fn items(&mut self, n: usize, depth: usize, what: &str) -> Result<Vec<Value>, SerializeError> {
+        self.enter(depth)?;
+        // Every item takes at least one byte: never reserve more than that.
+        let mut items = Vec::with_capacity(n.min(self.data.len() - self.pos));
+        for _ in 0..n {
+            let at = self.pos;
+            match self.object(depth + 1)? {
+                Some(v) => items.push(v),
+                None => {
+                    return Err(
+                        self.err(at, alloc::format!("NULL object in marshal data for {what}"))
+                    )
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    fn dict(&mut self, depth: usize) -> Result<Value, SerializeError> {
+        self.enter(depth)?;
+        let mut pairs: Vec<(Value, Value)> = Vec::new();
+        loop {
+            let at = self.pos;
+            let Some(key) = self.object(depth + 1)? else {
+                break;
+            };
+            // CPython also ends the dict silently when a value is NULL
+            // (dropping that key); we do the same.
+            let Some(value) = self.object(depth + 1)? else {
+                break;
+            };
+            if let Some(kind) = keys::unhashable(&key) {
+                return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
+            }
+            pairs.push((key, value));
+        }
+        Ok(Value::Dict(Dict(keys::dedup_dict(pairs))))
+    }
+
+    /// `l`: int32 signed digit count, then |count| base-2^15 digits, least
+    /// significant first; normalised to `Int` when it fits `i64`.
+    fn long(&mut self, start: usize) -> Result<Value, SerializeError> {
+        let n = self.i32("long size")?;
+        if n == i32::MIN {
+            return Err(self.err(start, "bad marshal data (long size out of range)"));
+        }
+        let count = n.unsigned_abs() as usize;
+        let neg = n < 0;
+        if count == 0 {
+            return Ok(Value::Int(0));
+        }
+        let at = self.pos;
+        let digits = self.take(count * 2, "long digits")?;
+        self.charge(count / 8, start)?;
+        let digit = |i: usize| u16::from_le_bytes([digits[2 * i], digits[2 * i + 1]]);
+        if let Some(i) = (0..count).find(|&i| digit(i) > 0x7fff) {
+            return Err(self.err(at + 2 * i, "bad marshal data (digit out of range in long)"));
+        }
+        if digit(count - 1) == 0 {
+            return Err(self.err(
+                at + 2 * (count - 1),
+                "bad marshal data (unnormalized long data)",
+            ));
+        }
+        if count <= 8 {
+            // At most 120 bits: exact in a u128.
+            let mag = (0..count)
+                .rev()
+                .fold(0u128, |acc, i| (acc << 15) | digit(i) as u128);
+            let fits = if neg {
+                mag <= 1u128 << 63
+            } else {
+                mag < 1u128 << 63
+            };
+            if fits {
+                let v = if neg {
+                    (mag as i128).wrapping_neg() as i64
+                } else {
+                    mag as i64
+                };
+                return Ok(Value::Int(v));
+            }
+            let big = BigInt::from(mag);
+            return Ok(Value::BigInt(if neg { -big } else { big }));
+        }
+        // Repack 15-bit digits into 32-bit ones.
+        let mut words: Vec<u32> = Vec::with_capacity(count * 15 / 32 + 1);
+        let mut acc: u64 = 0;
+        let mut bits = 0u32;
+        for i in 0..count {
+            acc |= (digit(i) as u64) << bits;
+            bits += 15;
+            if bits >= 32 {
+                words.push(acc as u32);
+                acc >>= 32;
+                bits -= 32;
+            }
+        }
+        if bits > 0 {
+            words.push(acc as u32);
+        }
+        let sign = if neg { Sign::Minus } else { Sign::Plus };
+        Ok(Value::BigInt(BigInt::from_biguint(
+            sign,
+            BigUint::new(words),
+        )))
+    }
+}

@@ -1,0 +1,165 @@
+//! The marshal codec (serializer id 3): CPython's `marshal` format, version 4,
+//! as Pyro4 4.82's `MarshalSerializer` uses it on CPython 3.11.
+//!
+//! Writing gives what `marshal.dumps(value)` gives, minus the parts that depend
+//! on the writer's object reference counts: Python marks objects it has seen
+//! more than once with `FLAG_REF` (bit `0x80`) and writes later occurrences as
+//! `r` back-references, and uses the "interned" string codes (`Z`, `A`, `t`)
+//! for interned strings. We never emit either, so our bytes equal Python's
+//! after those are stripped (references expanded, `Z`/`A`/`t` read as
+//! `z`/`a`/`u`); for values Python holds no extra references to (fresh
+//! containers of non-interned data) the bytes are identical. Python reads
+//! both forms to equal values.
+//!
+//! Code choice mirrors `w_object` in CPython 3.11: `i` for ints in the `i32`
+//! range and `l` (base 2^15 digits) otherwise, `g`/`y` binary floats and
+//! complexes (bit-exact, NaN payloads kept), `z` for ASCII strings shorter than
+//! 256 bytes and `a` otherwise, `u` (UTF-8) for the rest, `)` for tuples
+//! shorter than 256 items and `(` otherwise, `[`, `{ ... 0`, `<`, `>`, and `s`
+//! for bytes. [`Value::Class`] is written as a dict with `__class__` first, as
+//! Pyro4's `class_to_dict` builds it.
+//!
+//! Reading accepts everything CPython 3.8-3.13 `marshal.loads` reads for the
+//! data types Pyro can carry (see `decode` for the full table, the reference
+//! table, and the few inputs we refuse).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::serialize::{Call, SerializeError};
+use crate::value::Value;
+
+mod decode;
+mod encode;
+mod keys;
+#[cfg(test)]
+mod tests;
+
+const CODEC: &str = "marshal";
+
+/// Encode one value as Pyro4's `MarshalSerializer.dumps` does
+/// (`marshal.dumps(value)` after the top-level class-dict conversion, which a
+/// [`Value::Class`] already is).
+pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
+    let mut out = Vec::with_capacity(64);
+    encode::Writer::new(&mut out).value(value, 0)?;
+    Ok(out)
+}
+
+/// Decode one value as `marshal.loads` does: the raw tree, where a dict with a
+/// `__class__` key stays a [`Value::Dict`]. Bytes after the first complete
+/// object are ignored, as `marshal.loads` ignores them.
+pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
+    decode::read(data)
+}
+
+/// Encode a call as Pyro4's `MarshalSerializer.dumpsCall` does: the tuple
+/// `(object, method, list(vargs), kwargs)`.
+///
+/// `vargs` may be a [`Value::Tuple`] or a [`Value::List`]; it is always written
+/// as a list, as Pyro4 does. Python's `dumpsCall` crashes on `kwargs=None`
+/// (`__getattr__`, `__setattr__`, batches); we write `None` there instead,
+/// which a Python daemon's `loadsCall` reads and dispatches fine.
+pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
+    let items = match &call.vargs {
+        Value::Tuple(items) | Value::List(items) => items,
+        other => {
+            return Err(SerializeError::BadCall(alloc::format!(
+                "call arguments must be a tuple or list, not {}",
+                kind(other)
+            )))
+        }
+    };
+    let mut out = Vec::with_capacity(64);
+    let mut w = encode::Writer::new(&mut out);
+    w.raw(&[b')', 4]);
+    w.str(&call.object);
+    w.str(&call.method);
+    w.seq(b'[', items, 0)?;
+    match &call.kwargs {
+        Some(kwargs) => w.dict(None, kwargs, 0)?,
+        None => w.raw(b"N"),
+    }
+    Ok(out)
+}
+
+/// Decode a call as Pyro4's `MarshalSerializer.loadsCall` does: unpack a
+/// 4-item sequence `(object, method, vargs, kwargs)`.
+///
+/// `object` and `method` must be strings, `vargs` a list or tuple (kept as
+/// it came), `kwargs` a dict or `None`.
+pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
+    let items = match decode::read(data)? {
+        Value::Tuple(items) | Value::List(items) => items,
+        other => {
+            return Err(SerializeError::BadCall(alloc::format!(
+                "expected a 4-tuple (object, method, vargs, kwargs), got {}",
+                kind(&other)
+            )))
+        }
+    };
+    if items.len() != 4 {
+        return Err(SerializeError::BadCall(alloc::format!(
+            "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
+            items.len()
+        )));
+    }
+    let mut it = items.into_iter();
+    let (object, method, vargs, kwargs) = match (it.next(), it.next(), it.next(), it.next()) {
+        (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
+        _ => return Err(SerializeError::BadCall("short call tuple".to_string())),
+    };
+    let object = expect_str(object, "object id")?;
+    let method = expect_str(method, "method name")?;
+    if !matches!(vargs, Value::List(_) | Value::Tuple(_)) {
+        return Err(SerializeError::BadCall(alloc::format!(
+            "call arguments must be a list or tuple, not {}",
+            kind(&vargs)
+        )));
+    }
+    let kwargs = match kwargs {
+        Value::Dict(d) => Some(d),
+        Value::None => None,
+        other => {
+            return Err(SerializeError::BadCall(alloc::format!(
+                "call keyword arguments must be a dict or None, not {}",
+                kind(&other)
+            )))
+        }
+    };
+    Ok(Call {
+        object,
+        method,
+        vargs,
+        kwargs,
+    })
+}
+
+fn expect_str(v: Value, what: &str) -> Result<String, SerializeError> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(SerializeError::BadCall(alloc::format!(
+            "the {what} must be a str, not {}",
+            kind(&other)
+        ))),
+    }
+}
+
+/// Python's type name for a value, for error messages.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::None => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::BigInt(_) => "int",
+        Value::Float(_) => "float",
+        Value::Complex { .. } => "complex",
+        Value::Str(_) => "str",
+        Value::Bytes(_) => "bytes",
+        Value::List(_) => "list",
+        Value::Tuple(_) => "tuple",
+        Value::Set(_) => "set",
+        Value::FrozenSet(_) => "frozenset",
+        Value::Dict(_) => "dict",
+        Value::Class(_) => "class dict",
+    }
+}

@@ -1,0 +1,562 @@
+//! Unit tests: byte strings produced by CPython 3.11 `marshal.dumps`, the
+//! reference table, the limits, and a Rust -> Rust round-trip property.
+
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use num_bigint::BigInt;
+use proptest::prelude::*;
+
+use super::{dumps, dumps_call, loads, loads_call};
+use crate::serialize::{Call, SerializeError, MAX_DEPTH};
+use crate::value::{ClassDict, Dict, Value};
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn s(x: &str) -> Value {
+    Value::Str(x.to_string())
+}
+
+fn big(text: &str) -> Value {
+    Value::BigInt(text.parse::<BigInt>().unwrap())
+}
+
+fn malformed(r: Result<Value, SerializeError>) -> (usize, String) {
+    match r {
+        Err(SerializeError::Malformed {
+            codec: "marshal",
+            offset,
+            reason,
+        }) => (offset, reason),
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+}
+
+/// Values and the bytes CPython 3.11 writes for them, with FLAG_REF cleared
+/// (python3 -c "import marshal; print(marshal.dumps(v).hex())", then the
+/// 0x80 bit of each type code removed, `Z` read as `z`).
+fn python_pairs() -> Vec<(Value, &'static str)> {
+    vec![
+        (Value::Int(0), "6900000000"),
+        (Value::Int(-1), "69ffffffff"),
+        (Value::Int(2147483647), "69ffffff7f"),
+        (Value::Int(2147483648), "6c03000000000000000200"),
+        (Value::Int(-2147483648), "6900000080"),
+        (Value::Int(-2147483649), "6cfdffffff010000000200"),
+        (Value::Int(i64::MAX), "6c05000000ff7fff7fff7fff7f0700"),
+        (Value::Int(i64::MIN), "6cfbffffff00000000000000000800"),
+        (big("9223372036854775808"), "6c0500000000000000000000000800"),
+        (
+            big("1180591620717411303424"),
+            "6c0500000000000000000000000004",
+        ),
+        (
+            big("-1267650600228229401496703205376"),
+            "6cf9ffffff0000000000000000000000000004",
+        ),
+        (Value::Float(1.5), "67000000000000f83f"),
+        (Value::Float(-0.0), "670000000000000080"),
+        (
+            Value::Complex { re: 1.0, im: 2.0 },
+            "79000000000000f03f0000000000000040",
+        ),
+        (s("abc"), "7a03616263"),
+        (s("é"), "7502000000c3a9"),
+        (Value::Bytes(vec![0, 0xff]), "730200000000ff"),
+        (Value::Tuple(vec![]), "2900"),
+        (
+            Value::Tuple(vec![Value::Int(1), Value::Int(2)]),
+            "2902e901000000e902000000",
+        ),
+        (Value::List(vec![]), "5b00000000"),
+        (
+            Value::List(vec![Value::None, Value::Bool(true), Value::Bool(false)]),
+            "5b030000004e5446",
+        ),
+        (Value::Dict(Dict::default()), "7b30"),
+        (
+            Value::Dict(Dict(vec![(s("a"), Value::Int(1))])),
+            "7b7a0161e90100000030",
+        ),
+        (Value::Set(vec![]), "3c00000000"),
+        (Value::FrozenSet(vec![]), "3e00000000"),
+        (Value::Set(vec![Value::Int(1)]), "3c01000000e901000000"),
+        (
+            Value::FrozenSet(vec![Value::Int(2)]),
+            "3e01000000e902000000",
+        ),
+    ]
+}
+
+/// The item codes inside those strings still carry Python's FLAG_REF; clear
+/// it on the item `i` codes too for the writer comparison.
+fn without_item_refs(h: &str) -> Vec<u8> {
+    let mut b = hex(h);
+    // Only `e9` (i|FLAG_REF) occurs inside the samples above.
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 0xe9 {
+            b[i] = b'i';
+            i += 5;
+        } else {
+            i += 1;
+        }
+    }
+    b
+}
+
+#[test]
+fn reads_what_python_writes() {
+    for (value, h) in python_pairs() {
+        assert_eq!(loads(&hex(h)).unwrap(), value, "{h}");
+    }
+}
+
+#[test]
+fn writes_what_python_writes() {
+    for (value, h) in python_pairs() {
+        assert_eq!(dumps(&value).unwrap(), without_item_refs(h), "{value:?}");
+    }
+    // Long forms: 'a' for ASCII >= 256 bytes, '(' for tuples >= 256 items.
+    let long = "x".repeat(300);
+    let mut want = vec![b'a', 0x2c, 0x01, 0, 0];
+    want.extend_from_slice(long.as_bytes());
+    assert_eq!(dumps(&s(&long)).unwrap(), want);
+    let tuple = Value::Tuple((0..300).map(Value::Int).collect());
+    assert_eq!(&dumps(&tuple).unwrap()[..5], &hex("282c010000")[..]);
+    assert_eq!(loads(&dumps(&tuple).unwrap()).unwrap(), tuple);
+}
+
+#[test]
+fn class_is_a_dict_with_class_first() {
+    let v = Value::Class(ClassDict {
+        class_name: "Pyro4.core.URI".to_string(),
+        fields: Dict(vec![(s("state"), Value::Tuple(vec![s("PYRO")]))]),
+    });
+    let bytes = dumps(&v).unwrap();
+    assert_eq!(
+        bytes,
+        hex("7b7a095f5f636c6173735f5f7a0e5079726f342e636f72652e5552497a057374617465290 17a045059524f30".replace(' ', "").as_str())
+    );
+    // Read back raw: a plain dict, `__class__` first.
+    let Value::Dict(d) = loads(&bytes).unwrap() else {
+        panic!()
+    };
+    assert_eq!(d.0[0], (s("__class__"), s("Pyro4.core.URI")));
+}
+
+#[test]
+fn flag_ref_and_back_references() {
+    // l = [1, 2]; marshal.dumps([l, l])
+    let v = loads(&hex("5b02000000db02000000e901000000e9020000007200000000")).unwrap();
+    let inner = Value::List(vec![Value::Int(1), Value::Int(2)]);
+    assert_eq!(v, Value::List(vec![inner.clone(), inner]));
+    // A reference to a string (interned 'Z' with FLAG_REF) used as key and value.
+    let v = loads(&hex("7bda0178720000000030")).unwrap();
+    assert_eq!(v, Value::Dict(Dict(vec![(s("x"), s("x"))])));
+    // Back-reference inside a back-referenced object: indices are not re-registered.
+    let v = loads(&hex(
+        "5b03000000db02000000da016172010000007200000000e903000000",
+    ))
+    .unwrap();
+    let pair = Value::List(vec![s("a"), s("a")]);
+    assert_eq!(v, Value::List(vec![pair.clone(), pair, Value::Int(3)]));
+}
+
+#[test]
+fn bad_references() {
+    // Index out of range, negative, or to a container still being read.
+    let (off, why) = malformed(loads(&hex("7201000000")));
+    assert_eq!(off, 0);
+    assert!(why.contains("invalid reference"), "{why}");
+    let (_, why) =
+        malformed(loads(&hex("5b01000000e901000000")).and_then(|_| loads(&hex("72ffffffff"))));
+    assert!(why.contains("invalid reference"), "{why}");
+    let (off, why) = malformed(loads(&hex("db010000007200000000")));
+    assert_eq!(off, 5);
+    assert!(why.contains("still being read"), "{why}");
+    // frozenset is registered only after its items, as in CPython.
+    let (_, why) = malformed(loads(&hex("be01000000 7200000000"
+        .replace(' ', "")
+        .as_str())));
+    assert!(why.contains("still being read"), "{why}");
+}
+
+#[test]
+fn reference_bomb_is_bounded() {
+    // t0 = (1,), t(k+1) = (r(tk), r(tk)): 2^40 leaves if expanded naively.
+    let mut data = hex("a901e901000000");
+    // Slots: t0 = 0, its int = 1, t(k) = k + 1 for k >= 1.
+    for k in 0..40u32 {
+        let prev = if k == 0 { 0 } else { k + 1 };
+        data.extend_from_slice(&[0xa9, 2, b'r']);
+        data.extend_from_slice(&prev.to_le_bytes());
+        data.push(b'r');
+        data.extend_from_slice(&prev.to_le_bytes());
+    }
+    // Wrap so the whole chain is one object: the last tuple is what we read;
+    // build it as a list of all tuples instead.
+    let mut wrapped = vec![b'[', 41, 0, 0, 0];
+    wrapped.extend_from_slice(&data);
+    let (_, why) = malformed(loads(&wrapped));
+    assert!(why.contains("reference bomb"), "{why}");
+}
+
+#[test]
+fn depth_is_limited() {
+    let mut ok = Vec::new();
+    for _ in 0..MAX_DEPTH {
+        ok.extend_from_slice(&[b')', 1]);
+    }
+    ok.push(b'N');
+    assert!(loads(&ok).is_ok());
+    let mut deep = vec![b')', 1];
+    deep.extend_from_slice(&ok);
+    assert_eq!(
+        loads(&deep),
+        Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+    );
+    // Far deeper than any stack would allow: still an error, not a crash.
+    let huge: Vec<u8> = core::iter::repeat_n([b'[', 1, 0, 0, 0], 100_000)
+        .flatten()
+        .collect();
+    assert_eq!(
+        loads(&huge),
+        Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+    );
+    // The writer refuses what the reader would refuse.
+    let mut v = Value::None;
+    for _ in 0..=MAX_DEPTH {
+        v = Value::List(vec![v]);
+    }
+    assert_eq!(dumps(&v), Err(SerializeError::TooDeep { limit: MAX_DEPTH }));
+}
+
+#[test]
+fn declared_sizes_are_not_trusted() {
+    for h in [
+        "5bffffff7f",
+        "28ffffff7f",
+        "73ffffff7f",
+        "75ffffff7f",
+        "6cffffff7f",
+        "3cffffff7f",
+    ] {
+        let (_, why) = malformed(loads(&hex(h)));
+        assert!(
+            why.contains("truncated") || why.contains("EOF"),
+            "{h}: {why}"
+        );
+    }
+    for h in ["5bffffffff", "73ffffffff", "6c00000080"] {
+        let (_, why) = malformed(loads(&hex(h)));
+        assert!(why.contains("out of range"), "{h}: {why}");
+    }
+}
+
+#[test]
+fn big_int_edges() {
+    // Unnormalised (top digit zero) and out-of-range digits are refused like CPython.
+    assert!(
+        malformed(loads(&hex("6c020000000100 0000".replace(' ', "").as_str())))
+            .1
+            .contains("unnormalized")
+    );
+    assert!(malformed(loads(&hex("6c010000000080")))
+        .1
+        .contains("digit out of range"));
+    assert_eq!(loads(&hex("6c00000000")).unwrap(), Value::Int(0));
+    // 9 digits (135 bits) takes the general path.
+    let v = big("43556142965880123323311949751266331066368"); // 2**135
+    let b = dumps(&v).unwrap();
+    assert_eq!(b.len(), 5 + 2 * 10);
+    assert_eq!(loads(&b).unwrap(), v);
+    let neg = big("-43556142965880123323311949751266331066367");
+    assert_eq!(loads(&dumps(&neg).unwrap()).unwrap(), neg);
+}
+
+#[test]
+fn strings() {
+    // Short-ASCII codes are one byte per code point (Latin-1), unchecked.
+    assert_eq!(loads(&hex("7a02e9ff")).unwrap(), s("éÿ"));
+    assert_eq!(loads(&hex("4103000000616263")).unwrap(), s("abc"));
+    assert_eq!(loads(&hex("7400000000")).unwrap(), s(""));
+    // Astral plane.
+    assert_eq!(loads(&hex("7504000000f09f9880")).unwrap(), s("😀"));
+    let (off, why) = malformed(loads(&hex("7503000000eda080")));
+    assert_eq!(off, 5);
+    assert!(why.contains("U+D800"), "{why}");
+    let (_, why) = malformed(loads(&hex("7501000000ff")));
+    assert!(why.contains("UTF-8"), "{why}");
+}
+
+#[test]
+fn floats_bit_exact_and_text_forms() {
+    let nan = f64::from_bits(0x7ff8_0000_dead_beef);
+    let Value::Float(back) = loads(&dumps(&Value::Float(nan)).unwrap()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(back.to_bits(), nan.to_bits());
+    // Version-0/1 text floats and complexes.
+    assert_eq!(loads(&hex("6603312e35")).unwrap(), Value::Float(1.5));
+    assert_eq!(
+        loads(&hex("66042d696e66")).unwrap(),
+        Value::Float(f64::NEG_INFINITY)
+    );
+    assert_eq!(
+        loads(&hex("7803312e350132")).unwrap(),
+        Value::Complex { re: 1.5, im: 2.0 }
+    );
+    assert!(malformed(loads(&hex("6603312e7a"))).1.contains("float"));
+}
+
+#[test]
+fn dict_and_set_follow_python_equality() {
+    // {1: 'a', 1.0: 'b', True: 'c'} -> {1: 'c'}
+    let v = loads(&hex(
+        "7b e901000000 7a0161 67000000000000f03f 7a0162 54 7a0163 30"
+            .replace(' ', "")
+            .as_str(),
+    ))
+    .unwrap();
+    assert_eq!(v, Value::Dict(Dict(vec![(Value::Int(1), s("c"))])));
+    // A set {1, 1.0, 2} keeps the first of the equal elements.
+    let v = loads(&hex("3c03000000 e901000000 67000000000000f03f e902000000"
+        .replace(' ', "")
+        .as_str()))
+    .unwrap();
+    assert_eq!(v, Value::Set(vec![Value::Int(1), Value::Int(2)]));
+    // Large dict with duplicates (hash path).
+    let mut data = vec![b'{'];
+    for i in 0..40 {
+        data.push(b'i');
+        data.extend_from_slice(&(i % 20i32).to_le_bytes());
+        data.push(b'i');
+        data.extend_from_slice(&i.to_le_bytes());
+    }
+    data.push(b'0');
+    let Value::Dict(d) = loads(&data).unwrap() else {
+        panic!()
+    };
+    assert_eq!(d.0.len(), 20);
+    assert_eq!(d.0[3], (Value::Int(3), Value::Int(23)));
+    // Unhashable key: refused like CPython's TypeError.
+    let (_, why) = malformed(loads(&hex("7b5b000000004e30")));
+    assert!(why.contains("unhashable type: 'list'"), "{why}");
+    // CPython ends a dict silently at a NULL value.
+    assert_eq!(
+        loads(&hex("7be90100000030")).unwrap(),
+        Value::Dict(Dict::default())
+    );
+}
+
+#[test]
+fn refused_codes() {
+    for (h, word) in [
+        ("53", "StopIteration"),
+        ("2e", "Ellipsis"),
+        ("63", "code objects"),
+        ("e3", "code objects"),
+        ("3a", "slice"),
+        ("3f", "unknown type code"),
+        ("30", "NULL object"),
+        ("", "EOF"),
+    ] {
+        let (_, why) = malformed(loads(&hex(h)));
+        assert!(why.contains(word), "{h}: {why}");
+    }
+    let (off, why) = malformed(loads(&hex("2902e90100000030")));
+    assert_eq!(off, 7);
+    assert!(
+        why.contains("NULL object in marshal data for tuple"),
+        "{why}"
+    );
+}
+
+#[test]
+fn trailing_bytes_are_ignored_like_python() {
+    assert_eq!(loads(b"Nxyz").unwrap(), Value::None);
+}
+
+#[test]
+fn call_round_trip_and_vector_bytes() {
+    // Pyro4's dumpsCall('test.obj', 'multiply', (6, 7), {}), FLAG_REF stripped
+    // ('Z' -> 'z' too): ours is identical.
+    let call = Call {
+        object: "test.obj".to_string(),
+        method: "multiply".to_string(),
+        vargs: Value::Tuple(vec![Value::Int(6), Value::Int(7)]),
+        kwargs: Some(Dict::default()),
+    };
+    let bytes = dumps_call(&call).unwrap();
+    assert_eq!(
+        bytes,
+        hex(
+            "29047a08746573742e6f626a7a086d756c7469706c795b0200000069060000006907000000 7b30"
+                .replace(' ', "")
+                .as_str()
+        )
+    );
+    let back = loads_call(&hex(
+        "2904fa08746573742e6f626ada086d756c7469706c79db02000000e906000000e907000000fb30",
+    ))
+    .unwrap();
+    assert_eq!(back.object, "test.obj");
+    assert_eq!(back.method, "multiply");
+    assert_eq!(back.vargs, Value::List(vec![Value::Int(6), Value::Int(7)]));
+    assert_eq!(back.kwargs, Some(Dict::default()));
+    // kwargs None (attribute access, batch) is written as None and read back.
+    let attr = Call {
+        kwargs: None,
+        method: "__getattr__".to_string(),
+        vargs: Value::Tuple(vec![s("value")]),
+        ..call
+    };
+    let back = loads_call(&dumps_call(&attr).unwrap()).unwrap();
+    assert_eq!(back.kwargs, None);
+    assert_eq!(back.vargs, Value::List(vec![s("value")]));
+}
+
+#[test]
+fn bad_calls() {
+    let bad = |v: Value| loads_call(&dumps(&v).unwrap());
+    for v in [
+        Value::None,
+        Value::Tuple(vec![s("a"), s("b"), Value::List(vec![])]),
+        Value::Tuple(vec![
+            Value::Int(1),
+            s("b"),
+            Value::List(vec![]),
+            Value::None,
+        ]),
+        Value::Tuple(vec![s("a"), s("b"), Value::None, Value::None]),
+        Value::Tuple(vec![s("a"), s("b"), Value::List(vec![]), Value::Int(1)]),
+    ] {
+        assert!(matches!(bad(v), Err(SerializeError::BadCall(_))));
+    }
+    let call = Call {
+        object: "o".to_string(),
+        method: "m".to_string(),
+        vargs: Value::Int(1),
+        kwargs: None,
+    };
+    assert!(matches!(dumps_call(&call), Err(SerializeError::BadCall(_))));
+}
+
+/// Equality with floats compared by bits (NaN payloads, signed zeros).
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
+    use Value::*;
+    match (a, b) {
+        (Float(x), Float(y)) => x.to_bits() == y.to_bits(),
+        (Complex { re: a, im: b }, Complex { re: c, im: d }) => {
+            a.to_bits() == c.to_bits() && b.to_bits() == d.to_bits()
+        }
+        (List(x), List(y))
+        | (Tuple(x), Tuple(y))
+        | (Set(x), Set(y))
+        | (FrozenSet(x), FrozenSet(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Dict(x), Dict(y)) => {
+            x.0.len() == y.0.len()
+                && x.0
+                    .iter()
+                    .zip(&y.0)
+                    .all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
+        }
+        _ => a == b,
+    }
+}
+
+fn float() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        Just(f64::NAN),
+        Just(-0.0),
+        Just(f64::INFINITY),
+        (any::<u64>()).prop_map(|p| f64::from_bits(0x7ff0_0000_0000_0001 | p)),
+    ]
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        any::<i32>().prop_map(|i| Value::Int(i as i64)),
+        (any::<i64>(), 1u32..200).prop_map(|(i, shift)| {
+            let b = BigInt::from(i) << (64 + shift);
+            if b == BigInt::from(0) {
+                Value::Int(0)
+            } else {
+                Value::BigInt(b)
+            }
+        }),
+        float().prop_map(Value::Float),
+        (float(), float()).prop_map(|(re, im)| Value::Complex { re, im }),
+        ".{0,40}".prop_map(Value::Str),
+        "[a-z]{250,300}".prop_map(Value::Str),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
+    ]
+}
+
+/// Hashable values with distinct Python identities, for keys and set items.
+fn keys_strategy() -> impl Strategy<Value = Vec<Value>> {
+    proptest::collection::vec(
+        prop_oneof![
+            any::<i64>().prop_map(Value::Int),
+            ".{0,10}".prop_map(Value::Str),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+            (any::<i32>(), ".{0,4}")
+                .prop_map(|(i, t)| Value::Tuple(vec![Value::Int(i as i64), Value::Str(t)])),
+        ],
+        0..8,
+    )
+    .prop_map(|ks| {
+        let mut out: Vec<Value> = Vec::new();
+        for k in ks {
+            if !out.iter().any(|o| super::keys::py_eq(o, &k)) {
+                out.push(k);
+            }
+        }
+        out
+    })
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Tuple),
+            keys_strategy().prop_map(Value::Set),
+            keys_strategy().prop_map(Value::FrozenSet),
+            (keys_strategy(), proptest::collection::vec(inner, 8))
+                .prop_map(|(ks, vs)| { Value::Dict(Dict(ks.into_iter().zip(vs).collect())) }),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn rust_round_trip(v in value()) {
+        let bytes = dumps(&v).unwrap();
+        let back = loads(&bytes).unwrap();
+        prop_assert!(same(&back, &v), "{:?} -> {:?}", v, back);
+        prop_assert_eq!(dumps(&back).unwrap(), bytes);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+        if let Ok(v) = loads(&data) {
+            let again = loads(&dumps(&v).unwrap()).unwrap();
+            prop_assert!(same(&again, &v));
+        }
+        let _ = loads_call(&data);
+    }
+}
