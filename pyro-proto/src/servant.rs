@@ -106,7 +106,8 @@ pub trait Servant: Send + Sync {
     fn metadata(&self) -> Metadata;
 
     /// Call method `method` (one of `metadata().methods`).
-    fn invoke(&self, ctx: &mut CallContext, method: &str, args: Args) -> Result<Reply, RemoteError>;
+    fn invoke(&self, ctx: &mut CallContext, method: &str, args: Args)
+        -> Result<Reply, RemoteError>;
 
     /// Read attribute `name` (one of `metadata().attrs`).
     fn get_attr(&self, ctx: &mut CallContext, name: &str) -> Result<Value, RemoteError> {
@@ -168,7 +169,16 @@ fn typed_args<A: DeserializeOwned>(method: &str, args: Args) -> Result<A, Remote
         ));
     }
     let count = args.vargs.len();
-    from_value::<A>(Value::Tuple(args.vargs)).map_err(|e| {
+    // A method without parameters takes `()`, which serde reads from None.
+    let value = if count == 0 {
+        match from_value::<A>(Value::Tuple(Vec::new())) {
+            Ok(a) => return Ok(a),
+            Err(_) => Value::None,
+        }
+    } else {
+        Value::Tuple(args.vargs)
+    };
+    from_value::<A>(value).map_err(|e| {
         RemoteError::builtin(
             "TypeError",
             format!("{method}() got {count} positional argument(s) it cannot take: {e}"),
@@ -293,7 +303,9 @@ impl ServantBuilder {
         let f: MethodFn = Arc::new(move |_ctx, args| {
             let iter = f(typed_args(&m, args)?)?.into_iter();
             let m = m.clone();
-            Ok(Reply::Stream(Box::new(iter.map(move |item| returned(&m, &item)))))
+            Ok(Reply::Stream(Box::new(
+                iter.map(move |item| returned(&m, &item)),
+            )))
         });
         self.add(name, f, false, false)
     }
@@ -330,7 +342,10 @@ impl ServantBuilder {
                 get: Some(Arc::new(move |_ctx| returned(&n, &get()))),
                 set: Some(Arc::new(move |_ctx, v| {
                     let t = from_value::<T>(v).map_err(|e| {
-                        RemoteError::builtin("TypeError", format!("cannot set attribute '{n2}': {e}"))
+                        RemoteError::builtin(
+                            "TypeError",
+                            format!("cannot set attribute '{n2}': {e}"),
+                        )
                     })?;
                     set(t)
                 })),
@@ -383,7 +398,12 @@ impl Servant for BuiltServant {
         self.metadata.clone()
     }
 
-    fn invoke(&self, ctx: &mut CallContext, method: &str, args: Args) -> Result<Reply, RemoteError> {
+    fn invoke(
+        &self,
+        ctx: &mut CallContext,
+        method: &str,
+        args: Args,
+    ) -> Result<Reply, RemoteError> {
         match self.methods.get(method) {
             Some(m) => (m.f)(ctx, args),
             None => Err(RemoteError::attribute_error(format!(
@@ -417,14 +437,51 @@ impl Servant for BuiltServant {
 /// Python's list of special methods.
 pub fn is_private_name(name: &str) -> bool {
     const SPECIAL: &[&str] = &[
-        "__init__", "__init_subclass__", "__class__", "__module__", "__weakref__", "__call__",
-        "__new__", "__del__", "__repr__", "__unicode__", "__str__", "__format__", "__nonzero__",
-        "__bool__", "__coerce__", "__cmp__", "__eq__", "__ne__", "__hash__", "__ge__", "__gt__",
-        "__le__", "__lt__", "__dir__", "__enter__", "__exit__", "__copy__", "__deepcopy__",
-        "__sizeof__", "__getattr__", "__setattr__", "__hasattr__", "__getattribute__",
-        "__delattr__", "__instancecheck__", "__subclasscheck__", "__getinitargs__",
-        "__getnewargs__", "__getstate__", "__setstate__", "__reduce__", "__reduce_ex__",
-        "__getstate_for_dict__", "__setstate_from_dict__", "__subclasshook__",
+        "__init__",
+        "__init_subclass__",
+        "__class__",
+        "__module__",
+        "__weakref__",
+        "__call__",
+        "__new__",
+        "__del__",
+        "__repr__",
+        "__unicode__",
+        "__str__",
+        "__format__",
+        "__nonzero__",
+        "__bool__",
+        "__coerce__",
+        "__cmp__",
+        "__eq__",
+        "__ne__",
+        "__hash__",
+        "__ge__",
+        "__gt__",
+        "__le__",
+        "__lt__",
+        "__dir__",
+        "__enter__",
+        "__exit__",
+        "__copy__",
+        "__deepcopy__",
+        "__sizeof__",
+        "__getattr__",
+        "__setattr__",
+        "__hasattr__",
+        "__getattribute__",
+        "__delattr__",
+        "__instancecheck__",
+        "__subclasscheck__",
+        "__getinitargs__",
+        "__getnewargs__",
+        "__getstate__",
+        "__setstate__",
+        "__reduce__",
+        "__reduce_ex__",
+        "__getstate_for_dict__",
+        "__setstate_from_dict__",
+        "__subclasshook__",
     ];
     if SPECIAL.contains(&name) {
         return true;
@@ -443,7 +500,10 @@ impl Args {
             other => {
                 return Err(RemoteError::builtin(
                     "TypeError",
-                    format!("argument after * must be an iterable, not {}", other.type_name()),
+                    format!(
+                        "argument after * must be an iterable, not {}",
+                        other.type_name()
+                    ),
                 ))
             }
         };

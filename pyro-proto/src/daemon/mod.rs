@@ -27,7 +27,7 @@ use core::time::Duration;
 use crate::entropy::{uuid4, uuid_string, Entropy};
 use crate::message::Annotations;
 use crate::servant::{is_private_name, Args, CallContext, ItemIter, Reply, Servant};
-use crate::session::{HandshakeRequest, Metadata, Outcome, Request};
+use crate::session::{traced, HandshakeRequest, Metadata, Outcome, Request};
 use crate::uri::Uri;
 use crate::value::{Dict, ExceptionWrapper, RemoteError, Value};
 
@@ -261,10 +261,15 @@ pub struct JobDone {
 
 enum Done {
     Value(Value),
-    Error { error: RemoteError, close: bool },
+    Error {
+        error: RemoteError,
+        close: bool,
+    },
     Stream(ItemIter),
     Batch(Vec<Value>),
-    NoReply { close: bool },
+    NoReply {
+        close: bool,
+    },
     StreamItem {
         id: String,
         iter: ItemIter,
@@ -272,26 +277,9 @@ enum Done {
     },
 }
 
-/// Fill in a traceback Python clients can print, for errors raised by Rust code.
-fn with_traceback(mut error: RemoteError, location: &str) -> RemoteError {
-    if error.traceback.is_none() {
-        let message = error.message();
-        let short = error.short_name().to_owned();
-        let last = if message.is_empty() {
-            format!("{short}\n")
-        } else {
-            format!("{short}: {message}\n")
-        };
-        error.traceback = Some(format!(
-            "Traceback (most recent call last):\n  File \"<rust>\", line 0, in {location}\n{last}"
-        ));
-    }
-    error
-}
-
 fn failed(error: RemoteError, location: &str, close: bool) -> Outcome {
     Outcome::Exception {
-        exception: with_traceback(error, location).to_value(),
+        error: traced(error, location),
         close,
     }
 }
@@ -299,7 +287,11 @@ fn failed(error: RemoteError, location: &str, close: bool) -> Outcome {
 impl Job {
     /// Call the servant. Runs user code: keep the daemon unlocked meanwhile.
     pub fn run(self) -> JobDone {
-        let Job { conn, mut ctx, kind } = self;
+        let Job {
+            conn,
+            mut ctx,
+            kind,
+        } = self;
         let result = match kind {
             JobKind::Call {
                 servant,
@@ -318,7 +310,7 @@ impl Job {
                         || e.is_communication_error()
                         || e.class_name == "Pyro4.errors.SecurityError";
                     Done::Error {
-                        error: with_traceback(e, &method),
+                        error: traced(e, &method),
                         close,
                     }
                 }
@@ -326,7 +318,7 @@ impl Job {
             JobKind::GetAttr { servant, name } => match servant.get_attr(&mut ctx, &name) {
                 Ok(v) => Done::Value(v),
                 Err(e) => Done::Error {
-                    error: with_traceback(e, "__getattr__"),
+                    error: traced(e, "__getattr__"),
                     close: false,
                 },
             },
@@ -337,7 +329,7 @@ impl Job {
             } => match servant.set_attr(&mut ctx, &name, value) {
                 Ok(()) => Done::Value(Value::None),
                 Err(e) => Done::Error {
-                    error: with_traceback(e, "__setattr__"),
+                    error: traced(e, "__setattr__"),
                     close: false,
                 },
             },
@@ -358,7 +350,12 @@ impl Job {
 /// Pyro4's batch semantics: a name that does not resolve fails the whole
 /// batch (an exception reply); the first call that raises ends it, its error
 /// wrapped in `_ExceptionWrapper` as the last result.
-fn run_batch(servant: &Arc<dyn Servant>, ctx: &mut CallContext, calls: Vec<(String, Args)>, oneway: bool) -> Done {
+fn run_batch(
+    servant: &Arc<dyn Servant>,
+    ctx: &mut CallContext,
+    calls: Vec<(String, Args)>,
+    oneway: bool,
+) -> Done {
     let meta = servant.metadata();
     let mut results = Vec::with_capacity(calls.len());
     for (method, args) in calls {
@@ -367,7 +364,7 @@ fn run_batch(servant: &Arc<dyn Servant>, ctx: &mut CallContext, calls: Vec<(Stri
                 Done::NoReply { close: false }
             } else {
                 Done::Error {
-                    error: with_traceback(e, "<batch>"),
+                    error: traced(e, "<batch>"),
                     close: false,
                 }
             };
@@ -380,11 +377,11 @@ fn run_batch(servant: &Arc<dyn Servant>, ctx: &mut CallContext, calls: Vec<(Stri
                     "SerializeError",
                     format!("cannot return a stream from {method}() inside a batch"),
                 );
-                results.push(wrap(with_traceback(e, &method)));
+                results.push(wrap(traced(e, &method)));
                 break;
             }
             Err(e) => {
-                results.push(wrap(with_traceback(e, &method)));
+                results.push(wrap(traced(e, &method)));
                 break;
             }
         }
@@ -550,7 +547,9 @@ impl Daemon {
         let linger = self.config.stream_linger;
         self.streams.retain(|_, s| {
             let too_old = lifetime.is_some_and(|l| now.saturating_sub(s.created) > l);
-            let gone = s.detached_at.is_some_and(|d| now.saturating_sub(d) > linger);
+            let gone = s
+                .detached_at
+                .is_some_and(|d| now.saturating_sub(d) > linger);
             !(too_old || gone)
         });
     }
@@ -580,9 +579,10 @@ impl Daemon {
     /// unknown object is then refused with `'unknown object'`).
     pub fn handshake(&self, req: &HandshakeRequest) -> Result<(Value, Option<Metadata>), String> {
         let meta = match (&req.object, req.wants_metadata) {
-            (Some(object), true) => {
-                Some(self.metadata(object).ok_or_else(|| "unknown object".to_string())?)
-            }
+            (Some(object), true) => Some(
+                self.metadata(object)
+                    .ok_or_else(|| "unknown object".to_string())?,
+            ),
             _ => None,
         };
         Ok((Value::Str("hello".into()), meta))
@@ -610,10 +610,22 @@ impl Daemon {
             }
         };
         if call.object == DAEMON_OBJECT_ID {
-            return self.daemon_object(conn, ctx, &call.method, call.vargs, call.kwargs, oneway, now);
+            return self.daemon_object(
+                conn,
+                ctx,
+                &call.method,
+                call.vargs,
+                call.kwargs,
+                oneway,
+                now,
+            );
         }
         let Some(servant) = self.instance(conn, &call.object) else {
-            return quiet(failed(RemoteError::daemon_error("unknown object"), "handleRequest", false));
+            return quiet(failed(
+                RemoteError::daemon_error("unknown object"),
+                "handleRequest",
+                false,
+            ));
         };
         let kind = if batch {
             match batch_calls(call.vargs) {
@@ -698,10 +710,7 @@ impl Daemon {
                 results,
                 response_annotations: ctx.response_annotations,
             },
-            Done::Error { error, close } => Outcome::Exception {
-                exception: error.to_value(),
-                close,
-            },
+            Done::Error { error, close } => Outcome::Exception { error, close },
             Done::NoReply { close } => Outcome::NoReply { close },
             Done::Stream(iter) => {
                 if !self.config.iter_streaming {
@@ -808,7 +817,12 @@ fn batch_calls(vargs: Value) -> Result<Vec<(String, Args)>, RemoteError> {
             let (method, vargs, kwargs) = (parts.next(), parts.next(), parts.next());
             let method = match method {
                 Some(Value::Str(m)) => m,
-                _ => return Err(RemoteError::builtin("TypeError", "batch method name must be a string")),
+                _ => {
+                    return Err(RemoteError::builtin(
+                        "TypeError",
+                        "batch method name must be a string",
+                    ))
+                }
             };
             let kwargs = match kwargs {
                 Some(Value::Dict(d)) => Some(d),
@@ -816,11 +830,17 @@ fn batch_calls(vargs: Value) -> Result<Vec<(String, Args)>, RemoteError> {
                 Some(other) => {
                     return Err(RemoteError::builtin(
                         "TypeError",
-                        format!("argument after ** must be a mapping, not {}", other.type_name()),
+                        format!(
+                            "argument after ** must be a mapping, not {}",
+                            other.type_name()
+                        ),
                     ))
                 }
             };
-            Ok((method, Args::from_call(vargs.unwrap_or(Value::None), kwargs)?))
+            Ok((
+                method,
+                Args::from_call(vargs.unwrap_or(Value::None), kwargs)?,
+            ))
         })
         .collect()
 }

@@ -139,7 +139,11 @@ impl Daemon {
                 };
                 match meta {
                     Some(meta) => done(ok(meta.to_value(as_lists))),
-                    None => done(failed(RemoteError::daemon_error("unknown object"), method, false)),
+                    None => done(failed(
+                        RemoteError::daemon_error("unknown object"),
+                        method,
+                        false,
+                    )),
                 }
             }
             "get_next_stream_item" => {

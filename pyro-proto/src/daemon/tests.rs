@@ -44,7 +44,13 @@ fn s(text: &str) -> Value {
     Value::Str(text.into())
 }
 
-fn request(object: &str, method: &str, vargs: Vec<Value>, kwargs: Option<Dict>, flags: Flags) -> Request {
+fn request(
+    object: &str,
+    method: &str,
+    vargs: Vec<Value>,
+    kwargs: Option<Dict>,
+    flags: Flags,
+) -> Request {
     Request {
         id: RequestId(0),
         seq: 1,
@@ -62,7 +68,11 @@ fn request(object: &str, method: &str, vargs: Vec<Value>, kwargs: Option<Dict>, 
 }
 
 fn call(d: &mut Daemon, conn: ConnId, object: &str, method: &str, vargs: Vec<Value>) -> Outcome {
-    d.handle(conn, request(object, method, vargs, Some(Dict::default()), Flags::NONE), T0)
+    d.handle(
+        conn,
+        request(object, method, vargs, Some(Dict::default()), Flags::NONE),
+        T0,
+    )
 }
 
 fn value(outcome: Outcome) -> Value {
@@ -74,7 +84,7 @@ fn value(outcome: Outcome) -> Value {
 
 fn error(outcome: Outcome) -> (RemoteError, bool) {
     match outcome {
-        Outcome::Exception { exception, close } => (RemoteError::from_value(&exception).unwrap(), close),
+        Outcome::Exception { error, close } => (error, close),
         other => panic!("expected an exception, got {other:?}"),
     }
 }
@@ -96,7 +106,10 @@ fn registration_ids_uris_and_the_daemon_object() {
         Err(DaemonError::AlreadyRegistered("calc".into()))
     );
     assert!(d.register(calc(), Some("calc"), true).is_ok());
-    assert!(matches!(d.register(calc(), Some(DAEMON_OBJECT_ID), true), Err(DaemonError::Reserved(_))));
+    assert!(matches!(
+        d.register(calc(), Some(DAEMON_OBJECT_ID), true),
+        Err(DaemonError::Reserved(_))
+    ));
     let generated = d.register(calc(), None, false).unwrap();
     assert!(generated.object().starts_with("obj_") && generated.object().len() == 36);
     let mut ids = d.registered();
@@ -110,12 +123,23 @@ fn registration_ids_uris_and_the_daemon_object() {
 #[test]
 fn uris_for_ipv6_unix_and_nat() {
     let mut d = daemon();
-    d.set_location(Location::Tcp { host: "::1".into(), port: 5 });
+    d.set_location(Location::Tcp {
+        host: "::1".into(),
+        port: 5,
+    });
     assert_eq!(d.uri_for("o").unwrap().to_string(), "PYRO:o@[::1]:5");
-    d.set_location(Location::Unix { path: "/tmp/sock".into() });
+    d.set_location(Location::Unix {
+        path: "/tmp/sock".into(),
+    });
     assert_eq!(d.uri_for("o").unwrap().to_string(), "PYRO:o@./u:/tmp/sock");
-    let mut config = DaemonConfig::new(Location::Tcp { host: "0.0.0.0".into(), port: 1 });
-    config.nat = Some(Location::Tcp { host: "example.org".into(), port: 80 });
+    let mut config = DaemonConfig::new(Location::Tcp {
+        host: "0.0.0.0".into(),
+        port: 1,
+    });
+    config.nat = Some(Location::Tcp {
+        host: "example.org".into(),
+        port: 80,
+    });
     let d = Daemon::new(config, Box::new(SeededEntropy::new(1)));
     assert_eq!(d.uri_for("o").unwrap().to_string(), "PYRO:o@example.org:80");
     assert_eq!(
@@ -129,28 +153,73 @@ fn uris_for_ipv6_unix_and_nat() {
 fn calls_and_python_error_texts() {
     let mut d = daemon();
     d.register(calc(), Some("calc"), false).unwrap();
-    assert_eq!(value(call(&mut d, C1, "calc", "add", vec![Value::Int(2), Value::Int(3)])), Value::Int(5));
+    assert_eq!(
+        value(call(
+            &mut d,
+            C1,
+            "calc",
+            "add",
+            vec![Value::Int(2), Value::Int(3)]
+        )),
+        Value::Int(5)
+    );
 
     let (e, close) = error(call(&mut d, C1, "calc", "fail", vec![]));
-    assert_eq!((e.class_name.as_str(), e.message(), close), ("builtins.ValueError", "bad value".into(), false));
+    assert_eq!(
+        (e.class_name.as_str(), e.message(), close),
+        ("builtins.ValueError", "bad value".into(), false)
+    );
     let tb = e.traceback.unwrap();
-    assert!(tb.starts_with("Traceback (most recent call last):\n") && tb.ends_with("ValueError: bad value\n"), "{tb}");
+    assert!(
+        tb.starts_with("Traceback (most recent call last):\n")
+            && tb.ends_with("ValueError: bad value\n"),
+        "{tb}"
+    );
 
     let (e, _) = error(call(&mut d, C1, "nope", "add", vec![]));
-    assert_eq!((e.class_name.as_str(), e.message()), ("Pyro4.errors.DaemonError", "unknown object".into()));
+    assert_eq!(
+        (e.class_name.as_str(), e.message()),
+        ("Pyro4.errors.DaemonError", "unknown object".into())
+    );
 
     let (e, _) = error(call(&mut d, C1, "calc", "_hidden", vec![]));
     assert_eq!(e.message(), "attempt to access private attribute '_hidden'");
     let (e, _) = error(call(&mut d, C1, "calc", "__init__", vec![]));
-    assert_eq!(e.message(), "attempt to access private attribute '__init__'");
-    assert_eq!(value(call(&mut d, C1, "calc", "__special__", vec![])), s("dunder"));
+    assert_eq!(
+        e.message(),
+        "attempt to access private attribute '__init__'"
+    );
+    assert_eq!(
+        value(call(&mut d, C1, "calc", "__special__", vec![])),
+        s("dunder")
+    );
     let (e, _) = error(call(&mut d, C1, "calc", "add.real", vec![]));
-    assert_eq!((e.class_name.as_str(), e.message()), ("builtins.AttributeError", "'Calc' object has no attribute 'add.real'".into()));
+    assert_eq!(
+        (e.class_name.as_str(), e.message()),
+        (
+            "builtins.AttributeError",
+            "'Calc' object has no attribute 'add.real'".into()
+        )
+    );
 
     let (e, _) = error(call(&mut d, C1, "calc", "add", vec![s("x")]));
     assert_eq!(e.class_name, "builtins.TypeError");
-    let (e, _) = error(d.handle(C1, request("calc", "add", vec![Value::Int(1), Value::Int(2)], None, Flags::NONE), T0));
-    assert!(e.message().contains("argument after ** must be a mapping"), "{}", e.message());
+    let (e, _) = error(d.handle(
+        C1,
+        request(
+            "calc",
+            "add",
+            vec![Value::Int(1), Value::Int(2)],
+            None,
+            Flags::NONE,
+        ),
+        T0,
+    ));
+    assert!(
+        e.message().contains("argument after ** must be a mapping"),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]
@@ -158,13 +227,27 @@ fn callback_failures_close_and_oneway_never_replies() {
     let mut d = daemon();
     d.register(calc(), Some("calc"), false).unwrap();
     let (e, close) = error(call(&mut d, C1, "calc", "cb_fail", vec![]));
-    assert_eq!((e.class_name.as_str(), close), ("builtins.RuntimeError", true));
-    let out = d.handle(C1, request("calc", "fail", vec![], Some(Dict::default()), Flags::ONEWAY), T0);
+    assert_eq!(
+        (e.class_name.as_str(), close),
+        ("builtins.RuntimeError", true)
+    );
+    let out = d.handle(
+        C1,
+        request("calc", "fail", vec![], Some(Dict::default()), Flags::ONEWAY),
+        T0,
+    );
     assert_eq!(out, Outcome::NoReply { close: false });
-    let out = d.handle(C1, request("nope", "x", vec![], Some(Dict::default()), Flags::ONEWAY), T0);
+    let out = d.handle(
+        C1,
+        request("nope", "x", vec![], Some(Dict::default()), Flags::ONEWAY),
+        T0,
+    );
     assert_eq!(out, Outcome::NoReply { close: false });
     // A oneway method called without the flag is answered normally.
-    assert_eq!(value(call(&mut d, C1, "calc", "log", vec![s("hi")])), Value::None);
+    assert_eq!(
+        value(call(&mut d, C1, "calc", "log", vec![s("hi")])),
+        Value::None
+    );
 }
 
 #[test]
@@ -184,15 +267,47 @@ fn attributes_read_write_and_refusals() {
         .attr("readonly", || "fixed")
         .build();
     d.register(obj, Some("thing"), false).unwrap();
-    let get = |d: &mut Daemon, name: &str| d.handle(C1, request("thing", "__getattr__", vec![s(name)], None, Flags::NONE), T0);
+    let get = |d: &mut Daemon, name: &str| {
+        d.handle(
+            C1,
+            request("thing", "__getattr__", vec![s(name)], None, Flags::NONE),
+            T0,
+        )
+    };
     assert_eq!(value(get(&mut d, "value")), Value::Int(1));
-    let set = d.handle(C1, request("thing", "__setattr__", vec![s("value"), Value::Int(42)], None, Flags::NONE), T0);
+    let set = d.handle(
+        C1,
+        request(
+            "thing",
+            "__setattr__",
+            vec![s("value"), Value::Int(42)],
+            None,
+            Flags::NONE,
+        ),
+        T0,
+    );
     assert_eq!(value(set), Value::None);
     assert_eq!(state.load(Ordering::SeqCst), 42);
-    let (e, _) = error(d.handle(C1, request("thing", "__setattr__", vec![s("readonly"), Value::Int(1)], None, Flags::NONE), T0));
-    assert_eq!(e.message(), "attempt to access unexposed or unknown remote attribute 'readonly'");
+    let (e, _) = error(d.handle(
+        C1,
+        request(
+            "thing",
+            "__setattr__",
+            vec![s("readonly"), Value::Int(1)],
+            None,
+            Flags::NONE,
+        ),
+        T0,
+    ));
+    assert_eq!(
+        e.message(),
+        "attempt to access unexposed or unknown remote attribute 'readonly'"
+    );
     let (e, _) = error(get(&mut d, "missing"));
-    assert_eq!(e.message(), "attempt to access unexposed or unknown remote attribute 'missing'");
+    assert_eq!(
+        e.message(),
+        "attempt to access unexposed or unknown remote attribute 'missing'"
+    );
 }
 
 fn batch(calls: Vec<(&str, Vec<Value>)>) -> Request {
@@ -211,16 +326,32 @@ fn batches_stop_at_the_first_error_and_fail_whole_on_resolution_errors() {
     d.register(calc(), Some("calc"), false).unwrap();
     let out = d.handle(
         C1,
-        batch(vec![("add", vec![Value::Int(1), Value::Int(2)]), ("fail", vec![]), ("add", vec![Value::Int(0), Value::Int(0)])]),
+        batch(vec![
+            ("add", vec![Value::Int(1), Value::Int(2)]),
+            ("fail", vec![]),
+            ("add", vec![Value::Int(0), Value::Int(0)]),
+        ]),
         T0,
     );
-    let Outcome::Batch { results, .. } = out else { panic!("{out:?}") };
+    let Outcome::Batch { results, .. } = out else {
+        panic!("{out:?}")
+    };
     assert_eq!(results.len(), 2);
     assert_eq!(results[0], Value::Int(3));
     let unwrapped = ExceptionWrapper::unwrap_batch(Value::List(results)).unwrap();
-    assert_eq!(unwrapped[1].as_ref().unwrap_err().class_name, "builtins.ValueError");
+    assert_eq!(
+        unwrapped[1].as_ref().unwrap_err().class_name,
+        "builtins.ValueError"
+    );
 
-    let (e, _) = error(d.handle(C1, batch(vec![("add", vec![Value::Int(1), Value::Int(2)]), ("nosuch", vec![])]), T0));
+    let (e, _) = error(d.handle(
+        C1,
+        batch(vec![
+            ("add", vec![Value::Int(1), Value::Int(2)]),
+            ("nosuch", vec![]),
+        ]),
+        T0,
+    ));
     assert_eq!(e.message(), "'Calc' object has no attribute 'nosuch'");
 
     let mut oneway = batch(vec![("add", vec![Value::Int(1), Value::Int(2)])]);
@@ -232,7 +363,13 @@ fn next_item(d: &mut Daemon, conn: ConnId, id: &str) -> Outcome {
     d.handle(
         conn,
         {
-            let mut r = request(DAEMON_OBJECT_ID, "get_next_stream_item", vec![], Some(Dict::default()), Flags::NONE);
+            let mut r = request(
+                DAEMON_OBJECT_ID,
+                "get_next_stream_item",
+                vec![],
+                Some(Dict::default()),
+                Flags::NONE,
+            );
             r.call.vargs = Value::List(vec![s(id)]);
             r
         },
@@ -249,10 +386,16 @@ fn streams_yield_items_then_stop_iteration_and_are_removed() {
     assert_eq!(value(next_item(&mut d, C1, &id)), Value::Int(0));
     assert_eq!(value(next_item(&mut d, C1, &id)), Value::Int(1));
     let (e, _) = error(next_item(&mut d, C1, &id));
-    assert_eq!((e.class_name.as_str(), e.args.len()), ("builtins.StopIteration", 0));
+    assert_eq!(
+        (e.class_name.as_str(), e.args.len()),
+        ("builtins.StopIteration", 0)
+    );
     assert_eq!(d.stream_count(), 0);
     let (e, _) = error(next_item(&mut d, C1, &id));
-    assert_eq!((e.class_name.as_str(), e.message()), ("Pyro4.errors.PyroError", "item stream terminated".into()));
+    assert_eq!(
+        (e.class_name.as_str(), e.message()),
+        ("Pyro4.errors.PyroError", "item stream terminated".into())
+    );
 }
 
 #[test]
@@ -260,7 +403,13 @@ fn close_stream_and_streaming_disabled() {
     let mut d = daemon();
     d.register(calc(), Some("calc"), false).unwrap();
     let id = stream_id(call(&mut d, C1, "calc", "count", vec![Value::Int(5)]));
-    let mut close = request(DAEMON_OBJECT_ID, "close_stream", vec![s(&id)], Some(Dict::default()), Flags::ONEWAY);
+    let mut close = request(
+        DAEMON_OBJECT_ID,
+        "close_stream",
+        vec![s(&id)],
+        Some(Dict::default()),
+        Flags::ONEWAY,
+    );
     close.call.vargs = Value::List(vec![s(&id)]);
     assert_eq!(d.handle(C1, close, T0), Outcome::NoReply { close: false });
     assert_eq!(d.stream_count(), 0);
@@ -269,7 +418,10 @@ fn close_stream_and_streaming_disabled() {
     config.iter_streaming = false;
     let mut d = Daemon::new(config, Box::new(SeededEntropy::new(1)));
     d.register(calc(), Some("calc"), false).unwrap();
-    assert_eq!(stream_id(call(&mut d, C1, "calc", "count", vec![Value::Int(5)])), "");
+    assert_eq!(
+        stream_id(call(&mut d, C1, "calc", "count", vec![Value::Int(5)])),
+        ""
+    );
 }
 
 #[test]
@@ -309,9 +461,12 @@ fn instance_modes() {
         let mut d = daemon();
         let factory: Factory = Arc::new(move || {
             let n = m.fetch_add(1, Ordering::SeqCst);
-            ServantBuilder::new("Counter").method("id", move |(): ()| Ok(n)).build()
+            ServantBuilder::new("Counter")
+                .method("id", move |(): ()| Ok(n))
+                .build()
         });
-        d.register(Registration::factory(mode, factory), Some("c"), false).unwrap();
+        d.register(Registration::factory(mode, factory), Some("c"), false)
+            .unwrap();
         (d, made)
     }
     // Instance 0 is the probe made at registration to learn the metadata.
@@ -336,26 +491,62 @@ fn instance_modes() {
 fn daemon_object_methods() {
     let mut d = daemon();
     d.register(calc(), Some("calc"), false).unwrap();
-    assert_eq!(value(call(&mut d, C1, DAEMON_OBJECT_ID, "ping", vec![])), Value::None);
-    let Value::List(ids) = value(call(&mut d, C1, DAEMON_OBJECT_ID, "registered", vec![])) else { panic!() };
+    assert_eq!(
+        value(call(&mut d, C1, DAEMON_OBJECT_ID, "ping", vec![])),
+        Value::None
+    );
+    let Value::List(ids) = value(call(&mut d, C1, DAEMON_OBJECT_ID, "registered", vec![])) else {
+        panic!()
+    };
     assert_eq!(ids.len(), 2);
     assert_eq!(
         value(call(&mut d, C1, DAEMON_OBJECT_ID, "info", vec![])),
         s("Pyro.Daemon bound on localhost:9999, NAT None, 2 objects registered. Servertype: pyro-rs")
     );
-    let meta = value(call(&mut d, C1, DAEMON_OBJECT_ID, "get_metadata", vec![s("calc")]));
+    let meta = value(call(
+        &mut d,
+        C1,
+        DAEMON_OBJECT_ID,
+        "get_metadata",
+        vec![s("calc")],
+    ));
     let Value::Dict(m) = &meta else { panic!() };
-    assert!(matches!(&m.0[0].1, Value::Set(v) if v.len() == 7), "{meta:?}");
-    let as_lists = value(call(&mut d, C1, DAEMON_OBJECT_ID, "get_metadata", vec![s("calc"), Value::Bool(true)]));
+    assert!(
+        matches!(&m.0[0].1, Value::Set(v) if v.len() == 6),
+        "{meta:?}"
+    );
+    let as_lists = value(call(
+        &mut d,
+        C1,
+        DAEMON_OBJECT_ID,
+        "get_metadata",
+        vec![s("calc"), Value::Bool(true)],
+    ));
     let parsed = Metadata::from_value(&as_lists).unwrap();
     assert_eq!(parsed.oneway, ["log"]);
     assert_eq!(parsed.attrs, ["readonly"]);
-    let (e, _) = error(call(&mut d, C1, DAEMON_OBJECT_ID, "get_metadata", vec![s("nope")]));
+    let (e, _) = error(call(
+        &mut d,
+        C1,
+        DAEMON_OBJECT_ID,
+        "get_metadata",
+        vec![s("nope")],
+    ));
     assert_eq!(e.class_name, "Pyro4.errors.DaemonError");
-    let daemon_meta = Metadata::from_value(&value(call(&mut d, C1, DAEMON_OBJECT_ID, "get_metadata", vec![s(DAEMON_OBJECT_ID), Value::Bool(true)]))).unwrap();
+    let daemon_meta = Metadata::from_value(&value(call(
+        &mut d,
+        C1,
+        DAEMON_OBJECT_ID,
+        "get_metadata",
+        vec![s(DAEMON_OBJECT_ID), Value::Bool(true)],
+    )))
+    .unwrap();
     assert_eq!(daemon_meta.methods.len(), 6);
     let (e, _) = error(call(&mut d, C1, DAEMON_OBJECT_ID, "shutdown", vec![]));
-    assert_eq!(e.message(), "'DaemonObject' object has no attribute 'shutdown'");
+    assert_eq!(
+        e.message(),
+        "'DaemonObject' object has no attribute 'shutdown'"
+    );
 }
 
 #[test]
@@ -374,7 +565,7 @@ fn handshake_answers_and_metadata() {
     };
     let (resp, meta) = d.handshake(&req).unwrap();
     assert_eq!(resp, s("hello"));
-    assert_eq!(meta.unwrap().methods.len(), 7);
+    assert_eq!(meta.unwrap().methods.len(), 6);
     req.object = Some("nope".into());
     assert_eq!(d.handshake(&req), Err("unknown object".to_string()));
     req.wants_metadata = false;
@@ -386,13 +577,19 @@ fn context_carries_client_and_response_annotations() {
     let mut d = daemon();
     let obj = ServantBuilder::new("Ctx")
         .method_with_context("who", |ctx: &mut CallContext, (): ()| {
-            ctx.response_annotations.insert(crate::message::AnnotationId::new("XTRA").unwrap(), &b"1"[..]);
+            ctx.response_annotations.insert(
+                crate::message::AnnotationId::new("XTRA").unwrap(),
+                &b"1"[..],
+            );
             Ok(ctx.client.clone())
         })
         .build();
     d.register(obj, Some("ctx"), false).unwrap();
     match call(&mut d, C1, "ctx", "who", vec![]) {
-        Outcome::Value { value, response_annotations } => {
+        Outcome::Value {
+            value,
+            response_annotations,
+        } => {
             assert_eq!(value, s("127.0.0.1:5000"));
             assert_eq!(response_annotations.len(), 1);
         }

@@ -44,7 +44,12 @@ fn typed_arguments_and_results_go_through_serde() {
         .method("none", |(): ()| Ok(Option::<i32>::None))
         .build();
     assert_eq!(
-        call(&s, "concat", vec![Value::Str("ab".into()), Value::Bytes(vec![1])]).unwrap(),
+        call(
+            &s,
+            "concat",
+            vec![Value::Str("ab".into()), Value::Bytes(vec![1])]
+        )
+        .unwrap(),
         Value::Tuple(vec![Value::Int(2), Value::List(vec![Value::Int(1)])])
     );
     assert_eq!(call(&s, "none", vec![]).unwrap(), Value::None);
@@ -66,9 +71,17 @@ fn typed_arguments_and_results_go_through_serde() {
 #[test]
 fn generators_become_streams_of_converted_items() {
     let s = ServantBuilder::new("G")
-        .generator("letters", |(n,): (usize,)| Ok("abcdef".chars().take(n).map(String::from).collect::<Vec<_>>()))
+        .generator("letters", |(n,): (usize,)| {
+            Ok("abcdef"
+                .chars()
+                .take(n)
+                .map(String::from)
+                .collect::<Vec<_>>())
+        })
         .build();
-    let Ok(Reply::Stream(items)) = s.invoke(&mut ctx(), "letters", Args::positional(vec![Value::Int(2)])) else {
+    let Ok(Reply::Stream(items)) =
+        s.invoke(&mut ctx(), "letters", Args::positional(vec![Value::Int(2)]))
+    else {
         panic!("not a stream")
     };
     let items: Vec<_> = items.map(Result::unwrap).collect();
@@ -81,8 +94,16 @@ fn attributes_and_callbacks() {
         .attr("ro", || "x")
         .callback("cb", |(): ()| Ok(()))
         .build();
-    assert_eq!(s.get_attr(&mut ctx(), "ro").unwrap(), Value::Str("x".into()));
-    assert_eq!(s.set_attr(&mut ctx(), "ro", Value::None).unwrap_err().class_name, "builtins.AttributeError");
+    assert_eq!(
+        s.get_attr(&mut ctx(), "ro").unwrap(),
+        Value::Str("x".into())
+    );
+    assert_eq!(
+        s.set_attr(&mut ctx(), "ro", Value::None)
+            .unwrap_err()
+            .class_name,
+        "builtins.AttributeError"
+    );
     assert!(s.is_callback("cb"));
     assert!(!s.is_callback("ro"));
     let e = call(&s, "missing", vec![]).unwrap_err();
@@ -91,7 +112,15 @@ fn attributes_and_callbacks() {
 
 #[test]
 fn private_names_follow_pyro4() {
-    for name in ["_x", "__x", "__init__", "__call__", "__getattr__", "_", "____"] {
+    for name in [
+        "_x",
+        "__x",
+        "__init__",
+        "__call__",
+        "__getattr__",
+        "_",
+        "____",
+    ] {
         assert!(is_private_name(name), "{name}");
     }
     for name in ["x", "x_", "__len__", "__special__", "__a__", "a.b"] {

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::message::{Annotations, FrameError};
 use crate::serialize::SerializeError;
-use crate::value::{Dict, Value};
+use crate::value::{Dict, RemoteError, Value};
 
 pub mod server;
 
@@ -159,12 +159,12 @@ pub enum Outcome {
         /// Annotations the servants set for the reply.
         response_annotations: Annotations,
     },
-    /// An exception RESULT. `exception` is the exception's class value (see
-    /// `value::error`); `close` drops the connection after sending, as Pyro4
-    /// does after serialization and security errors and `@callback` failures.
+    /// An exception RESULT; `close` drops the connection after sending, as
+    /// Pyro4 does after serialization and security errors and `@callback`
+    /// failures.
     Exception {
-        /// The exception, in Pyro's class-dict form.
-        exception: Value,
+        /// The exception.
+        error: RemoteError,
         /// Whether to close the connection after the reply.
         close: bool,
     },
@@ -190,54 +190,21 @@ impl Outcome {
     }
 }
 
-/// The exception value Pyro4 sends for `class_name(*args)`:
-/// `{'__class__': .., '__exception__': True, 'args': (..), 'attributes': {'_pyroTraceback': ..}}`.
-///
-/// `traceback` becomes `_pyroTraceback` (a list of lines, each ending in a
-/// newline); `None` is sent as Python `None`, as Pyro4 does for the stream marker.
-pub fn exception_value(
-    class_name: &str,
-    args: Vec<Value>,
-    traceback: Option<Vec<String>>,
-) -> Value {
-    let tb = match traceback {
-        Some(lines) => Value::List(lines.into_iter().map(Value::Str).collect()),
-        None => Value::None,
-    };
-    Value::Class(crate::value::ClassDict {
-        class_name: class_name.to_string(),
-        fields: Dict(alloc::vec![
-            (Value::Str("__exception__".into()), Value::Bool(true)),
-            (Value::Str("args".into()), Value::Tuple(args)),
-            (
-                Value::Str("attributes".into()),
-                Value::Dict(Dict(alloc::vec![(Value::Str("_pyroTraceback".into()), tb)])),
-            ),
-        ]),
-    })
-}
-
-/// A traceback in the shape Python prints, for errors raised by Rust code:
-/// Python clients print `_pyroTraceback` verbatim.
-pub fn rust_traceback(class_name: &str, message: &str, location: &str) -> Vec<String> {
-    let short = class_name.rsplit('.').next().unwrap_or(class_name);
-    alloc::vec![
-        "Traceback (most recent call last):\n".to_string(),
-        alloc::format!("  File \"<rust>\", line 0, in {location}\n"),
-        if message.is_empty() {
+/// `error` with a traceback Python clients can print, if it has none: the
+/// lines Python would show for an exception raised at `location` (a Python
+/// client prints `_pyroTraceback` verbatim as the remote traceback).
+pub fn traced(mut error: RemoteError, location: &str) -> RemoteError {
+    if error.traceback.is_none() {
+        let message = error.message();
+        let short = error.short_name().to_string();
+        let last = if message.is_empty() {
             alloc::format!("{short}\n")
         } else {
             alloc::format!("{short}: {message}\n")
-        },
-    ]
-}
-
-/// A Pyro4-style exception value with a single string argument and a
-/// synthetic traceback naming `location`.
-pub fn error_value(class_name: &str, message: &str, location: &str) -> Value {
-    exception_value(
-        class_name,
-        alloc::vec![Value::Str(message.to_string())],
-        Some(rust_traceback(class_name, message, location)),
-    )
+        };
+        error.traceback = Some(alloc::format!(
+            "Traceback (most recent call last):\n  File \"<rust>\", line 0, in {location}\n{last}"
+        ));
+    }
+    error
 }

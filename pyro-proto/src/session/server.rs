@@ -24,16 +24,14 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use super::{
-    error_value, exception_value, CloseReason, Metadata, Outcome, RequestId, SessionError,
-};
+use super::{traced, CloseReason, Metadata, Outcome, RequestId, SessionError};
 use crate::entropy::{uuid4, Entropy};
 use crate::message::{
     AnnotationId, Annotations, Decoder, Encoder, ExpectedTypes, Flags, FrameError, Message,
     MessageType,
 };
 use crate::serialize::{Call, SerializeError, SerializerId};
-use crate::value::{Dict, Value};
+use crate::value::{Dict, RemoteError, Value};
 
 /// Default cap on a decompressed payload (a zip bomb is refused beyond it).
 pub const DEFAULT_MAX_DECOMPRESSED_SIZE: usize = 256 << 20;
@@ -521,13 +519,13 @@ impl ServerSession {
         // The reply goes out in the request's serializer even when it is not
         // accepted, as Pyro4 does; an id we cannot speak gets no reply.
         let reply_serializer = SerializerId::from_id(msg.serializer_id).ok();
-        let fail = |session: &mut ServerSession, exception: Value, close: bool| {
+        let fail = |session: &mut ServerSession, error: RemoteError, close: bool| {
             if let (Some(serializer), false) = (reply_serializer, oneway) {
                 session.answer(
                     seq,
                     serializer,
                     [0; 16],
-                    Outcome::Exception { exception, close },
+                    Outcome::Exception { error, close },
                 );
             }
             if close {
@@ -539,7 +537,7 @@ impl ServerSession {
             Err(text) => {
                 fail(
                     self,
-                    error_value("builtins.ValueError", text, "handleRequest"),
+                    err("builtins.ValueError", text, "handleRequest"),
                     false,
                 );
                 return;
@@ -552,7 +550,7 @@ impl ServerSession {
             );
             fail(
                 self,
-                error_value("Pyro4.errors.SerializeError", &text, "handleRequest"),
+                err("Pyro4.errors.SerializeError", &text, "handleRequest"),
                 true,
             );
             return;
@@ -561,7 +559,7 @@ impl ServerSession {
             let text = "this daemon does not support SerializedBlob (KEEPSERIALIZED) calls";
             fail(
                 self,
-                error_value("Pyro4.errors.SerializeError", text, "handleRequest"),
+                err("Pyro4.errors.SerializeError", text, "handleRequest"),
                 false,
             );
             return;
@@ -569,7 +567,7 @@ impl ServerSession {
         if let Err(e) = msg.decompress(self.config.max_decompressed_size) {
             fail(
                 self,
-                error_value("builtins.ValueError", &e.to_string(), "handleRequest"),
+                err("builtins.ValueError", &e.to_string(), "handleRequest"),
                 false,
             );
             return;
@@ -577,8 +575,8 @@ impl ServerSession {
         let call = match serializer.loads_call(&msg.data) {
             Ok(call) => call,
             Err(e) => {
-                let (exception, close) = deserialize_error(&e);
-                fail(self, exception, close);
+                let (error, close) = deserialize_error(&e);
+                fail(self, error, close);
                 return;
             }
         };
@@ -642,17 +640,17 @@ impl ServerSession {
                 response_annotations,
                 false,
             ),
-            Outcome::Exception { exception, close } => {
-                (exception, Flags::EXCEPTION, Annotations::new(), close)
-            }
+            Outcome::Exception { error, close } => (
+                error.to_value(),
+                Flags::EXCEPTION,
+                Annotations::new(),
+                close,
+            ),
             Outcome::Stream { stream_id } => {
                 let mut annotations = Annotations::new();
                 annotations.insert(AnnotationId::STRM, Bytes::from(stream_id.into_bytes()));
-                let marker = exception_value(
-                    "Pyro4.errors.ProtocolError",
-                    alloc::vec![Value::Str("result of call is an iterator".into())],
-                    None,
-                );
+                let marker =
+                    RemoteError::protocol_error("result of call is an iterator").to_value();
                 (
                     marker,
                     Flags::EXCEPTION.with(Flags::ITEMSTREAMRESULT),
@@ -673,8 +671,8 @@ impl ServerSession {
                     "Error serializing exception: {e}. Original exception: {}",
                     describe(&payload)
                 );
-                let fallback = error_value("Pyro4.errors.PyroError", &text, "handleRequest");
-                match serializer.dumps(&fallback) {
+                let fallback = err("Pyro4.errors.PyroError", &text, "handleRequest");
+                match serializer.dumps(&fallback.to_value()) {
                     Ok(data) => data,
                     Err(_) => {
                         self.shut(CloseReason::AfterError(text));
@@ -685,13 +683,8 @@ impl ServerSession {
             Err(e) => {
                 // The return value cannot be sent: tell the caller why, as an
                 // exception reply (closing after a SerializeError, as Pyro4).
-                let (exception, close) = serialize_error(&e);
-                self.answer(
-                    seq,
-                    serializer,
-                    corr,
-                    Outcome::Exception { exception, close },
-                );
+                let (error, close) = serialize_error(&e);
+                self.answer(seq, serializer, corr, Outcome::Exception { error, close });
                 return;
             }
         };
@@ -715,17 +708,16 @@ impl ServerSession {
         corr: Option<[u8; 16]>,
         text: &str,
     ) {
-        match serializer.dumps(&Value::Str(text.to_string())) {
-            Ok(data) => {
-                let mut msg =
-                    Message::new(MessageType::ConnectFail, serializer.id(), data).with_seq(seq);
-                if let Some(corr) = corr {
-                    msg.annotations
-                        .insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
-                }
-                self.send(&msg);
+        // A string always serializes; were it ever to fail, closing without
+        // a reply is all that is left.
+        if let Ok(data) = serializer.dumps(&Value::Str(text.to_string())) {
+            let mut msg =
+                Message::new(MessageType::ConnectFail, serializer.id(), data).with_seq(seq);
+            if let Some(corr) = corr {
+                msg.annotations
+                    .insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
             }
-            Err(_) => {}
+            self.send(&msg);
         }
         self.shut(CloseReason::HandshakeFailed(text.to_string()));
     }
@@ -746,6 +738,14 @@ impl ServerSession {
             self.events.push_back(ServerEvent::Closed(reason));
         }
     }
+}
+
+/// A Pyro4-style exception with one message argument and a traceback naming `location`.
+fn err(class_name: &str, message: &str, location: &str) -> RemoteError {
+    traced(
+        RemoteError::new(class_name, alloc::vec![Value::Str(message.to_string())]),
+        location,
+    )
 }
 
 /// `(handshake, object)` from a CONNECT payload, with Python's error texts for
@@ -784,10 +784,10 @@ fn handshake_fields(data: &Value, wants_metadata: bool) -> Result<(Value, Option
 
 /// The exception Pyro4 sends when a call payload cannot be read, and whether
 /// the connection closes after it (SerializeError and SecurityError do).
-fn deserialize_error(e: &SerializeError) -> (Value, bool) {
+fn deserialize_error(e: &SerializeError) -> (RemoteError, bool) {
     match e {
         SerializeError::UnknownClass(_) => (
-            error_value(
+            err(
                 "Pyro4.errors.SerializeError",
                 &e.to_string(),
                 "deserializeCall",
@@ -795,7 +795,7 @@ fn deserialize_error(e: &SerializeError) -> (Value, bool) {
             true,
         ),
         SerializeError::DunderClass(_) => (
-            error_value(
+            err(
                 "Pyro4.errors.SecurityError",
                 &e.to_string(),
                 "deserializeCall",
@@ -803,17 +803,17 @@ fn deserialize_error(e: &SerializeError) -> (Value, bool) {
             true,
         ),
         _ => (
-            error_value("builtins.ValueError", &e.to_string(), "deserializeCall"),
+            err("builtins.ValueError", &e.to_string(), "deserializeCall"),
             false,
         ),
     }
 }
 
 /// The exception for a reply value the serializer cannot write.
-fn serialize_error(e: &SerializeError) -> (Value, bool) {
+fn serialize_error(e: &SerializeError) -> (RemoteError, bool) {
     match e {
         SerializeError::Unsupported { .. } => (
-            error_value(
+            err(
                 "Pyro4.errors.SerializeError",
                 &e.to_string(),
                 "serializeData",
@@ -821,7 +821,7 @@ fn serialize_error(e: &SerializeError) -> (Value, bool) {
             true,
         ),
         _ => (
-            error_value("builtins.ValueError", &e.to_string(), "serializeData"),
+            err("builtins.ValueError", &e.to_string(), "serializeData"),
             false,
         ),
     }

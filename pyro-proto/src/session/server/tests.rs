@@ -258,11 +258,14 @@ fn exception_reply_has_flag_and_no_corr_and_keeps_the_connection() {
         None,
     ));
     let req = next_request(&mut srv);
-    let exc = error_value("builtins.ZeroDivisionError", "division by zero", "divide");
+    let error = crate::session::traced(
+        RemoteError::builtin("ZeroDivisionError", "division by zero"),
+        "divide",
+    );
     srv.reply(
         req.id,
         Outcome::Exception {
-            exception: exc,
+            error,
             close: false,
         },
     )
@@ -435,8 +438,10 @@ fn serializer_not_accepted_after_handshake_replies_in_that_serializer_and_closes
         Flags::NONE,
         8,
     );
-    let mut config = ServerConfig::default();
-    config.accepted = alloc::vec![JSON];
+    let config = ServerConfig {
+        accepted: alloc::vec![JSON],
+        ..Default::default()
+    };
     let mut srv2 = session(config);
     srv2.receive(&frame(
         &connect(JSON, &dict(&[("handshake", s("hello"))]), Flags::NONE, 0),
@@ -461,8 +466,10 @@ fn serializer_not_accepted_after_handshake_replies_in_that_serializer_and_closes
 
 #[test]
 fn message_too_large_closes_without_reply() {
-    let mut config = ServerConfig::default();
-    config.max_message_size = Some(100);
+    let config = ServerConfig {
+        max_message_size: Some(100),
+        ..Default::default()
+    };
     let mut srv = session(config);
     let big = dict(&[("handshake", Value::Str("x".repeat(200)))]);
     srv.receive(&frame(&connect(JSON, &big, Flags::NONE, 0), None));
@@ -515,8 +522,10 @@ fn requests_split_byte_by_byte_give_the_same_events() {
 
 #[test]
 fn compression_applies_to_large_replies_only() {
-    let mut config = ServerConfig::default();
-    config.compression = true;
+    let config = ServerConfig {
+        compression: true,
+        ..Default::default()
+    };
     let mut srv = session(config);
     srv.receive(&frame(
         &connect(JSON, &dict(&[("handshake", s("hello"))]), Flags::NONE, 0),
@@ -545,8 +554,10 @@ fn compression_applies_to_large_replies_only() {
 #[test]
 fn hmac_signed_session_signs_replies_and_drops_unsigned_requests() {
     let key = b"secret-key".to_vec();
-    let mut config = ServerConfig::default();
-    config.hmac_key = Some(key.clone());
+    let config = ServerConfig {
+        hmac_key: Some(key.clone()),
+        ..Default::default()
+    };
     let mut srv = session(config);
     srv.receive(&frame(
         &connect(JSON, &dict(&[("handshake", s("hello"))]), Flags::NONE, 0),
