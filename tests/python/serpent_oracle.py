@@ -8,6 +8,9 @@
                                   bytes must equal Python's own round trip loads(dumps(v)), strictly
                                   (same types, floats bit for bit, same dict order), or Rust's bytes
                                   must be exactly what Python writes for that round-tripped value
+    serpent_oracle.py literal  <- lines of hex (any bytes)
+                               -> per line 'OK <hex of dumps(loads(doc))>', 'NODUMP <exception type>'
+                                  (loads worked, dumps refused) or 'ERR <exception type>'
     serpent_oracle.py redump   <- lines of hex (serpent documents written by Rust)
                                -> hex of dumps(loads(doc)) per line, or 'ERR <message>'
 
@@ -15,6 +18,7 @@ Serialization goes through Pyro4's SerpentSerializer (serpent.dumps(v, module_in
 with Pyro's class hooks registered), exactly what a Pyro4 peer puts on the wire.
 """
 import array
+import warnings
 import collections
 import datetime
 import decimal
@@ -190,6 +194,7 @@ def same(a, b, path="v"):
 
 
 def main():
+    warnings.simplefilter("ignore")  # invalid escapes warn in 3.11; the value is what counts
     mode = sys.argv[1]
     if mode == "corpus":
         for name, v in corpus():
@@ -214,6 +219,17 @@ def main():
                 # Rust wrote exactly what Python writes for its own round trip.
                 r = None
             print("ok %d" % idx if r is None else "FAIL %d %s" % (idx, r))
+    elif mode == "literal":
+        for line in sys.stdin:
+            try:
+                v = serpent.loads(bytes.fromhex(line.strip()))
+            except Exception as e:  # noqa: BLE001 - any rejection counts
+                print("ERR %s" % type(e).__name__)
+                continue
+            try:
+                print("OK %s" % dumps(v).hex())
+            except Exception as e:  # noqa: BLE001
+                print("NODUMP %s" % type(e).__name__)
     elif mode == "redump":
         for line in sys.stdin:
             try:

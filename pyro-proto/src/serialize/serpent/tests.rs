@@ -264,6 +264,9 @@ fn reads_headers_and_comments() {
     );
     assert_eq!(load("  7  "), Value::Int(7));
     assert_eq!(load("\\\n1"), Value::Int(1));
+    // A line continuation right before the end is a SyntaxError in Python.
+    assert_eq!(load("1\\\n "), Value::Int(1));
+    load_err("1\\\n");
     assert_eq!(offset_of(&load_err("# c\n  1")), 4);
     assert_eq!(offset_of(&load_err("1\n2")), 2);
     assert_eq!(offset_of(&load_err("# only a comment\n")), 17);
