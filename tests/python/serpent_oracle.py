@@ -11,6 +11,8 @@
     serpent_oracle.py literal  <- lines of hex (any bytes)
                                -> per line 'OK <hex of dumps(loads(doc))>', 'NODUMP <exception type>'
                                   (loads worked, dumps refused) or 'ERR <exception type>'
+    serpent_oracle.py repr     -> 'S <hex utf-8 of repr(chunk)>' for every code point (4096 per
+                                  line, surrogates skipped) and 'B <hex bytes> <hex repr>' lines
     serpent_oracle.py redump   <- lines of hex (serpent documents written by Rust)
                                -> hex of dumps(loads(doc)) per line, or 'ERR <message>'
 
@@ -230,6 +232,15 @@ def main():
                 print("OK %s" % dumps(v).hex())
             except Exception as e:  # noqa: BLE001
                 print("NODUMP %s" % type(e).__name__)
+    elif mode == "repr":
+        cps = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+        for i in range(0, len(cps), 4096):
+            chunk = "".join(chr(c) for c in cps[i:i + 4096])
+            print("S %s %s" % (chunk.encode().hex(), repr(chunk).encode().hex()))
+        for b in (bytes(range(256)), b"'", b'"', b"'\"", b"it's", b"", b"\\'x"):
+            print("B %s %s" % (b.hex(), repr(b).encode().hex()))
+        for t in ("'", '"', "'\"", "it's", "", "\\'x", 'a"b'):
+            print("S %s %s" % (t.encode().hex(), repr(t).encode().hex()))
     elif mode == "redump":
         for line in sys.stdin:
             try:

@@ -602,3 +602,65 @@ fn compare_with_literal_eval(doc: &[u8], answer: &str) -> Result<Agreement, Stri
         _ => Err(format!("bad oracle answer {answer}")),
     }
 }
+
+/// `value::repr::str_repr` / `bytes_repr` equal Python's `repr()` for every
+/// code point and every byte (this also proves the generated printable table).
+#[test]
+fn str_and_bytes_repr_match_python_for_every_code_point() {
+    use pyro_proto::value::repr::{bytes_repr, str_repr};
+    let lines = oracle("repr", "");
+    let mut strings = 0;
+    for line in &lines {
+        let mut parts = line.split(' ');
+        let (kind, data, want) = (
+            parts.next().unwrap(),
+            pyro_tests::vectors::hex(parts.next().unwrap()),
+            String::from_utf8(pyro_tests::vectors::hex(parts.next().unwrap())).unwrap(),
+        );
+        let got = match kind {
+            "S" => {
+                strings += 1;
+                str_repr(std::str::from_utf8(&data).unwrap())
+            }
+            _ => bytes_repr(&data),
+        };
+        if got != want {
+            // Point at the first differing character rather than dumping 4096 of them.
+            let at = got.chars().zip(want.chars()).position(|(a, b)| a != b);
+            panic!(
+                "repr differs at char {at:?}: ours {:?}... Python {:?}...",
+                got.chars()
+                    .skip(at.unwrap_or(0).saturating_sub(2))
+                    .take(12)
+                    .collect::<String>(),
+                want.chars()
+                    .skip(at.unwrap_or(0).saturating_sub(2))
+                    .take(12)
+                    .collect::<String>()
+            );
+        }
+    }
+    assert!(strings > 270, "only {strings} string chunks checked");
+}
+
+/// The committed table is exactly what the generator gives with the venv's
+/// Python (Unicode 14.0.0 for CPython 3.11).
+#[test]
+fn printable_table_is_generated_from_the_venv_python() {
+    let root = pyro_tests::python::workspace_root();
+    let out = Command::new(pyro_tests::python::python())
+        .arg(root.join("tools/gen_unicode_printable.py"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed = std::fs::read(root.join("pyro-proto/src/value/repr/nonprintable.rs")).unwrap();
+    assert!(
+        committed == out.stdout,
+        "pyro-proto/src/value/repr/nonprintable.rs is stale: regenerate it with tools/gen_unicode_printable.py"
+    );
+    assert_eq!(pyro_proto::value::repr::UNICODE_VERSION, "14.0.0");
+}
