@@ -98,7 +98,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skip blanks, comments and line continuations; newlines too when inside
-    /// brackets. Returns whether a (top-level) newline is next.
+    /// brackets (at the top level a newline ends the expression).
     fn skip_ws(&mut self) {
         while let Some(c) = self.peek() {
             match c {
