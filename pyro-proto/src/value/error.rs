@@ -14,7 +14,7 @@ use core::fmt;
 
 use crate::serialize::SerializeError;
 use crate::value::classes::{exception_args, PYRO_ERRORS};
-use crate::value::repr::float_repr;
+use crate::value::repr::{bytes_repr, float_repr, str_repr};
 use crate::value::{ClassDict, Dict, Value};
 
 /// The attribute holding the remote traceback text.
@@ -247,10 +247,10 @@ impl RemoteError {
     }
 
     /// Python's `str(exc)`: empty for no args, `str(args[0])` for one
-    /// (`repr` for `KeyError`), the tuple's repr otherwise. Approximate for
-    /// exotic values: strings, numbers, None/bools, bytes and containers are
-    /// rendered as Python does for ASCII content; non-ASCII text is kept as is
-    /// (Python escapes non-printable characters only).
+    /// (`repr` for `KeyError`), the tuple's repr otherwise. Strings, bytes,
+    /// numbers, None/bools and containers render as Python's `repr`; class
+    /// objects as `<name object>` (Python would show an address), and sets
+    /// in the order received.
     pub fn message(&self) -> String {
         match self.args.as_slice() {
             [] => String::new(),
@@ -423,22 +423,8 @@ fn repr_into(v: &Value, out: &mut String, depth: usize) {
                 out.push_str(&format!("({}{sign}{im_s}j)", float_repr(*re)));
             }
         }
-        Value::Str(s) => str_repr(s, out),
-        Value::Bytes(b) => {
-            out.push_str("b'");
-            for &c in b {
-                match c {
-                    b'\\' => out.push_str("\\\\"),
-                    b'\'' => out.push_str("\\'"),
-                    b'\n' => out.push_str("\\n"),
-                    b'\r' => out.push_str("\\r"),
-                    b'\t' => out.push_str("\\t"),
-                    0x20..=0x7e => out.push(c as char),
-                    _ => out.push_str(&format!("\\x{c:02x}")),
-                }
-            }
-            out.push('\'');
-        }
+        Value::Str(s) => out.push_str(&str_repr(s)),
+        Value::Bytes(b) => out.push_str(&bytes_repr(b)),
         Value::List(items) => seq(items, "[", "]", out),
         Value::Tuple(items) if items.len() == 1 => {
             out.push('(');
@@ -464,32 +450,6 @@ fn repr_into(v: &Value, out: &mut String, depth: usize) {
         }
         Value::Class(c) => out.push_str(&format!("<{} object>", c.class_name)),
     }
-}
-
-fn str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
 }
 
 #[cfg(test)]
@@ -600,6 +560,17 @@ mod tests {
                 vec!["it's".into(), Value::None, Value::tuple([1])]
             ),
             "ValueError: (\"it's\", None, (1,))"
+        );
+        assert_eq!(
+            m(
+                "builtins.ValueError",
+                vec![
+                    Value::bytes(*b"a\x00'"),
+                    "\u{7}é\n".into(),
+                    Value::tuple(Vec::<Value>::new())
+                ]
+            ),
+            "ValueError: (b\"a\\x00'\", '\\x07é\\n', ())"
         );
         assert_eq!(
             RemoteError::daemon_error("unknown object").to_string(),
