@@ -116,6 +116,10 @@ impl Decoder {
     /// Feed received bytes without copying whole frames: when nothing is
     /// buffered and a whole frame is in `chunk`, the message's payload and
     /// annotation values are slices of `chunk`. Partial frames are copied.
+    ///
+    /// A message sliced out of `chunk` keeps the whole chunk's memory alive
+    /// while it lives; copy a small payload out (`Bytes::copy_from_slice`) if
+    /// it is to be kept long after a large read buffer.
     pub fn receive_bytes(&mut self, mut chunk: Bytes) {
         while !chunk.is_empty() && self.error.is_none() {
             if self.header.is_none() && self.buf.is_empty() && chunk.len() >= HEADER_SIZE {
