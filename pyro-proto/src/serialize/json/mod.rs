@@ -12,8 +12,15 @@
 //! [`Value::Dict`] with string keys in document order (a repeated key keeps
 //! its first position and its last value), ints are [`Value::Int`] or, outside
 //! `i64`, [`Value::BigInt`]. A dict carrying `__class__` stays a plain dict
-//! (class rebuilding is the `value::classes` layer's job). See `decode` for the
-//! few documented differences on input no Pyro4 peer writes.
+//! (class rebuilding is the `value::classes` layer's job).
+//!
+//! Where the reader differs from Python, always on input no Pyro4 peer writes:
+//! * a `\uXXXX` escape of a lone surrogate is a [`SerializeError::Malformed`]
+//!   (Python keeps it in its `str`; a Rust `String` cannot hold one, and a
+//!   Pyro4 peer cannot send one: its UTF-8 encoding fails on surrogates);
+//! * nesting deeper than [`MAX_DEPTH`](crate::serialize::MAX_DEPTH) is
+//!   [`SerializeError::TooDeep`] (Python's limit is its recursion limit);
+//! * error offsets count bytes, Python's count characters.
 //!
 //! json is lossy: tuples and sets come back as lists, non-str keys as strings,
 //! classes as dicts, NaN payloads as the default NaN.
