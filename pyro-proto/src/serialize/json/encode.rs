@@ -84,7 +84,8 @@ pub(super) fn write_call(out: &mut Vec<u8>, call: &Call) -> Result<(), Serialize
     w.out.extend_from_slice(b", \"kwargs\": ");
     match &call.kwargs {
         None => w.out.extend_from_slice(b"null"),
-        Some(kwargs) => w.dict(None, kwargs, 1)?,
+        // the kwargs dict is the second level, inside the call object
+        Some(kwargs) => w.dict(None, kwargs, 2)?,
     }
     w.out.push(b'}');
     Ok(())

@@ -274,6 +274,37 @@ fn loads_call_follows_python_dict_rules() {
 }
 
 #[test]
+fn call_depth_limit_is_the_same_both_ways() {
+    // What dumps_call writes, loads_call reads, right up to the limit.
+    for extra in 0..4 {
+        let mut v = Value::Int(1);
+        for _ in 0..MAX_DEPTH - 3 + extra {
+            v = Value::List(vec![v]);
+        }
+        let calls = [
+            Call {
+                object: "o".into(),
+                method: "m".into(),
+                vargs: Value::List(vec![v.clone()]),
+                kwargs: None,
+            },
+            Call {
+                object: "o".into(),
+                method: "m".into(),
+                vargs: Value::List(vec![]),
+                kwargs: Some(Dict(vec![(s("k"), v)])),
+            },
+        ];
+        for call in calls {
+            match dumps_call(&call) {
+                Ok(bytes) => assert!(loads_call(&bytes).is_ok(), "extra {extra}"),
+                Err(e) => assert_eq!(e, SerializeError::TooDeep { limit: MAX_DEPTH }),
+            }
+        }
+    }
+}
+
+#[test]
 fn reads_what_python_reads() {
     let ok: &[(&[u8], Value)] = &[
         (
