@@ -88,6 +88,11 @@ pub(super) fn parse_call(data: &[u8]) -> Result<Option<CallFields>, SerializeErr
     Ok(Some(fields))
 }
 
+/// Exact powers of ten for the float fast path.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// Bytes that end a plain run inside a string: the closing quote, a
 /// backslash, and the C0 controls Python's strict mode refuses.
 const STRING_STOP: [bool; 256] = {
@@ -241,11 +246,13 @@ impl<'a> Parser<'a> {
         }
         let int_end = self.pos;
         let mut is_float = false;
+        let mut frac_digits = 0;
         if self.peek() == Some(b'.') && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9')) {
             self.pos += 1;
-            self.digits();
+            frac_digits = self.digits();
             is_float = true;
         }
+        let mantissa_end = self.pos;
         if let Some(b'e' | b'E') = self.peek() {
             let mark = self.pos;
             self.pos += 1;
@@ -259,6 +266,22 @@ impl<'a> Parser<'a> {
             }
         }
         let text = &self.text[start..self.pos];
+        if is_float && mantissa_end == self.pos {
+            // No exponent. With at most 15 digits the mantissa and 10^k are
+            // exact doubles, so one correctly rounded division gives the
+            // correctly rounded value (Clinger's fast path).
+            let first = start + usize::from(negative);
+            if mantissa_end - first - 1 <= 15 {
+                let mut m: u64 = 0;
+                for &d in &self.bytes[first..mantissa_end] {
+                    if d != b'.' {
+                        m = m * 10 + u64::from(d - b'0');
+                    }
+                }
+                let x = m as f64 / POW10[frac_digits];
+                return Ok(Value::Float(if negative { -x } else { x }));
+            }
+        }
         if is_float {
             // core's parser is correctly rounded, like Python's float();
             // overflow gives +-inf and underflow 0.0, also like Python.

@@ -626,6 +626,34 @@ proptest! {
     }
 
     #[test]
+    fn floats_read_like_core_parse(
+        m in 0u64..10_000_000_000_000_000,
+        k in 0usize..18,
+        neg in any::<bool>(),
+        exp in prop::option::of(-30i32..30),
+    ) {
+        // decimal text with k fraction digits (and maybe an exponent): the
+        // fast path and the general path must both agree with core's parser
+        let digits = alloc::format!("{:0>width$}", m, width = k + 1);
+        let (int, frac) = digits.split_at(digits.len() - k);
+        let mut text = alloc::format!("{}{int}", if neg { "-" } else { "" });
+        if k > 0 {
+            text.push('.');
+            text.push_str(frac);
+        }
+        if let Some(e) = exp {
+            text.push_str(&alloc::format!("e{e}"));
+        }
+        let want: f64 = text.parse().unwrap();
+        match loads(text.as_bytes()) {
+            Ok(Value::Float(got)) => prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", text),
+            Ok(Value::Int(i)) => prop_assert!(k == 0 && exp.is_none() && i as f64 == want),
+            Ok(Value::BigInt(_)) => prop_assert!(k == 0 && exp.is_none()),
+            other => prop_assert!(false, "{}: {:?}", text, other),
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..64)) {
         if let Ok(v) = loads(&data) {
             let again = dumps(&v).unwrap();
