@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 
 use num_bigint::BigInt;
 
-use super::{CODEC, PY_INT_MAX_STR_DIGITS};
+use super::{CODEC, POW10, PY_INT_MAX_STR_DIGITS};
 use crate::serialize::{SerializeError, MAX_DEPTH};
 use crate::value::{Dict, Value};
 
@@ -87,11 +87,6 @@ pub(super) fn parse_call(data: &[u8]) -> Result<Option<CallFields>, SerializeErr
     p.finish()?;
     Ok(Some(fields))
 }
-
-/// Exact powers of ten for the float fast path.
-const POW10: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
 
 /// Bytes that end a plain run inside a string: the closing quote, a
 /// backslash, and the C0 controls Python's strict mode refuses.

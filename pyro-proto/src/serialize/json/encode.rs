@@ -10,7 +10,7 @@ use core::fmt::Write;
 
 use num_bigint::BigInt;
 
-use super::{CODEC, PY_INT_MAX_STR_DIGITS};
+use super::{CODEC, POW10, PY_INT_MAX_STR_DIGITS};
 use crate::serialize::{Call, SerializeError, MAX_DEPTH};
 use crate::value::repr::float_repr;
 use crate::value::{Dict, Value};
@@ -290,15 +290,12 @@ impl Writer<'_> {
     /// and therefore Python's shortest repr (after dropping trailing zeros).
     /// Returns false, writing nothing, when this does not apply.
     fn short_decimal(&mut self, f: f64) -> bool {
-        const POW10: [f64; 16] = [
-            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-        ];
         let a = f.abs();
         if !(1e-4..1e15).contains(&a) {
             return false;
         }
-        for k in 1..16 {
-            let scaled = a * POW10[k];
+        for (k, &scale) in POW10.iter().enumerate().skip(1) {
+            let scaled = a * scale;
             if scaled >= 1e15 {
                 return false;
             }
@@ -306,7 +303,7 @@ impl Writer<'_> {
             if m as f64 != scaled {
                 continue;
             }
-            if m as f64 / POW10[k] != a {
+            if m as f64 / scale != a {
                 return false;
             }
             if f < 0.0 {

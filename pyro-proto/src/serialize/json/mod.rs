@@ -40,6 +40,12 @@ const CODEC: &str = "json";
 /// can neither be written nor read by a Python 3.11 peer.
 const PY_INT_MAX_STR_DIGITS: usize = 4300;
 
+/// 10^0 ..= 10^15, all exact doubles: the float fast paths (reading and
+/// writing short decimals) rely on that exactness.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// Encode one value as Pyro4's `JsonSerializer.dumps` does.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
     let mut out = Vec::with_capacity(128);
