@@ -325,13 +325,14 @@ impl<'a> Parser<'a> {
         let mut out: Option<String> = None;
         let mut run = self.pos;
         loop {
-            // Skip the plain run in one tight scan.
-            while let Some(&b) = self.bytes.get(self.pos) {
-                if STRING_STOP[usize::from(b)] {
-                    break;
-                }
-                self.pos += 1;
+            // Skip the plain run in one tight scan (a local index stays in
+            // a register).
+            let bytes = self.bytes;
+            let mut i = self.pos;
+            while i < bytes.len() && !STRING_STOP[usize::from(bytes[i])] {
+                i += 1;
             }
+            self.pos = i;
             let Some(b) = self.peek() else {
                 return Err(self.error(open, "unterminated string starting here"));
             };
