@@ -39,6 +39,7 @@ use alloc::vec::Vec;
 use crate::serialize::{Call, SerializeError};
 use crate::value::{Dict, Value};
 
+mod fast;
 mod names;
 mod read;
 mod write;
@@ -56,7 +57,10 @@ pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
 /// Decode one pickle (any protocol CPython 3.11 writes, 0 to 5), refusing
 /// every class outside the whitelist.
 pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
-    read::Reader::new(data).run()
+    match fast::loads(data) {
+        Some(v) => Ok(v),
+        None => read::Reader::new(data).run(),
+    }
 }
 
 /// Encode a call tuple `(object, method, vargs, kwargs)` as Pyro4's

@@ -1380,7 +1380,8 @@ fn over_budget() -> SerializeError {
     }
 }
 
-fn hashable(v: &Value) -> bool {
+/// Whether Python could use this value as a dict key or set element.
+pub(crate) fn hashable(v: &Value) -> bool {
     match v {
         Value::List(_) | Value::Dict(_) | Value::Set(_) => false,
         Value::Tuple(items) => items.iter().all(hashable),

@@ -1,6 +1,7 @@
 use super::*;
 use crate::serialize::MAX_DEPTH;
 use crate::value::ClassDict;
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use num_bigint::BigInt;
@@ -507,6 +508,21 @@ proptest! {
                 let back = loads(&bytes).unwrap();
                 prop_assert_eq!(to_serde(&back).unwrap(), sv.clone());
             }
+        }
+    }
+
+    /// The plain-data fast path and the general machine agree wherever the
+    /// fast path answers (on our output and on mutations of it).
+    #[test]
+    fn fast_path_agrees_with_the_machine(v in arb_value(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3)) {
+        let mut bytes = dumps(&v).unwrap();
+        for (i, b) in flips {
+            let n = bytes.len();
+            bytes[i % n] = b;
+        }
+        if let Some(fast) = super::fast::loads(&bytes) {
+            let slow = super::read::Reader::new(&bytes).run();
+            prop_assert_eq!(format!("{:?}", slow), format!("{:?}", Ok::<_, SerializeError>(fast)));
         }
     }
 
