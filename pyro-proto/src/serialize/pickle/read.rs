@@ -67,7 +67,7 @@ struct Inst {
     kind: Kind,
     /// Exception args (a tuple, or a reference to one).
     args: Option<Obj>,
-    /// BUILD states in order (an exception may get its `__dict__` in pieces).
+    /// The BUILD state (at most one; a Vec for uniform traversal).
     state: Vec<Obj>,
     depth: usize,
 }
@@ -709,30 +709,43 @@ impl<'a> Reader<'a> {
                 }
                 APPEND => {
                     let item = self.pop(at)?;
-                    let err = self.err(at, "APPEND to an object that is not a list");
-                    match self.top_mut(at)? {
-                        Obj::List(n) => n.push(item)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::List(n) => {
+                            n.push(item)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "APPEND to an object that is not a list"));
                     }
                 }
                 APPENDS => {
                     let items = self.pop_mark(at)?;
-                    let err = self.err(at, "APPENDS to an object that is not a list");
-                    match self.top_mut(at)? {
-                        Obj::List(n) => n.extend(items)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::List(n) => {
+                            n.extend(items)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "APPENDS to an object that is not a list"));
                     }
                 }
                 SETITEM => {
                     let v = self.pop(at)?;
                     let k = self.pop(at)?;
-                    let err = self.err(at, "SETITEM on an object that is not a dict");
-                    match self.top_mut(at)? {
+                    let ok = match self.top_mut(at)? {
                         Obj::Dict(n) => {
                             n.push(k)?;
                             n.push(v)?;
+                            true
                         }
-                        _ => return Err(err),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "SETITEM on an object that is not a dict"));
                     }
                 }
                 SETITEMS => {
@@ -740,18 +753,28 @@ impl<'a> Reader<'a> {
                     if items.len() % 2 != 0 {
                         return Err(self.err(at, "odd number of items for SETITEMS"));
                     }
-                    let err = self.err(at, "SETITEMS on an object that is not a dict");
-                    match self.top_mut(at)? {
-                        Obj::Dict(n) => n.extend(items)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::Dict(n) => {
+                            n.extend(items)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "SETITEMS on an object that is not a dict"));
                     }
                 }
                 ADDITEMS => {
                     let items = self.pop_mark(at)?;
-                    let err = self.err(at, "ADDITEMS on an object that is not a set");
-                    match self.top_mut(at)? {
-                        Obj::Set(n) => n.extend(items)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::Set(n) => {
+                            n.extend(items)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "ADDITEMS on an object that is not a set"));
                     }
                 }
                 GLOBAL => {
@@ -1162,30 +1185,30 @@ impl<'a> Reader<'a> {
     fn build(&mut self, at: usize, state: Obj) -> R<()> {
         let state_kind = self.deref(&state).type_name();
         let is_dict_or_none = matches!(self.deref(&state), Obj::Dict(_) | Obj::None);
-        let err_target = self.err(
-            at,
-            "BUILD on an object that is not a Pyro class or exception",
-        );
-        let err_state = self.err(
-            at,
-            format!("exception state must be a dict or None, not {state_kind}"),
-        );
-        let target = self.top_mut(at)?;
-        let Obj::Inst(inst) = target else {
-            return Err(err_target);
-        };
-        if let Kind::Exception(..) = inst.kind {
-            if !is_dict_or_none {
-                return Err(err_state);
+        let problem: Option<String> = match self.top_mut(at)? {
+            Obj::Inst(inst) => {
+                if !inst.state.is_empty() {
+                    Some("second BUILD on one instance (Python's pickler never writes that)".into())
+                } else if matches!(inst.kind, Kind::Exception(..)) && !is_dict_or_none {
+                    Some(format!(
+                        "exception state must be a dict or None, not {state_kind}"
+                    ))
+                } else {
+                    let depth = (state.depth() + 1).max(inst.depth);
+                    if depth > MAX_DEPTH {
+                        return Err(too_deep());
+                    }
+                    inst.depth = depth;
+                    inst.state.push(state);
+                    None
+                }
             }
+            _ => Some("BUILD on an object that is not a Pyro class or exception".into()),
+        };
+        match problem {
+            Some(reason) => Err(self.err(at, reason)),
+            None => Ok(()),
         }
-        let depth = (state.depth() + 1).max(inst.depth);
-        if depth > MAX_DEPTH {
-            return Err(too_deep());
-        }
-        inst.depth = depth;
-        inst.state.push(state);
-        Ok(())
     }
 }
 
@@ -1531,22 +1554,12 @@ fn instance(kind: Kind, args: Option<Value>, states: Vec<Value>) -> R<Value> {
                 Some(Value::Tuple(t)) => Value::Tuple(t),
                 _ => return Err(bad_instance(format!("{m}.{n}: args is not a tuple"))),
             };
-            let mut attrs: Vec<(Value, Value)> = Vec::new();
-            for s in states {
-                match s {
-                    Value::Dict(d) => {
-                        for (k, v) in d.0 {
-                            if let Some(slot) = attrs.iter_mut().find(|(k2, _)| *k2 == k) {
-                                slot.1 = v;
-                            } else {
-                                attrs.push((k, v));
-                            }
-                        }
-                    }
-                    Value::None => {}
-                    _ => return Err(bad_instance(format!("{m}.{n}: state is not a dict"))),
-                }
-            }
+            // BUILD runs at most once per instance (see Reader::build).
+            let attrs = match states.into_iter().next() {
+                Some(Value::Dict(d)) => d.0,
+                None | Some(Value::None) => Vec::new(),
+                Some(_) => return Err(bad_instance(format!("{m}.{n}: state is not a dict"))),
+            };
             (
                 format!("{m}.{n}"),
                 vec![

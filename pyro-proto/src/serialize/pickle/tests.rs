@@ -532,3 +532,23 @@ proptest! {
         let _ = loads_call(&data);
     }
 }
+
+#[test]
+fn exception_state_is_taken_whole_and_built_once() {
+    // A large __dict__ is taken as it is (no quadratic merging).
+    let attrs: Vec<(Value, Value)> = (0..50_000)
+        .map(|i| (Value::Str(format!("a{i}")), Value::Int(i)))
+        .collect();
+    let e = exception("builtins.ValueError", vec![s("x")], attrs);
+    let mut bytes = dumps(&e).unwrap();
+    assert_eq!(loads(&bytes).unwrap(), e);
+    // A second BUILD on the same instance is refused.
+    bytes.pop();
+    bytes.extend_from_slice(b"}b.");
+    assert!(malformed(loads(&bytes)).contains("second BUILD"));
+    // State of the wrong type for an exception.
+    let mut bytes = dumps(&exception("builtins.KeyError", vec![], vec![])).unwrap();
+    bytes.pop();
+    bytes.extend_from_slice(b"K\x01b.");
+    assert!(malformed(loads(&bytes)).contains("must be a dict"));
+}
