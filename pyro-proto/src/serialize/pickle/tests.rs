@@ -552,3 +552,38 @@ fn exception_state_is_taken_whole_and_built_once() {
     bytes.extend_from_slice(b"K\x01b.");
     assert!(malformed(loads(&bytes)).contains("must be a dict"));
 }
+
+#[test]
+fn proxy_state_must_hold_a_uri_object() {
+    let proxy = |first: Value| {
+        Value::Class(ClassDict {
+            class_name: "Pyro4.core.Proxy".into(),
+            fields: Dict(vec![(
+                s("state"),
+                Value::Tuple(vec![
+                    first,
+                    Value::Set(vec![]),
+                    Value::Set(vec![s("m")]),
+                    Value::Set(vec![]),
+                    Value::Float(0.0),
+                    Value::None,
+                    s("hello"),
+                    Value::Int(0),
+                    Value::None,
+                ]),
+            )]),
+        })
+    };
+    let good = proxy(uri(vec![
+        s("PYRO"),
+        s("o"),
+        Value::None,
+        s("h"),
+        Value::Int(1),
+    ]));
+    assert_eq!(loads(&dumps(&good).unwrap()).unwrap(), good);
+    assert!(matches!(
+        dumps(&proxy(s("PYRO:o@h:1"))),
+        Err(SerializeError::Unsupported { .. })
+    ));
+}
