@@ -134,14 +134,11 @@ impl<'a> Fast<'a> {
     /// would nest too deep.
     fn container(&mut self, start: usize, make: impl FnOnce(Vec<Value>) -> Value) -> Option<()> {
         let mut depth = 1;
-        let values = self
-            .stack
-            .drain(start..)
-            .map(|(v, d)| {
-                depth = depth.max(d + 1);
-                v
-            })
-            .collect();
+        let mut values = Vec::with_capacity(self.stack.len() - start);
+        for (v, d) in self.stack.drain(start..) {
+            depth = depth.max(d + 1);
+            values.push(v);
+        }
         if depth > MAX_DEPTH {
             return None;
         }
