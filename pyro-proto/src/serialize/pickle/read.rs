@@ -502,6 +502,9 @@ impl<'a> Reader<'a> {
     /// Run the machine to STOP and return the resolved value.
     pub(crate) fn run(mut self) -> R<Value> {
         let top = self.execute()?;
+        // Problems found while resolving (unhashable keys, recursion, the
+        // copy budget) are reported at the STOP opcode.
+        let stop_at = self.pos.saturating_sub(1);
         let Reader {
             mut slots, budget, ..
         } = self;
@@ -509,7 +512,14 @@ impl<'a> Reader<'a> {
             slots: &mut slots,
             budget: budget.get(),
         };
-        res.owned(top, 0)
+        res.owned(top, 0).map_err(|e| match e {
+            SerializeError::Malformed { codec, reason, .. } => SerializeError::Malformed {
+                codec,
+                offset: stop_at,
+                reason,
+            },
+            other => other,
+        })
     }
 
     fn execute(&mut self) -> R<Obj> {

@@ -213,6 +213,10 @@ fn malformed_input_is_reported_with_offset() {
     assert!(malformed(loads(b"r\xff\xff\xff\xff.")).contains("empty stack"));
     // Unhashable dict keys.
     assert!(malformed(loads(b"}]K\x01s.")).contains("unhashable"));
+    match loads(b"}]K\x01s.") {
+        Err(SerializeError::Malformed { offset, .. }) => assert_eq!(offset, 5, "at STOP"),
+        other => panic!("{other:?}"),
+    }
     match loads(b"\x80\x02K\x01K\x02.") {
         Ok(v) => assert_eq!(v, Value::Int(2)),
         other => panic!("{other:?}"),
