@@ -38,10 +38,13 @@ use crate::value::{ClassDict, Dict, Value};
 const MAX_INT_DIGITS: usize = 4300;
 
 /// Copy budget: how many value units (one per node, one per 16 bytes of text)
-/// memo references may expand to, beyond this many per input byte.
-const BUDGET_PER_INPUT_BYTE: usize = 64;
-/// Copy budget every input gets, however small.
-const BUDGET_BASE: usize = 1 << 20;
+/// memo references may expand to, per input byte. A value node costs about
+/// 64 bytes, so this bounds memory at roughly a kilobyte per input byte plus
+/// the base; Python's own pickles only fetch shared objects, which stay far
+/// below it.
+const BUDGET_PER_INPUT_BYTE: usize = 16;
+/// Copy budget every input gets, however small (about 4 MiB of values).
+const BUDGET_BASE: usize = 1 << 16;
 
 /// A container under construction: its items and how deep it nests.
 #[derive(Debug, Clone, Default)]
