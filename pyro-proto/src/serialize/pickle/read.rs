@@ -1359,22 +1359,33 @@ fn unescape_bytes(s: &[u8]) -> Vec<u8> {
 }
 
 /// Python's `raw-unicode-escape` decoding (UNICODE opcode): Latin-1 bytes,
-/// except `\uXXXX` and `\UXXXXXXXX`.
+/// except `\uXXXX` and `\UXXXXXXXX` after an odd run of backslashes.
 fn raw_unicode_escape(s: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
-        let c = s[i];
-        if c == b'\\' && i + 1 < s.len() && (s[i + 1] == b'u' || s[i + 1] == b'U') {
-            // An odd run of backslashes escapes; Python counts the run.
-            let n = if s[i + 1] == b'u' { 4 } else { 8 };
-            let hex = s.get(i + 2..i + 2 + n)?;
+        if s[i] != b'\\' {
+            out.push(s[i] as char);
+            i += 1;
+            continue;
+        }
+        let run = s[i..].iter().take_while(|&&c| c == b'\\').count();
+        let next = s.get(i + run).copied();
+        if run % 2 == 1 && (next == Some(b'u') || next == Some(b'U')) {
+            for _ in 0..run - 1 {
+                out.push('\\');
+            }
+            let n = if next == Some(b'u') { 4 } else { 8 };
+            let start = i + run + 1;
+            let hex = s.get(start..start + n)?;
             let v = u32::from_str_radix(core::str::from_utf8(hex).ok()?, 16).ok()?;
             out.push(char::from_u32(v)?);
-            i += 2 + n;
+            i = start + n;
         } else {
-            out.push(c as char);
-            i += 1;
+            for _ in 0..run {
+                out.push('\\');
+            }
+            i += run;
         }
     }
     Some(out)

@@ -591,3 +591,18 @@ fn proxy_state_must_hold_a_uri_object() {
         Err(SerializeError::Unsupported { .. })
     ));
 }
+
+#[test]
+fn unicode_opcode_decodes_raw_unicode_escape_like_python() {
+    // pickle protocol 0 `V` lines; expected values from Python's
+    // bytes.decode('raw_unicode_escape').
+    let cases: [(&[u8], &str); 4] = [
+        (b"V\\u0041\n.", "A"),
+        (b"V\\\\u0041\n.", "\\\\u0041"),
+        (b"V\\\\\\u0041\n.", "\\\\A"),
+        (b"Vcaf\xe9 \\U0001f600\n.", "caf\u{e9} \u{1F600}"),
+    ];
+    for (p, want) in cases {
+        assert_eq!(loads(p).unwrap(), s(want), "{p:?}");
+    }
+}
