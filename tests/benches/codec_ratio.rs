@@ -68,6 +68,8 @@ fn best<T>(number: u32, mut f: impl FnMut() -> T) -> f64 {
 struct Ours {
     call_dumps: Option<f64>,
     call_loads: Option<f64>,
+    /// `loads_call_raw` (no class step): tells parsing cost from the class walk.
+    call_loads_raw: Option<f64>,
     bytes_dumps: Option<f64>,
     bytes_loads: Option<f64>,
     problems: Vec<String>,
@@ -80,7 +82,11 @@ fn time_ours(ser: SerializerId, call: &Call, blob: &Value, scale: f64) -> Ours {
         Ok(doc) => {
             o.call_dumps = Some(best(n(20_000.0), || ser.dumps_call(black_box(call))));
             match ser.loads_call(&doc) {
-                Ok(_) => o.call_loads = Some(best(n(20_000.0), || ser.loads_call(black_box(&doc)))),
+                Ok(_) => {
+                    o.call_loads = Some(best(n(20_000.0), || ser.loads_call(black_box(&doc))));
+                    o.call_loads_raw =
+                        Some(best(n(20_000.0), || ser.loads_call_raw(black_box(&doc))));
+                }
                 Err(e) => o.problems.push(format!("call decode: {e}")),
             }
         }
@@ -203,6 +209,13 @@ fn main() {
                 target.map(|t| format!(">={t}x")).unwrap_or_default(),
             );
         }
+        println!(
+            "{:<8} {:<12} {:>12} {:>12}           (decode without the class step, for diagnosis)",
+            ser.name(),
+            "call raw dec",
+            "",
+            fmt_time(o.call_loads_raw),
+        );
         for problem in &o.problems {
             println!(
                 "{:<8} not measured: {problem} (codec not implemented yet?)",
