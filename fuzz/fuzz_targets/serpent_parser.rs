@@ -46,7 +46,15 @@ fn model(v: &Value) -> Value {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = serpent::loads_call(data);
+    if let Ok(call) = serpent::loads_call(data) {
+        if let Ok(text) = serpent::dumps_call(&call) {
+            let again = serpent::loads_call(&text).expect("our own call output must read back");
+            assert_eq!((&again.object, &again.method), (&call.object, &call.method));
+            assert_eq!(again.vargs, model(&call.vargs));
+            let kwargs = |d: &Option<Dict>| d.as_ref().map(|d| model(&Value::Dict(d.clone())));
+            assert_eq!(kwargs(&again.kwargs), kwargs(&call.kwargs));
+        }
+    }
     let Ok(value) = serpent::loads(data) else {
         return;
     };

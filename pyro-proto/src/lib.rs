@@ -15,8 +15,12 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod daemon;
+pub mod entropy;
 pub mod message;
 pub mod serialize;
+pub mod servant;
+pub mod session;
 pub mod uri;
 pub mod value;
 

@@ -8,6 +8,11 @@
                                   bytes must equal Python's own round trip loads(dumps(v)), strictly
                                   (same types, floats bit for bit, same dict order), or Rust's bytes
                                   must be exactly what Python writes for that round-tripped value
+    serpent_oracle.py literal  <- lines of hex (any bytes)
+                               -> per line 'OK <hex of dumps(loads(doc))>', 'NODUMP <exception type>'
+                                  (loads worked, dumps refused) or 'ERR <exception type>'
+    serpent_oracle.py repr     -> 'S <hex utf-8 of repr(chunk)>' for every code point (4096 per
+                                  line, surrogates skipped) and 'B <hex bytes> <hex repr>' lines
     serpent_oracle.py redump   <- lines of hex (serpent documents written by Rust)
                                -> hex of dumps(loads(doc)) per line, or 'ERR <message>'
 
@@ -15,6 +20,7 @@ Serialization goes through Pyro4's SerpentSerializer (serpent.dumps(v, module_in
 with Pyro's class hooks registered), exactly what a Pyro4 peer puts on the wire.
 """
 import array
+import warnings
 import collections
 import datetime
 import decimal
@@ -190,6 +196,7 @@ def same(a, b, path="v"):
 
 
 def main():
+    warnings.simplefilter("ignore")  # invalid escapes warn in 3.11; the value is what counts
     mode = sys.argv[1]
     if mode == "corpus":
         for name, v in corpus():
@@ -214,6 +221,26 @@ def main():
                 # Rust wrote exactly what Python writes for its own round trip.
                 r = None
             print("ok %d" % idx if r is None else "FAIL %d %s" % (idx, r))
+    elif mode == "literal":
+        for line in sys.stdin:
+            try:
+                v = serpent.loads(bytes.fromhex(line.strip()))
+            except Exception as e:  # noqa: BLE001 - any rejection counts
+                print("ERR %s" % type(e).__name__)
+                continue
+            try:
+                print("OK %s" % dumps(v).hex())
+            except Exception as e:  # noqa: BLE001
+                print("NODUMP %s" % type(e).__name__)
+    elif mode == "repr":
+        cps = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+        for i in range(0, len(cps), 4096):
+            chunk = "".join(chr(c) for c in cps[i:i + 4096])
+            print("S %s %s" % (chunk.encode().hex(), repr(chunk).encode().hex()))
+        for b in (bytes(range(256)), b"'", b'"', b"'\"", b"it's", b"", b"\\'x"):
+            print("B %s %s" % (b.hex(), repr(b).encode().hex()))
+        for t in ("'", '"', "'\"", "it's", "", "\\'x", 'a"b'):
+            print("S %s %s" % (t.encode().hex(), repr(t).encode().hex()))
     elif mode == "redump":
         for line in sys.stdin:
             try:

@@ -72,6 +72,7 @@ HAND = [
     "PYRONAME:x@:5", "PYROMETA:a@:5", "PYRO:o@@:1", "PYRO:o@h@:1", "PYRONAME:a@@", "PYRONAME:a@@@",
     # PYROMETA
     "PYROMETA:,", "PYROMETA:,@h", "PYROMETA:a,a,b", "PYROMETA:b,a@", "PYROMETA:a@,b", "PYROMETA:a@,b@",
+    "PYROMETA:@hos:,YA:,YRORO", "PYROMETA:@x,b,@", "PYROMETA:@,!@", "PYROMETA:@z,c,b,a@", "PYROMETA:@a,b@h",
     "PYROMETA:class:x,role:y@ns:1", "PYROMETA:\u00e9t\u00e9,\u00fc@h", "pyrometa:x", "PYROMETA:",
     # unicode object names and hosts
     "PYRO:\u043e\u0431\u044a\u0435\u043a\u0442@\u0445\u043e\u0441\u0442:1", "PYRONAME:\u540d\u524d@\u30db\u30b9\u30c8",

@@ -154,7 +154,16 @@ fn rust_parses_every_uri_like_pyro4() {
                 u.hash(&mut h);
                 h.finish()
             };
-            if json!(a == b) != row["equal"] || json!(hash(&a) == hash(&b)) != row["hash_equal"] {
+            // Python hashes a PYROMETA URI by str() of its set, whose order
+            // varies: equal PYROMETA URIs may hash differently there (a Pyro4
+            // bug). Rust keeps Hash consistent with Eq, so compare hashes
+            // with Python's only for the other protocols.
+            let hash_agrees = if a.protocol() == Protocol::PyroMeta {
+                a != b || hash(&a) == hash(&b)
+            } else {
+                json!(hash(&a) == hash(&b)) == row["hash_equal"]
+            };
+            if json!(a == b) != row["equal"] || !hash_agrees {
                 mismatches.push(format!(
                     "pair {pair}: python equal={} hash_equal={}",
                     row["equal"], row["hash_equal"]

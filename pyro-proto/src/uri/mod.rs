@@ -154,6 +154,8 @@ impl fmt::Display for Protocol {
 
 /// A Pyro URI, equal to another exactly when Pyro4 would say so: same
 /// protocol, object (metadata set for PYROMETA), socket name, host and port.
+/// (`Hash` agrees with equality; Pyro4's own hash of a PYROMETA URI depends
+/// on set iteration order and may differ for equal URIs.)
 ///
 /// Parse with [`Uri::parse`] / [`str::parse`]; print with `Display`, which is
 /// Pyro4's `str(uri)`; move it inside payloads with [`Uri::to_value`] and

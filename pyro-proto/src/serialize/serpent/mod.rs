@@ -7,6 +7,14 @@
 //! (bytes, NaN, None or containers as dict keys or set elements) we refuse
 //! with [`SerializeError::Unsupported`] instead.
 //!
+//! Nesting is limited to [`MAX_DEPTH`](crate::serialize::MAX_DEPTH) (256)
+//! containers both ways; note that CPython's parser already refuses more
+//! than 200 nested brackets, and serpent's writer about as many.
+//!
+//! serpent sorts dict keys and set elements only in its indented mode, which
+//! Pyro4 does not use: in compact mode dicts keep insertion order and sets
+//! their iteration order, and so does this writer (in the `Vec` order).
+//!
 //! What does not survive a serpent round trip (in Python either): bytes come
 //! back as `{'data': <base64>, 'encoding': 'base64'}` dicts, empty sets as
 //! `()`, frozensets as sets, NaN as a `{'__class__': 'float', ...}` dict,

@@ -98,18 +98,26 @@ impl<'a> Reader<'a> {
     }
 
     /// Skip blanks, comments and line continuations; newlines too when inside
-    /// brackets. Returns whether a (top-level) newline is next.
+    /// brackets (at the top level a newline ends the expression).
     fn skip_ws(&mut self) {
         while let Some(c) = self.peek() {
             match c {
                 b' ' | b'\t' | b'\x0c' => self.pos += 1,
                 b'#' => self.skip_comment(),
                 b'\n' | b'\r' if self.nest > 0 => self.pos += 1,
-                b'\\' => match (self.peek_at(1), self.peek_at(2)) {
-                    (Some(b'\r'), Some(b'\n')) => self.pos += 3,
-                    (Some(b'\n'), _) | (Some(b'\r'), _) => self.pos += 2,
-                    _ => return,
-                },
+                b'\\' => {
+                    let len = match (self.peek_at(1), self.peek_at(2)) {
+                        (Some(b'\r'), Some(b'\n')) => 3,
+                        (Some(b'\n'), _) | (Some(b'\r'), _) => 2,
+                        _ => return,
+                    };
+                    // A continuation right before the end is an error in
+                    // Python ("unexpected EOF"): leave it for the caller.
+                    if self.pos + len == self.b.len() {
+                        return;
+                    }
+                    self.pos += len;
+                }
                 _ => return,
             }
         }

@@ -264,6 +264,9 @@ fn reads_headers_and_comments() {
     );
     assert_eq!(load("  7  "), Value::Int(7));
     assert_eq!(load("\\\n1"), Value::Int(1));
+    // A line continuation right before the end is a SyntaxError in Python.
+    assert_eq!(load("1\\\n "), Value::Int(1));
+    load_err("1\\\n");
     assert_eq!(offset_of(&load_err("# c\n  1")), 4);
     assert_eq!(offset_of(&load_err("1\n2")), 2);
     assert_eq!(offset_of(&load_err("# only a comment\n")), 17);
@@ -683,6 +686,45 @@ mod props {
             // model changed the value's kind (bytes, NaN, empty sets, complex zeros).
             let again = dumps(&back).unwrap();
             prop_assert_eq!(loads(&again).unwrap(), back);
+        }
+
+        #[test]
+        fn call_round_trip(object in ".{0,12}", method in "[a-z_<>]{1,12}", args in proptest::collection::vec(value(), 0..4), list in any::<bool>(), kw in proptest::option::of(proptest::collection::vec(("[a-z]{1,6}", value()), 0..4))) {
+            let call = Call {
+                object,
+                method,
+                vargs: if list { Value::List(args) } else { Value::Tuple(args) },
+                kwargs: kw.map(|pairs| {
+                let mut seen = Vec::new();
+                Dict(
+                    pairs
+                        .into_iter()
+                        .filter(|(k, _)| !seen.contains(k) && { seen.push(k.clone()); true })
+                        .map(|(k, v)| (Value::Str(k), v))
+                        .collect(),
+                )
+            }),
+            };
+            let text = dumps_call(&call).unwrap();
+            // The call tuple is an ordinary tuple value too.
+            let whole = Value::Tuple(vec![
+                Value::Str(call.object.clone()),
+                Value::Str(call.method.clone()),
+                call.vargs.clone(),
+                call.kwargs.clone().map(Value::Dict).unwrap_or(Value::None),
+            ]);
+            prop_assert_eq!(&text, &dumps(&whole).unwrap());
+            let back = loads_call(&text).unwrap();
+            prop_assert_eq!(&back.object, &call.object);
+            prop_assert_eq!(&back.method, &call.method);
+            prop_assert!(same(&back.vargs, &expected_after_round_trip(&call.vargs)));
+            match (back.kwargs, call.kwargs) {
+                (None, None) => {}
+                (Some(got), Some(sent)) => {
+                    prop_assert!(same(&Value::Dict(got), &expected_after_round_trip(&Value::Dict(sent))))
+                }
+                (got, sent) => prop_assert!(false, "kwargs {:?} came back as {:?}", sent, got),
+            }
         }
 
         #[test]
