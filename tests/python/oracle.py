@@ -6,11 +6,15 @@ bytes as hex. Serializers are Pyro4's own (`Pyro4.util.get_serializer(name)`), s
 travel exactly as a Pyro4 peer puts them on the wire (exceptions and URIs through Pyro4's
 class_to_dict path, serpent with module_in_classname, json with Pyro4's `default`).
 
-    oracle.py corpus  -> {"values": [{"id", "name", "ser": {name: entry}}]} where entry is
+    oracle.py corpus  -> {"values": [{"id", "name", "foreign_class", "ser": {name: entry},
+                                      "call": {name: entry}}]} where entry is
                          {"py": hex of dumps(v), "rt": hex of dumps(loads(dumps(v))) or null,
                           "load_error": message or null}
-                         or {"refused": message} when Pyro4 cannot serialize v at all.
-    oracle.py check   <- [{"id", "ser", "hex"}]   (Rust's bytes for corpus value id)
+                         or {"refused": message} when Pyro4 cannot serialize v at all;
+                         "call" holds the same for dumpsCall("test.obj", "method", (v, 1), {"kw": v})
+                         (rt there is dumpsCall(*loadsCall(py))).
+    oracle.py check   <- [{"id", "ser", "hex", "kind"}]   (Rust's bytes for corpus value id;
+                         kind "value" (default) or "call": then loadsCall is compared)
                       -> [{"id", "ser", "ok", "reason"}]: loads(Rust bytes) must be strictly
                          equal (same types, floats bit for bit, same dict order, exceptions by
                          class, args and attributes) to Python's own loads(dumps(v)).
@@ -286,22 +290,44 @@ def foreign_class(v):
     return True
 
 
+def as_call(v):
+    """The corpus value as it travels in a call: a positional and a keyword argument."""
+    return ("test.obj", "method", (v, 1), {"kw": v})
+
+
+def dumps_kind(kind, ser, v):
+    if kind == "call":
+        return SER[ser].dumpsCall(*as_call(v))
+    return dumps(ser, v)
+
+
+def loads_kind(kind, ser, data):
+    if kind == "call":
+        return SER[ser].loadsCall(data)
+    return loads(ser, data)
+
+
+def record(kind, ser, v):
+    try:
+        py = dumps_kind(kind, ser, v)
+    except Exception as e:
+        return {"refused": err(e)}
+    rec = {"py": py.hex(), "rt": None, "load_error": None}
+    try:
+        back = loads_kind(kind, ser, py)
+        rec["rt"] = (SER[ser].dumpsCall(*back) if kind == "call" else dumps(ser, back)).hex()
+    except Exception as e:
+        rec["load_error"] = err(e)
+    return rec
+
+
 def cmd_corpus():
     values = []
     for i, (name, v) in enumerate(corpus()):
-        entry = {"id": i, "name": name, "ser": {}}
+        entry = {"id": i, "name": name, "ser": {}, "call": {}}
         for ser in NAMES:
-            try:
-                py = dumps(ser, v)
-            except Exception as e:
-                entry["ser"][ser] = {"refused": err(e)}
-                continue
-            rec = {"py": py.hex(), "rt": None, "load_error": None}
-            try:
-                rec["rt"] = dumps(ser, loads(ser, py)).hex()
-            except Exception as e:
-                rec["load_error"] = err(e)
-            entry["ser"][ser] = rec
+            entry["ser"][ser] = record("value", ser, v)
+            entry["call"][ser] = record("call", ser, v)
         # A class Pyro4's dict_to_class does not rebuild: the class-dict serializers refuse it on
         # load, and the Rust pickle codec refuses it by design (it only knows the same classes).
         entry["foreign_class"] = foreign_class(v)
@@ -316,15 +342,16 @@ def cmd_check():
     for r in reqs:
         name, v = values[r["id"]]
         ser = r["ser"]
+        kind = r.get("kind", "value")
         res = {"id": r["id"], "ser": ser, "ok": False, "reason": None}
         try:
-            want = loads(ser, dumps(ser, v))
+            want = loads_kind(kind, ser, dumps_kind(kind, ser, v))
         except Exception as e:
             res["reason"] = "Python cannot round-trip %s itself: %s" % (name, err(e))
             out.append(res)
             continue
         try:
-            got = loads(ser, bytes.fromhex(r["hex"]))
+            got = loads_kind(kind, ser, bytes.fromhex(r["hex"]))
         except Exception as e:
             res["reason"] = "Python cannot read Rust's bytes: " + err(e)
             out.append(res)

@@ -128,6 +128,14 @@ fn known_divergence(ser: SerializerId, v: &Value) -> Option<&'static str> {
     )
 }
 
+/// A call's arguments as one value, for [`known_divergence`].
+fn call_value(call: &pyro_proto::serialize::Call) -> Value {
+    Value::List(vec![
+        call.vargs.clone(),
+        Value::Dict(call.kwargs.clone().unwrap_or_default()),
+    ])
+}
+
 fn report_notes(notes: &[String], known: &[String]) {
     if !notes.is_empty() {
         eprintln!(
@@ -152,6 +160,8 @@ fn report_notes(notes: &[String], known: &[String]) {
 /// One pending "Python, read these Rust bytes" request and how to report it.
 struct Pending {
     id: u64,
+    /// "value" (dumps/loads) or "call" (dumpsCall/loadsCall).
+    kind: &'static str,
     ser: SerializerId,
     bytes: Vec<u8>,
     origin: &'static str,
@@ -253,6 +263,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                     }
                     pending.push(Pending {
                         id,
+                        kind: "value",
                         ser,
                         bytes: ours,
                         origin: "re-encoding of Python's bytes",
@@ -280,6 +291,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                     }
                     Ok(ours) => pending.push(Pending {
                         id,
+                        kind: "value",
                         ser,
                         bytes: ours,
                         origin: "Rust's encoding of the value read from pickle",
@@ -289,10 +301,108 @@ fn python_corpus_round_trips_through_every_serializer() {
             }
         }
     }
+    // The same values as call arguments: dumpsCall("test.obj", "method",
+    // (v, 1), {"kw": v}) -> loads_call -> dumps_call -> loadsCall.
+    for entry in values {
+        let id = entry["id"].as_u64().unwrap();
+        let name = entry["name"].as_str().unwrap();
+        if entry["foreign_class"].as_bool() == Some(true) {
+            continue; // covered by the value checks above
+        }
+        // The call as Rust reads it from Python's pickle.
+        let pickled = entry["call"]["pickle"]["py"]
+            .as_str()
+            .map(unhex)
+            .and_then(|b| SerializerId::Pickle.loads_call(&b).ok());
+        for (ser_name, rec) in entry["call"].as_object().unwrap() {
+            let ser = ser_of(ser_name);
+            let tag = format!("#{id} {name} [{ser_name} call]");
+            if let Some(reason) = rec["refused"].as_str() {
+                if let Some(call) = &pickled {
+                    checks += 1;
+                    if let Ok(ours) = ser.dumps_call(call) {
+                        if let Some(d) = known_divergence(ser, &call_value(call)) {
+                            known.push(format!("{tag}: {d} ({reason})"));
+                            continue;
+                        }
+                        bad.push(format!(
+                            "{tag}: Pyro4 refuses to write the call ({reason}) but Rust writes\n  rust: {}",
+                            show(ser, &ours)
+                        ));
+                    }
+                }
+                continue;
+            }
+            if rec["load_error"].is_string() {
+                continue;
+            }
+            let py = unhex(rec["py"].as_str().unwrap());
+            let rt = unhex(rec["rt"].as_str().unwrap());
+            checks += 1;
+            let call = match ser.loads_call(&py) {
+                Ok(c) => c,
+                Err(e) => {
+                    bad.push(format!(
+                        "{tag}: Rust cannot read Python's call: {e}\n  python: {}",
+                        show(ser, &py)
+                    ));
+                    continue;
+                }
+            };
+            match ser.dumps_call(&call) {
+                Err(e) => bad.push(format!(
+                    "{tag}: Rust cannot write back the call it read: {e}"
+                )),
+                Ok(ours) => {
+                    if byte_exact(ser) && ours != rt && ours != py {
+                        bad.push(format!(
+                            "{tag}: call re-encoding differs from Python's\n  python: {}\n  rust:   {}",
+                            show(ser, &rt),
+                            show(ser, &ours)
+                        ));
+                    }
+                    pending.push(Pending {
+                        id,
+                        kind: "call",
+                        ser,
+                        bytes: ours,
+                        origin: "re-encoding of Python's call",
+                        name: name.to_string(),
+                    });
+                }
+            }
+            if let Some(call) = &pickled {
+                checks += 1;
+                match ser.dumps_call(call) {
+                    Err(e) => bad.push(format!(
+                        "{tag}: Pyro4 writes the call but Rust refuses: {e}\n  python: {}",
+                        show(ser, &py)
+                    )),
+                    Ok(ours) if byte_exact(ser) => {
+                        if ours != py {
+                            bad.push(format!(
+                                "{tag}: Rust's call bytes differ from Pyro4's dumpsCall\n  python: {}\n  rust:   {}",
+                                show(ser, &py),
+                                show(ser, &ours)
+                            ));
+                        }
+                    }
+                    Ok(ours) => pending.push(Pending {
+                        id,
+                        kind: "call",
+                        ser,
+                        bytes: ours,
+                        origin: "Rust's dumps_call of the call read from pickle",
+                        name: name.to_string(),
+                    }),
+                }
+            }
+        }
+    }
     // Python reads every Rust encoding and compares with its own round trip.
     let reqs: Vec<Json> = pending
         .iter()
-        .map(|p| json!({"id": p.id, "ser": p.ser.name(), "hex": hex(&p.bytes)}))
+        .map(|p| json!({"id": p.id, "kind": p.kind, "ser": p.ser.name(), "hex": hex(&p.bytes)}))
         .collect();
     let results = oracle("check", &Json::Array(reqs));
     let results = results.as_array().unwrap();
@@ -301,10 +411,11 @@ fn python_corpus_round_trips_through_every_serializer() {
         checks += 1;
         if r["ok"].as_bool() != Some(true) {
             bad.push(format!(
-                "#{} {} [{}] ({}): Python reads Rust's bytes differently: {}\n  rust: {}",
+                "#{} {} [{} {}] ({}): Python reads Rust's bytes differently: {}\n  rust: {}",
                 p.id,
                 p.name,
                 p.ser.name(),
+                p.kind,
                 p.origin,
                 r["reason"].as_str().unwrap_or("?"),
                 show(p.ser, &p.bytes)
