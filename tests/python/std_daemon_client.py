@@ -7,6 +7,7 @@ Modes:
   hmac URI SER KEY                            right key works; wrong and missing keys fail at connect
   limit URI SER MAX                           MAX connections work, one more is refused
   many URI SER N                              N threads, each its own proxy, at once
+  abandon URI SER                             open a stream, take one item, exit without closing it
 
 The expected result of an echo is what a Python Pyro4 daemon would give: the
 value through the serializer to the daemon and back (loads(dumps(.)) twice),
@@ -169,6 +170,13 @@ def mode_calls(uri, ser, opts):
         fail("add('a', 1) did not raise")
     except TypeError as e:
         check("add" in str(e), "TypeError text %r" % str(e))
+    if ser == "serpent" and metadata and not compression:  # once is enough (the panic hook is noisy)
+        try:
+            p.panics()
+            fail("a panicking servant did not raise")
+        except RuntimeError as e:
+            check("servant panicked: deliberate panic" in str(e), "panic text %r" % str(e))
+        check(p.add(1, 1) == 2, "a call after a servant panic")
     try:
         p._pyroInvoke("no_such_method", (), {})
         fail("unknown method did not raise")
@@ -343,6 +351,17 @@ def mode_many(uri, ser, count):
     print("OK many %d clients %s in %.2fs" % (count, ser, elapsed))
 
 
+def mode_abandon(uri, ser):
+    p = proxy(uri, ser)
+    gen = p.count(10)
+    check(next(gen) == 0, "first item of the abandoned stream")
+    check(p.streams() == 1, "the stream is open")
+    print("OK abandon: exiting with the stream open")
+    sys.stdout.flush()
+    import os
+    os._exit(0)
+
+
 def main():
     mode, uri = sys.argv[1], sys.argv[2]
     ser = sys.argv[3] if len(sys.argv) > 3 else "serpent"
@@ -356,6 +375,8 @@ def main():
         mode_hmac(uri, ser, rest[0])
     elif mode == "limit":
         mode_limit(uri, ser, int(rest[0]))
+    elif mode == "abandon":
+        mode_abandon(uri, ser)
     elif mode == "many":
         mode_many(uri, ser, int(rest[0]))
     else:

@@ -141,6 +141,9 @@ fn test_servant(daemon: DaemonHandle) -> Arc<dyn pyro_proto::servant::Servant> {
             Ok(Reply::Stream(Box::new(items)))
         })
         .method("streams", move |()| Ok(daemon.stream_count()))
+        .method("panics", |()| -> Result<(), RemoteError> {
+            panic!("deliberate panic")
+        })
         .callback("maybe_fail", |(fail,): (bool,)| {
             if fail {
                 Err(RemoteError::builtin("ValueError", "callback failed"))
@@ -380,4 +383,62 @@ fn std_daemon_client_script_detects_mismatches() {
     );
     handle.shutdown();
     thread.join().unwrap().unwrap();
+}
+
+#[test]
+fn std_daemon_abandoned_stream_lingers_then_expires() {
+    let d = Running::start(localhost().stream_linger(Duration::from_millis(1500)));
+    d.client("abandon", &["serpent"]);
+    // The client is gone; its stream waits for a reconnect, then housekeeping drops it.
+    assert_eq!(
+        d.handle.stream_count(),
+        1,
+        "stream dropped before its linger"
+    );
+    let started = Instant::now();
+    while d.handle.stream_count() > 0 && started.elapsed() < Duration::from_secs(6) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.handle.stream_count(), 0, "lingering stream never expired");
+    println!("abandoned stream expired after {:.2?}", started.elapsed());
+    d.stop();
+}
+
+#[test]
+fn std_daemon_stream_lifetime() {
+    let d = Running::start(
+        localhost()
+            .stream_linger(Duration::from_secs(60))
+            .stream_lifetime(Some(Duration::from_millis(500))),
+    );
+    d.client("abandon", &["json"]);
+    let started = Instant::now();
+    while d.handle.stream_count() > 0 && started.elapsed() < Duration::from_secs(6) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.handle.stream_count(), 0, "stream outlived its lifetime");
+    d.stop();
+}
+
+#[test]
+fn std_daemon_comm_timeout_closes_idle_connections() {
+    let d = Running::start(localhost().comm_timeout(Some(Duration::from_millis(300))));
+    let addr = d.uri.rsplit('@').next().unwrap().to_string();
+    let idle = std::net::TcpStream::connect(&addr).unwrap();
+    let started = Instant::now();
+    while d.handle.connection_count() == 0 && started.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(d.handle.connection_count(), 1);
+    while d.handle.connection_count() > 0 && started.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        d.handle.connection_count(),
+        0,
+        "idle connection outlived the timeout"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    drop(idle);
+    d.stop();
 }
