@@ -374,14 +374,18 @@ impl Shared {
         self.start.elapsed()
     }
 
-    fn spawn(&self, name: &str, f: impl FnOnce() + Send + 'static) {
-        let handle = thread::Builder::new()
-            .name(name.to_string())
-            .spawn(f)
-            .expect("cannot spawn a daemon thread");
-        let mut threads = lock(&self.threads);
-        threads.retain(|t| !t.is_finished());
-        threads.push(handle);
+    /// Start a thread that the request loop joins at the end; `false` when
+    /// the OS refuses a new thread (`f` is then dropped unrun).
+    fn spawn(&self, name: &str, f: impl FnOnce() + Send + 'static) -> bool {
+        match thread::Builder::new().name(name.to_string()).spawn(f) {
+            Ok(handle) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(handle);
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
@@ -561,11 +565,16 @@ impl Daemon {
         }
         shared.active.fetch_add(1, Ordering::SeqCst);
         let worker = shared.clone();
-        shared.spawn(&format!("pyro-conn-{id}"), move || {
+        let started = shared.spawn(&format!("pyro-conn-{id}"), move || {
             serve_connection(&worker, ConnId(id), conn, peer);
             lock(&worker.conns).remove(&id);
             worker.active.fetch_sub(1, Ordering::SeqCst);
         });
+        if !started {
+            // Out of threads: the connection was dropped (closed) with the closure.
+            lock(&shared.conns).remove(&id);
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -676,16 +685,29 @@ fn dispatch(shared: &Arc<Shared>, conn: ConnId, session: &mut ServerSession, req
         }
         Prepared::Run(job) => job,
     };
-    if threaded {
+    let job = if threaded {
         // As Pyro4's _OnewayCallThread: the outcome (even a failure) is dropped.
-        let worker = shared.clone();
-        shared.spawn("pyro-oneway", move || {
-            if let Ok(done) = catch_unwind(AssertUnwindSafe(|| job.run())) {
-                worker.core().complete(done, worker.now());
+        // Should no thread be available, the call runs inline after all.
+        let slot = Arc::new(Mutex::new(Some(job)));
+        let (worker, theirs) = (shared.clone(), slot.clone());
+        let started = shared.spawn("pyro-oneway", move || {
+            if let Some(job) = lock(&theirs).take() {
+                if let Ok(done) = catch_unwind(AssertUnwindSafe(|| job.run())) {
+                    worker.core().complete(done, worker.now());
+                }
             }
         });
-        return;
-    }
+        if started {
+            return;
+        }
+        let job = lock(&slot).take();
+        match job {
+            Some(job) => job,
+            None => return,
+        }
+    } else {
+        job
+    };
     let outcome = match catch_unwind(AssertUnwindSafe(|| job.run())) {
         Ok(done) => shared.core().complete(done, shared.now()),
         Err(panic) => {
@@ -731,4 +753,66 @@ fn deny(config: Arc<ServerConfig>, mut conn: Conn, reason: &str) {
     }
     flush(&mut session, &mut conn).ok();
     conn.shutdown(Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_binds_a_real_port_into_uris() {
+        let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind().unwrap();
+        let Location::Tcp { host, port } = daemon.location() else {
+            panic!("not TCP");
+        };
+        assert_eq!(host, "127.0.0.1");
+        assert_ne!(port, 0);
+        let uri = daemon.uri_for("thing").unwrap().to_string();
+        assert_eq!(uri, format!("PYRO:thing@127.0.0.1:{port}"));
+    }
+
+    #[test]
+    fn request_loop_runs_once_and_returns_after_shutdown() {
+        let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind().unwrap();
+        let handle = daemon.handle();
+        let daemon = Arc::new(daemon);
+        let runner = {
+            let daemon = daemon.clone();
+            thread::spawn(move || daemon.request_loop())
+        };
+        thread::sleep(Duration::from_millis(50));
+        handle.shutdown();
+        runner.join().unwrap().unwrap();
+        assert!(handle.is_shut_down());
+        assert!(matches!(daemon.request_loop(), Err(Error::NotListening)));
+    }
+
+    #[test]
+    fn registry_errors_are_typed() {
+        let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind().unwrap();
+        let servant = pyro_proto::servant::ServantBuilder::new("X").build();
+        daemon.register(servant.clone(), Some("x")).unwrap();
+        let err = daemon.register(servant.clone(), Some("x")).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Registry(DaemonError::AlreadyRegistered(_))
+        ));
+        daemon.unregister("x");
+        daemon.register(servant, Some("x")).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unix_socket_replaces_a_stale_file_and_removes_it_at_the_end() {
+        let path = std::env::temp_dir().join(format!("pyro-rs-unit-{}.sock", std::process::id()));
+        std::fs::write(&path, b"stale").unwrap();
+        let daemon = Daemon::builder().unix(&path).bind().unwrap();
+        assert_eq!(
+            daemon.uri_for("o").unwrap().to_string(),
+            format!("PYRO:o@./u:{}", path.display())
+        );
+        daemon.shutdown();
+        daemon.request_loop().unwrap();
+        assert!(!path.exists());
+    }
 }
