@@ -36,6 +36,7 @@ import sys
 
 import Pyro4.core
 import Pyro4.errors
+import Pyro4.futures
 import Pyro4.util
 
 NAMES = ("serpent", "json", "marshal", "pickle")
@@ -193,6 +194,11 @@ def corpus():
     add("exc_os", OSError(2, "No such file"))
     add("exc_stopiteration", StopIteration(5))
     add("exc_custom", Custom("not rebuildable"))
+    add("exc_traceback", exc_with(ValueError, ("remote",), _pyroTraceback=["Traceback (most recent call last):\n",
+                                                                         "ValueError: remote\n"]))
+    add("exc_nested_args", KeyError(("a", 1), [1, {"x": None}], {2, 3}))
+    add("exc_wrapper", Pyro4.futures._ExceptionWrapper(ZeroDivisionError("division by zero")))
+    add("proxy", Pyro4.core.Proxy("PYRO:obj@localhost:9090"))
     # URIs
     for i, u in enumerate(["PYRO:obj@localhost:9090", "PYRO:test.obj@127.0.0.1:51234",
                            "PYRO:obj@[::1]:9090", "PYRO:obj@./u:/tmp/pyro.sock",
@@ -264,6 +270,10 @@ def same(a, b, path="v"):
         if r:
             return r
         return same(vars(a), vars(b), path + ".attributes")
+    if isinstance(a, Pyro4.futures._ExceptionWrapper):
+        return same(a.exception, b.exception, path + ".exception")
+    if isinstance(a, Pyro4.core.Proxy):
+        return same(a.__getstate__(), b.__getstate__(), path + ".state")
     if isinstance(a, Pyro4.core.URI):
         return None if a.__getstate__() == b.__getstate__() else "%s: URI %s != %s" % (path, a, b)
     return None if a == b else "%s: %r != %r" % (path, a, b)
@@ -278,8 +288,10 @@ PLAIN = (type(None), bool, int, float, complex, str, bytes)
 
 def foreign_class(v):
     """True if v holds an object of a class Pyro4's dict_to_class would not rebuild."""
-    if isinstance(v, PLAIN) or isinstance(v, Pyro4.core.URI):
+    if isinstance(v, PLAIN) or isinstance(v, (Pyro4.core.URI, Pyro4.core.Proxy)):
         return False
+    if isinstance(v, Pyro4.futures._ExceptionWrapper):
+        return foreign_class(v.exception)
     if isinstance(v, (list, tuple, set, frozenset)):
         return any(foreign_class(x) for x in v)
     if isinstance(v, dict):
