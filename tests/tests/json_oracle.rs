@@ -338,7 +338,9 @@ fn floats_match_python_repr() {
     let mut g = Gen(0x0123_4567_89ab_cdef);
     let mut floats = Vec::new();
     for i in 0..120_000u64 {
-        let x = match i % 8 {
+        let x = match i % 10 {
+            8 => g.below(10_000_000) as f64 / 10f64.powi(g.below(12) as i32), // short decimals
+            9 => g.below(1_000_000_000_000_000) as f64 / 10f64.powi(g.below(20) as i32),
             0 => f64::from_bits(g.next()),
             1 => (g.next() % 20_000_000_000_000_000) as f64, // integral, both sides of 1e16
             2 => (g.next() % 9_000_000_000_000_000_000 + 100_000_000_000_000_000) as f64, // ties

@@ -14,8 +14,12 @@ use crate::message::{Annotations, FrameError};
 use crate::serialize::SerializeError;
 use crate::value::{Dict, RemoteError, Value};
 
+pub mod client;
 pub mod server;
 
+pub use client::{
+    BatchCall, CallId, CallOptions, ClientConfig, ClientEvent, ClientSession, Response,
+};
 pub use server::{
     HandshakeRequest, Request, ServerConfig, ServerEvent, ServerSession,
     DEFAULT_MAX_DECOMPRESSED_SIZE,
@@ -110,6 +114,15 @@ pub enum CloseReason {
     /// The local side asked for it.
     #[error("closed by the local side")]
     Local,
+    /// No reply arrived in time (Pyro4's `TimeoutError`, after which the
+    /// proxy drops its connection).
+    #[error("receiving: timeout")]
+    TimedOut,
+    /// The peer's reply broke the protocol (wrong seq or serializer, an
+    /// undecodable payload): Pyro4 raises a ProtocolError or SerializeError
+    /// and drops the connection.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 /// Errors of a session command or of a reply that cannot be used.

@@ -224,6 +224,15 @@ impl Writer {
                 if name == "Pyro4.core.URI" && state.len() != 5 {
                     return Err(unsupported("state must have 5 items"));
                 }
+                // Python's Proxy.__setstate__ takes the URI object as is: the
+                // dict form's URI text (serpent/json) would give a broken proxy.
+                if name == "Pyro4.core.Proxy"
+                    && !matches!(state.first(), Some(Value::Class(u)) if u.class_name == "Pyro4.core.URI")
+                {
+                    return Err(unsupported(
+                        "state must start with a Pyro4.core.URI object (the dict form's URI text is not pickled)",
+                    ));
+                }
                 let (module, cls) = name.rsplit_once('.').expect("literal has a dot");
                 self.global(module, cls);
                 self.out.extend_from_slice(&[b')', 0x81]);
