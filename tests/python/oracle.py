@@ -18,8 +18,9 @@ class_to_dict path, serpent with module_in_classname, json with Pyro4's `default
                       -> [{"id", "ser", "ok", "reason"}]: loads(Rust bytes) must be strictly
                          equal (same types, floats bit for bit, same dict order, exceptions by
                          class, args and attributes) to Python's own loads(dumps(v)).
-    oracle.py redump  <- [{"key", "ser", "hex", "pickle"}] (Rust's bytes of a Rust value in
-                         `ser`, and the same value in pickle)
+    oracle.py redump  <- [{"key", "ser", "hex", "pickle", "kind"}] (Rust's bytes of a Rust value in
+                         `ser`, and the same value in pickle; kind "call": call payloads, going
+                         through loadsCall / dumpsCall)
                       -> [{"key", "redump": hex | null, "error": message | null,
                            "from_pickle": hex | null, "pickle_refused": message | null,
                            "unreadable": message | null}]:
@@ -380,27 +381,29 @@ def cmd_redump():
     out = []
     for r in reqs:
         ser = r["ser"]
+        kind = r.get("kind", "value")
         res = {"key": r["key"], "redump": None, "error": None, "from_pickle": None, "pickle_refused": None,
                "unreadable": None}
         if r.get("hex") is not None:
             try:
-                res["redump"] = dumps(ser, loads(ser, bytes.fromhex(r["hex"]))).hex()
+                back = loads_kind(kind, ser, bytes.fromhex(r["hex"]))
+                res["redump"] = (SER[ser].dumpsCall(*back) if kind == "call" else dumps(ser, back)).hex()
             except Exception as e:
                 res["error"] = err(e)
         if r.get("pickle") is not None:
             try:
-                v = loads("pickle", bytes.fromhex(r["pickle"]))
+                v = loads_kind(kind, "pickle", bytes.fromhex(r["pickle"]))
             except Exception as e:
                 res["pickle_refused"] = "Python cannot read Rust's pickle: " + err(e)
             else:
                 try:
-                    data = dumps(ser, v)
+                    data = SER[ser].dumpsCall(*v) if kind == "call" else dumps(ser, v)
                 except Exception as e:
                     res["pickle_refused"] = err(e)
                 else:
                     res["from_pickle"] = data.hex()
                     try:
-                        loads(ser, data)
+                        loads_kind(kind, ser, data)
                     except Exception as e:
                         res["unreadable"] = err(e)
         out.append(res)

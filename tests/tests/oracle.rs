@@ -16,6 +16,12 @@
 //!   modulo each format's documented lossy mappings ([`normalise`]); Rust
 //!   must refuse exactly what Pyro4 refuses (asked through pickle), and its
 //!   serpent/json bytes must equal Pyro4's for the same value.
+//!   [`rust_corpus_calls_round_trip_through_python`] does the same with each
+//!   value as call arguments (`dumps_call` -> `loadsCall` -> `dumpsCall` ->
+//!   `loads_call`). The Python corpus goes through calls as well.
+//!
+//! Known divergences ([`known_divergence`]) are printed as warnings on every
+//! run instead of failing it, each with the reason; everything else fails.
 //!
 //! Every mismatch is collected and the test fails listing all of them with
 //! the value id, serializer and both forms. A missing Python or Pyro4 fails
@@ -26,7 +32,7 @@ use std::io::Write as _;
 use std::process::Stdio;
 
 use num_bigint::BigInt;
-use pyro_proto::serialize::{SerializeError, SerializerId};
+use pyro_proto::serialize::{Call, SerializeError, SerializerId};
 use pyro_proto::value::{ClassDict, Dict, Value};
 use pyro_tests::python::script;
 use pyro_tests::vectors::hex as unhex;
@@ -176,14 +182,6 @@ fn flag(bad: &mut Vec<String>, known_list: &mut Vec<String>, known: Option<&str>
         Some(d) => known_list.push(format!("{msg}\n  => {d}")),
         None => bad.push(msg),
     }
-}
-
-/// A call's arguments as one value, for [`known_divergence`].
-fn call_value(call: &pyro_proto::serialize::Call) -> Value {
-    Value::List(vec![
-        call.vargs.clone(),
-        Value::Dict(call.kwargs.clone().unwrap_or_default()),
-    ])
 }
 
 fn report_notes(notes: &[String], known: &[String]) {
@@ -381,7 +379,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                 if let Some(call) = &pickled {
                     checks += 1;
                     if let Ok(ours) = ser.dumps_call(call) {
-                        if let Some(d) = known_divergence(ser, &call_value(call)) {
+                        if let Some(d) = call_known(ser, call) {
                             known.push(format!("{tag}: {d} ({reason})"));
                             continue;
                         }
@@ -440,7 +438,7 @@ fn python_corpus_round_trips_through_every_serializer() {
             }
             if let Some(call) = &pickled {
                 checks += 1;
-                let kd = known_divergence(ser, &call_value(call));
+                let kd = call_known(ser, call);
                 match ser.dumps_call(call) {
                     Err(e) => flag(
                         &mut bad,
@@ -999,8 +997,100 @@ fn has_set(v: &Value) -> bool {
     }
 }
 
+/// What travels: a bare value (`dumps`/`loads`) or a call carrying it as
+/// `("test.obj", "method", (v, 1), {"kw": v})` (`dumps_call`/`loads_call`).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Value,
+    Call,
+}
+
+fn call_of(v: &Value) -> Call {
+    Call {
+        object: "test.obj".into(),
+        method: "method".into(),
+        vargs: Value::Tuple(vec![v.clone(), Value::Int(1)]),
+        kwargs: Some(Dict(vec![(s("kw"), v.clone())])),
+    }
+}
+
+/// A call as one value, for comparisons: `(object, method, vargs, kwargs)`.
+fn call_as_value(c: Call) -> Value {
+    Value::Tuple(vec![
+        Value::Str(c.object),
+        Value::Str(c.method),
+        c.vargs,
+        Value::Dict(c.kwargs.unwrap_or_default()),
+    ])
+}
+
+/// The first known divergence of any argument of `call` (Pyro4 converts
+/// each argument separately, so an argument is a top-level value).
+fn call_known(ser: SerializerId, call: &Call) -> Option<&'static str> {
+    let args = call.vargs.as_seq().unwrap_or_default().iter();
+    let kwargs = call.kwargs.iter().flat_map(|d| d.values());
+    args.chain(kwargs).find_map(|x| known_divergence(ser, x))
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Value => "value",
+            Kind::Call => "call",
+        }
+    }
+
+    fn dumps(self, ser: SerializerId, v: &Value) -> Result<Vec<u8>, SerializeError> {
+        match self {
+            Kind::Value => ser.dumps(v),
+            Kind::Call => ser.dumps_call(&call_of(v)),
+        }
+    }
+
+    fn loads(self, ser: SerializerId, data: &[u8]) -> Result<Value, SerializeError> {
+        match self {
+            Kind::Value => ser.loads(data),
+            Kind::Call => ser.loads_call(data).map(call_as_value),
+        }
+    }
+
+    fn known(self, ser: SerializerId, v: &Value) -> Option<&'static str> {
+        match self {
+            Kind::Value => known_divergence(ser, v),
+            Kind::Call => call_known(ser, &call_of(v)),
+        }
+    }
+
+    /// What comes back after the Python round trip ([`normalise`]; calls:
+    /// json sends the arguments as a list (`params`), and Pyro4's marshal
+    /// `dumpsCall` turns them into a list too).
+    fn expected(self, ser: SerializerId, v: &Value) -> Value {
+        match self {
+            Kind::Value => normalise(ser, v),
+            Kind::Call => {
+                let c = call_of(v);
+                let vargs = match (ser, normalise(ser, &c.vargs)) {
+                    (SerializerId::Marshal, Value::Tuple(xs)) => Value::List(xs),
+                    (_, other) => other,
+                };
+                let kwargs = normalise(ser, &Value::Dict(c.kwargs.unwrap_or_default()));
+                Value::Tuple(vec![s(&c.object), s(&c.method), vargs, kwargs])
+            }
+        }
+    }
+}
+
 #[test]
 fn rust_corpus_round_trips_through_python() {
+    rust_corpus_through_python(Kind::Value);
+}
+
+#[test]
+fn rust_corpus_calls_round_trip_through_python() {
+    rust_corpus_through_python(Kind::Call);
+}
+
+fn rust_corpus_through_python(kind: Kind) {
     let corpus = rust_corpus();
     assert!(corpus.len() >= 100, "only {} Rust values", corpus.len());
     let mut bad = Vec::new();
@@ -1008,15 +1098,16 @@ fn rust_corpus_round_trips_through_python() {
     let mut reqs = Vec::new();
     let mut ours_all = Vec::new();
     for (i, v) in corpus.iter().enumerate() {
-        let pickle = match SerializerId::Pickle.dumps(v) {
+        let pickle = match kind.dumps(SerializerId::Pickle, v) {
             Ok(p) => Some(p),
             Err(e) => {
                 flag(
                     &mut bad,
                     &mut known,
-                    known_divergence(SerializerId::Pickle, v),
+                    kind.known(SerializerId::Pickle, v),
                     format!(
-                        "#{i} [pickle]: Rust cannot pickle it: {e}\n  value: {}",
+                        "#{i} [pickle {}]: Rust cannot pickle it: {e}\n  value: {}",
+                        kind.name(),
                         dbg_clip(v)
                     ),
                 );
@@ -1024,9 +1115,10 @@ fn rust_corpus_round_trips_through_python() {
             }
         };
         for &ser in SerializerId::ALL {
-            let ours = ser.dumps(v);
+            let ours = kind.dumps(ser, v);
             reqs.push(json!({
                 "key": format!("{i}/{}", ser.name()),
+                "kind": kind.name(),
                 "ser": ser.name(),
                 "hex": ours.as_ref().ok().map(|b| hex(b)),
                 "pickle": pickle.as_ref().map(|b| hex(b)),
@@ -1042,7 +1134,7 @@ fn rust_corpus_round_trips_through_python() {
     let mut notes = Vec::new();
     for ((i, ser, ours), r) in ours_all.iter().zip(results) {
         let v = &corpus[*i];
-        let tag = format!("#{i} [{}]", ser.name());
+        let tag = format!("#{i} [{} {}]", ser.name(), kind.name());
         let from_pickle = r["from_pickle"].as_str().map(unhex);
         let pickle_refused = r["pickle_refused"].as_str();
         checks += 1;
@@ -1071,7 +1163,7 @@ fn rust_corpus_round_trips_through_python() {
             Ok(b) => b,
         };
         if let Some(why) = pickle_refused {
-            if let Some(d) = known_divergence(*ser, v) {
+            if let Some(d) = kind.known(*ser, v) {
                 known.push(format!("{tag}: {d} ({why})"));
                 continue;
             }
@@ -1105,14 +1197,14 @@ fn rust_corpus_round_trips_through_python() {
             }
         };
         checks += 1;
-        match ser.loads(&redump) {
+        match kind.loads(*ser, &redump) {
             Err(e) => bad.push(format!(
                 "{tag}: Rust cannot read Python's re-encoding: {e}\n  python: {}",
                 show(*ser, &redump)
             )),
             Ok(back) => {
                 round_trips += 1;
-                let want = normalise(*ser, v);
+                let want = kind.expected(*ser, v);
                 if !equiv(&want, &back) {
                     bad.push(format!(
                         "{tag}: the value came back different\n  sent:     {}\n  expected: {}\n  got:      {}\n  rust:     {}\n  python:   {}",
@@ -1128,10 +1220,11 @@ fn rust_corpus_round_trips_through_python() {
     }
     report_notes(&notes, &known);
     eprintln!(
-        "rust corpus: {} values, {checks} checks, {round_trips} full round trips",
+        "rust corpus ({}): {} values, {checks} checks, {round_trips} full round trips",
+        kind.name(),
         corpus.len()
     );
-    fail_with("Rust-corpus", &bad, checks);
+    fail_with(&format!("Rust-corpus {}", kind.name()), &bad, checks);
     assert!(
         round_trips >= corpus.len() * 2,
         "only {round_trips} full round trips for {} values",
