@@ -606,3 +606,29 @@ fn unicode_opcode_decodes_raw_unicode_escape_like_python() {
         assert_eq!(loads(p).unwrap(), s(want), "{p:?}");
     }
 }
+
+#[test]
+fn fast_path_takes_python_call_payloads_and_agrees() {
+    // Python's memoized output without GETs goes the fast way...
+    for h in [
+        CALL_MULTIPLY,
+        "80054b2a2e",
+        "8005950e000000000000008c0a68c3a96c6c6f20e282ac942e",
+    ] {
+        let data = hex(h);
+        let fast = super::fast::loads(&data).expect("plain data takes the fast path");
+        assert_eq!(Ok(fast), super::read::Reader::new(&data).run(), "{h}");
+    }
+    // ...memo fetches and classes do not (and still load).
+    for h in [DATA_URI, DATA_VALUEERROR, DATA_WRAPPER] {
+        let data = hex(h);
+        assert!(super::fast::loads(&data).is_none(), "{h}");
+        assert!(loads(&data).is_ok());
+    }
+    for (_, h) in OLD_PROTOCOLS {
+        let data = hex(h);
+        if let Some(fast) = super::fast::loads(&data) {
+            assert_eq!(Ok(fast), super::read::Reader::new(&data).run(), "{h}");
+        }
+    }
+}
