@@ -251,8 +251,11 @@ fn main() {
             );
         }
     }
-    if !benching {
-        println!("(quick run with scale {scale}: figures are indicative only; use `cargo bench`)");
+    if !benching || cfg!(debug_assertions) {
+        println!(
+            "(smoke run, scale {scale}{}: the ratios mean nothing; use `cargo bench -p pyro-tests --bench codec_ratio`)",
+            if cfg!(debug_assertions) { ", debug build" } else { "" }
+        );
     }
     if misses.is_empty() {
         println!("all measured targets met");
