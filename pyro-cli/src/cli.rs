@@ -260,6 +260,9 @@ mod tests {
             parse_serializers("serpent, json").unwrap(),
             [SerializerId::Serpent, SerializerId::Json]
         );
-        assert_eq!(parse_serializers("yaml").unwrap_err().code, EXIT_BAD_ARGUMENT);
+        assert_eq!(
+            parse_serializers("yaml").unwrap_err().code,
+            EXIT_BAD_ARGUMENT
+        );
     }
 }

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyro_proto::serialize::SerializerId;
@@ -236,7 +236,12 @@ impl Servant for EchoServer {
         }
     }
 
-    fn set_attr(&self, _ctx: &mut CallContext, name: &str, value: Value) -> Result<(), RemoteError> {
+    fn set_attr(
+        &self,
+        _ctx: &mut CallContext,
+        name: &str,
+        value: Value,
+    ) -> Result<(), RemoteError> {
         match name {
             "verbose" => {
                 self.verbose.store(truthy(&value), Ordering::Relaxed);
@@ -323,9 +328,8 @@ pub fn start(options: &Options) -> Result<(Daemon, String), EchoError> {
     let daemon = builder.bind()?;
     let handle: DaemonHandle = daemon.handle();
     let stopper = handle.clone();
-    let echo: Arc<dyn Servant> = Arc::new(EchoServer::new(options.verbose, move || {
-        stopper.shutdown()
-    }));
+    let echo: Arc<dyn Servant> =
+        Arc::new(EchoServer::new(options.verbose, move || stopper.shutdown()));
     let uri = handle.register(echo, Some(OBJECT_ID))?;
     Ok((daemon, uri.to_string()))
 }
@@ -344,9 +348,25 @@ pub fn run(options: &Options) -> Result<(), EchoError> {
             );
         }
     }
+    // The signal handler goes in before the socket is bound, so that no
+    // signal can find the process without it; one that arrives before the
+    // daemon exists is remembered and honoured right after binding.
+    let stopper: Arc<Mutex<Option<DaemonHandle>>> = Arc::default();
+    let requested = Arc::new(AtomicBool::new(false));
+    {
+        let (stopper, requested) = (stopper.clone(), requested.clone());
+        ctrlc::set_handler(move || {
+            requested.store(true, Ordering::SeqCst);
+            if let Some(handle) = &*stopper.lock().unwrap_or_else(PoisonError::into_inner) {
+                handle.shutdown();
+            }
+        })?;
+    }
     let (daemon, uri) = start(options)?;
-    let handle = daemon.handle();
-    ctrlc::set_handler(move || handle.shutdown())?;
+    *stopper.lock().unwrap_or_else(PoisonError::into_inner) = Some(daemon.handle());
+    if requested.load(Ordering::SeqCst) {
+        daemon.shutdown();
+    }
     if options.verbose {
         let _ = writeln!(out, "not using a name server.");
     }
@@ -390,7 +410,10 @@ mod tests {
     #[test]
     fn methods_answer_as_pythons_do() {
         assert_eq!(call("echo", vec![Value::Int(5)], &[]), Ok(Value::Int(5)));
-        assert_eq!(call("echo", vec![], &[("message", "m".into())]), Ok("m".into()));
+        assert_eq!(
+            call("echo", vec![], &[("message", "m".into())]),
+            Ok("m".into())
+        );
         assert_eq!(
             call("error", vec![], &[]),
             Err("ValueError: expected error from echoserver error() method".into())
@@ -411,12 +434,38 @@ mod tests {
 
     #[test]
     fn signature_errors_use_cpython_texts() {
-        let cases: &[(&str, Vec<Value>, &[(&str, Value)], &str)] = &[
-            ("echo", vec![], &[], "TypeError: EchoServer.echo() missing 1 required positional argument: 'message'"),
-            ("echo", vec![Value::Int(1), Value::Int(2)], &[], "TypeError: EchoServer.echo() takes 2 positional arguments but 3 were given"),
-            ("error", vec![Value::Int(1)], &[], "TypeError: EchoServer.error() takes 1 positional argument but 2 were given"),
-            ("echo", vec![Value::Int(1)], &[("message", Value::Int(2))], "TypeError: EchoServer.echo() got multiple values for argument 'message'"),
-            ("echo", vec![], &[("x", Value::Int(2))], "TypeError: EchoServer.echo() got an unexpected keyword argument 'x'"),
+        type Case<'a> = (&'a str, Vec<Value>, &'a [(&'a str, Value)], &'a str);
+        let cases: &[Case] = &[
+            (
+                "echo",
+                vec![],
+                &[],
+                "TypeError: EchoServer.echo() missing 1 required positional argument: 'message'",
+            ),
+            (
+                "echo",
+                vec![Value::Int(1), Value::Int(2)],
+                &[],
+                "TypeError: EchoServer.echo() takes 2 positional arguments but 3 were given",
+            ),
+            (
+                "error",
+                vec![Value::Int(1)],
+                &[],
+                "TypeError: EchoServer.error() takes 1 positional argument but 2 were given",
+            ),
+            (
+                "echo",
+                vec![Value::Int(1)],
+                &[("message", Value::Int(2))],
+                "TypeError: EchoServer.echo() got multiple values for argument 'message'",
+            ),
+            (
+                "echo",
+                vec![],
+                &[("x", Value::Int(2))],
+                "TypeError: EchoServer.echo() got an unexpected keyword argument 'x'",
+            ),
         ];
         for (method, vargs, kw, want) in cases {
             assert_eq!(call(method, vargs.clone(), kw), Err(want.to_string()));

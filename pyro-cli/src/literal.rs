@@ -57,9 +57,7 @@ pub fn parse_kwargs(items: &[String]) -> Result<Dict, LiteralError> {
             .split_once('=')
             .ok_or_else(|| LiteralError::KwSyntax(item.clone()))?;
         let mut chars = name.chars();
-        let valid = chars
-            .next()
-            .is_some_and(|c| c == '_' || c.is_alphabetic())
+        let valid = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
             && chars.all(|c| c == '_' || c.is_alphanumeric());
         if !valid {
             return Err(LiteralError::KwName(name.to_string()));

@@ -205,7 +205,8 @@ mod tests {
         c.fields.insert("__exception__", true);
         c.fields.insert("args", Value::tuple(["bad"]));
         assert_eq!(py_repr(&Value::Class(c.clone())), "ValueError('bad')");
-        c.fields.insert("args", Value::tuple([Value::from("a"), Value::Int(1)]));
+        c.fields
+            .insert("args", Value::tuple([Value::from("a"), Value::Int(1)]));
         assert_eq!(py_repr(&Value::Class(c.clone())), "ValueError('a', 1)");
         c.fields.insert("args", Value::Tuple(vec![]));
         assert_eq!(py_repr(&Value::Class(c)), "ValueError()");
