@@ -317,13 +317,37 @@ pub fn normalize(v: &Value) -> Value {
         Value::Tuple(items) => Value::Tuple(items.iter().map(normalize).collect()),
         Value::Set(items) => Value::Set(sorted(items.iter().map(normalize).collect())),
         Value::FrozenSet(items) => Value::FrozenSet(sorted(items.iter().map(normalize).collect())),
-        Value::Dict(d) => Value::Dict(normalize_dict(d)),
+        Value::Dict(d) => {
+            let class = match d.get_str("__class__") {
+                Some(Value::Str(name)) => name.clone(),
+                _ => String::new(),
+            };
+            Value::Dict(proxy_state_sorted(&class, normalize_dict(d)))
+        }
         Value::Class(c) => Value::Class(ClassDict {
             class_name: c.class_name.clone(),
-            fields: normalize_dict(&c.fields),
+            fields: proxy_state_sorted(&c.class_name, normalize_dict(&c.fields)),
         }),
         other => other.clone(),
     }
+}
+
+/// A `Pyro4.core.Proxy` state holds the metadata name collections at
+/// positions 1 to 3 (oneway, methods, attrs); their order is Python set order.
+fn proxy_state_sorted(class_name: &str, mut fields: Dict) -> Dict {
+    if class_name != "Pyro4.core.Proxy" {
+        return fields;
+    }
+    if let Some(Value::Tuple(state) | Value::List(state)) =
+        fields.get_mut(&Value::Str("state".into()))
+    {
+        for item in state.iter_mut().skip(1).take(3) {
+            if let Value::Tuple(names) | Value::List(names) = item {
+                *names = sorted(std::mem::take(names));
+            }
+        }
+    }
+    fields
 }
 
 fn sorted(mut items: Vec<Value>) -> Vec<Value> {

@@ -23,6 +23,7 @@ use pyro_proto::daemon::{ConnId, Daemon, DaemonConfig, Location, Prepared};
 use pyro_proto::entropy::SeededEntropy;
 use pyro_proto::serialize::SerializerId;
 use pyro_proto::servant::{Args, CallContext, Reply, Servant, ServantBuilder};
+use pyro_proto::session::server::SERIALIZED_BLOB_CLASS;
 use pyro_proto::session::{HandshakeRequest, Metadata, ServerConfig, ServerEvent, ServerSession};
 use pyro_proto::value::{ClassDict, Dict, RemoteError, Value};
 use pyro_tests::replay::{self, CompareState, Connection};
@@ -251,19 +252,30 @@ fn test_obj(value: Arc<Mutex<Value>>) -> Arc<dyn Servant> {
         .raw_method("blob", |_, a| {
             // def blob(self, blob): return [blob.info, blob.deserialized()]
             let [blob] = positional::<1>("blob", &a)?;
-            let fields = match &blob {
-                Value::Class(c) => c.fields.clone(),
-                Value::Dict(d) => d.clone(),
-                other => {
-                    return Err(RemoteError::attribute_error(format!(
-                        "'{}' object has no attribute 'info'",
-                        other.type_name()
-                    )))
-                }
+            let not_a_blob = || {
+                RemoteError::attribute_error(format!(
+                    "'{}' object has no attribute 'info'",
+                    blob.type_name()
+                ))
             };
-            let info = fields.get_str("info").cloned().unwrap_or(Value::None);
-            let data = fields.get_str("data").cloned().unwrap_or(Value::None);
-            Ok(Reply::Value(Value::List(vec![info, data])))
+            let fields = match &blob {
+                Value::Class(c) if c.class_name == SERIALIZED_BLOB_CLASS => &c.fields,
+                _ => return Err(not_a_blob()),
+            };
+            let info = fields.get_str("info").cloned().ok_or_else(not_a_blob)?;
+            let serializer = fields
+                .get_str("serializer")
+                .and_then(Value::as_i64)
+                .and_then(|id| SerializerId::from_id(u16::try_from(id).ok()?).ok())
+                .ok_or_else(not_a_blob)?;
+            let data = fields
+                .get_str("data")
+                .and_then(Value::as_bytes)
+                .ok_or_else(not_a_blob)?;
+            let call = serializer
+                .loads_call(data)
+                .map_err(|e| RemoteError::serialize_error(e.to_string()))?;
+            Ok(Reply::Value(Value::List(vec![info, call.vargs])))
         })
         .attr_rw(
             "value",
@@ -304,13 +316,18 @@ fn factory(daemon: Arc<Mutex<Daemon>>, made: Arc<Mutex<usize>>) -> Arc<dyn Serva
                 Value::Dict(d) => d.clone(),
                 _ => Dict::new(),
             };
+            // state[0] is the uri text (class-dict form) or a URI object (pickle)
             let uri = fields
                 .get_str("state")
                 .and_then(|st| st.as_seq())
                 .and_then(|st| st.first())
-                .and_then(|u| u.as_str())
-                .unwrap_or("?")
-                .to_string();
+                .and_then(|u| match u {
+                    Value::Str(text) => Some(text.clone()),
+                    other => pyro_proto::Uri::from_value(other)
+                        .ok()
+                        .map(|u| u.to_string()),
+                })
+                .unwrap_or_else(|| "?".into());
             let class = proxy
                 .as_class()
                 .map(|c| c.short_name().to_string())
@@ -579,7 +596,11 @@ fn replay_connection(
             last_line,
             "Pyro4 closed the connection after this; rust session is still open".into(),
         ),
-        Some(false) | None if !eof_line && session.is_closed() => report(
+        // When the client closed first the capture cannot tell whether Pyro4
+        // would have closed on its own (it closes after a SerializeError reply
+        // too, but only after logging, so the client usually wins the race):
+        // only the raw-socket captures, which wait for an EOF, say "kept open".
+        None if !eof_line && session.is_closed() => report(
             last_line,
             format!(
                 "rust closed the connection, Pyro4 kept it open ({:?})",
