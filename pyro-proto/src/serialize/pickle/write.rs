@@ -7,6 +7,7 @@
 //! state (BUILD). No memo is written: a [`Value`] is a tree, nothing is shared.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use num_bigint::BigInt;
@@ -224,6 +225,13 @@ impl Writer {
                 if name == "Pyro4.core.URI" && state.len() != 5 {
                     return Err(unsupported("state must have 5 items"));
                 }
+                let converted;
+                let state = if name == "Pyro4.core.Proxy" {
+                    converted = proxy_pickle_state(state).map_err(|e| unsupported(&e))?;
+                    &converted
+                } else {
+                    state
+                };
                 let (module, cls) = name.rsplit_once('.').expect("literal has a dot");
                 self.global(module, cls);
                 self.out.extend_from_slice(&[b')', 0x81]);
@@ -293,4 +301,27 @@ impl Writer {
         self.out.push(b't');
         Ok(())
     }
+}
+
+/// A proxy state as Python's `Proxy.__getstate__` gives it to pickle: the URI
+/// as a `Pyro4.core.URI` object and the oneway/methods/attrs names as sets.
+/// The class-dict form the other serializers use (and `Daemon::proxy_for`
+/// builds) has the URI as text and the names as tuples; a Python peer that
+/// unpickled that form would get a proxy whose `_pyroUri` is a str, which
+/// fails as soon as it connects.
+fn proxy_pickle_state(state: &[Value]) -> Result<Vec<Value>, String> {
+    let mut out = state.to_vec();
+    if let Some(first) = out.first_mut() {
+        if let Value::Str(text) = first {
+            let uri = crate::uri::Uri::parse(text)
+                .map_err(|e| format!("state has an invalid uri {text:?}: {e}"))?;
+            *first = uri.to_value();
+        }
+    }
+    for names in out.iter_mut().skip(1).take(3) {
+        if let Value::Tuple(items) | Value::List(items) = names {
+            *names = Value::Set(core::mem::take(items));
+        }
+    }
+    Ok(out)
 }
