@@ -53,10 +53,66 @@ const EXCLUDED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Differences between the Rust daemon and the capture that are inherent,
-/// keyed by file and the line number of the captured S2C message (or of the
-/// line where the difference shows), with the justification.
-const KNOWN_DIFFERENCES: &[(&str, usize, &str)] = &[];
+/// Differences between the Rust daemon and the capture that are inherent
+/// rather than bugs: (file, line of the captured S2C message, a text the
+/// difference report contains, justification). Each must still occur.
+const KNOWN_DIFFERENCES: &[(&str, usize, &str, &str)] = &[
+    // -- CONNECTFAIL sent before the CONNECT could be read.
+    ("raw_bad_checksum.txt", 18, r#"annotation ids: captured ["CORR"], rust []"#, STALE_CORR),
+    ("raw_garbage.txt", 14, r#"annotation ids: captured ["CORR"], rust []"#, STALE_CORR),
+    ("raw_invoke_before_connect.txt", 17, r#"annotation ids: captured ["CORR"], rust []"#, STALE_CORR),
+    ("raw_unknown_serializer_id.txt", 16, r#"annotation ids: captured ["CORR"], rust []"#, STALE_CORR),
+    ("raw_wrong_protocol_version.txt", 18, r#"annotation ids: captured ["CORR"], rust []"#, STALE_CORR),
+    ("hmac_daemon_without_key.txt", 20, r#"annotation ids: captured ["CORR"], rust []"#, STALE_CORR),
+    ("hmac_client_without_key.txt", 20, r#"annotation ids: captured ["CORR", "HMAC"], rust ["HMAC"]"#, STALE_CORR),
+    ("hmac_wrong_key.txt", 21, r#"annotation ids: captured ["CORR", "HMAC"], rust ["HMAC"]"#, STALE_CORR),
+    // -- custom_class() returning a plain vectorsvc.Thing instance.
+    ("json_classes.txt", 45, r#"(Str("__class__"), Str("vectorsvc.Thing"))"#, PY311_GETSTATE),
+    ("marshal_classes.txt", 45, r#"(Str("__class__"), Str("vectorsvc.Thing"))"#, PY311_GETSTATE),
+    ("pickle_classes.txt", 45, r#"captured ["object", "vectorsvc.Thing""#,
+     "Python pickles the vectorsvc.Thing instance itself (its class global + __dict__), which only \
+      a peer that can import vectorsvc can load. A Rust servant has no Python class: the Rust \
+      pickle writer deliberately writes a class value it cannot rebuild as the class-dict form \
+      (the dict with '__class__' the other serializers send), which any peer can load."),
+    // -- types_extended(): datetime, date, uuid, Decimal.
+    ("marshal_types_extended.txt", 26, "header (type, flags, seq, serializer): captured (5, 1, 1, 3), rust (5, 0, 1, 3)", PY_ONLY_TYPES),
+    ("marshal_types_extended.txt", 26, r#"annotation ids: captured [], rust ["CORR"]"#, PY_ONLY_TYPES),
+    ("marshal_types_extended.txt", 26, r#"Str("unmarshallable object")"#, PY_ONLY_TYPES),
+    ("json_types_extended.txt", 26, "json cannot serialize <class 'bytes'>: don't know how to serialize class <class 'bytes'> using serializer JsonSerializer",
+     "Same exception class (Pyro4.errors.SerializeError), flags and connection close as Pyro4 \
+      (which fails on the same bytes value); the message carries Python's sentence verbatim after \
+      the Rust error's context prefix \"json cannot serialize <class 'bytes'>: \" \
+      (SerializeError::Unsupported's Display)."),
+    // -- Python-specific error texts and classes.
+    ("raw_invoke_edge_cases.txt", 38, "TestObj.multiply() argument after ** must be a mapping, not NoneType",
+     "CPython names the function module-qualified ('vectorsvc.TestObj.multiply()'); a Rust servant \
+      has a class name and no Python module. Same exception class (TypeError), same wording otherwise."),
+    ("raw_invoke_payload_serializer_mismatch.txt", 27, "malformed json data at byte 0: expecting value",
+     "Python's json parser raises json.decoder.JSONDecodeError (a ValueError subclass carrying the \
+      parser's msg/doc/pos/lineno/colno attributes); the Rust daemon reports the same failure as \
+      builtins.ValueError, which every Python client can rebuild (JSONDecodeError is not in \
+      Pyro4's class whitelist, so a Python client of a Python daemon cannot even rebuild it)."),
+];
+
+/// Early CONNECTFAIL annotations.
+const STALE_CORR: &str = "Pyro4 sends this CONNECTFAIL with whatever correlation id the daemon \
+    worker thread's thread-local current_context still holds from an earlier connection (the \
+    CONNECT is refused before its own CORR is read): each captured value is the CORR of a \
+    conversation captured earlier (e.g. raw_garbage's is serpent_async's; a fresh thread sends \
+    none, as pickle_not_accepted.txt shows). The Rust session sends none.";
+
+/// Plain objects in json/marshal replies.
+const PY311_GETSTATE: &str = "Captured on CPython 3.11, where object.__getstate__ exists, so \
+    Pyro4 4.82's class_to_dict returns vars(obj) without adding '__class__'; on CPython <= 3.10 \
+    (and with serpent on any version) Pyro4 sends the '__class__' key, as the Rust codecs do. \
+    The payload is otherwise identical.";
+
+/// Python types without a Value counterpart.
+const PY_ONLY_TYPES: &str = "datetime, date and Decimal are Python classes with no Value \
+    counterpart; Python's marshal cannot write them nested in the result (ValueError \
+    'unmarshallable object'), while the Rust servant returns their ISO/str text, as Pyro4's \
+    serpent and json serializers (and the Rust pickle reader) turn them into, and marshal \
+    writes that fine.";
 
 /// Which of the capture's Python daemons a file talked to (`daemons.py`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -668,7 +724,7 @@ fn every_captured_daemon_conversation_replays() {
     for (file, line, text) in &diffs {
         match KNOWN_DIFFERENCES
             .iter()
-            .position(|(f, l, _)| f == file && l == line)
+            .position(|(f, l, pattern, _)| f == file && l == line && text.contains(pattern))
         {
             Some(i) => {
                 used.insert(i);
@@ -680,7 +736,7 @@ fn every_captured_daemon_conversation_replays() {
         .iter()
         .enumerate()
         .filter(|(i, _)| !used.contains(i))
-        .map(|(_, (f, l, _))| format!("{f}:{l}"))
+        .map(|(_, (f, l, p, _))| format!("{f}:{l} ({p})"))
         .collect();
     assert!(
         unexplained.is_empty() && stale.is_empty(),
