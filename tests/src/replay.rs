@@ -11,7 +11,7 @@
 //! not depend on the direction: connection splitting, reply framing and the
 //! comparison itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pyro_proto::message::{compute_hmac, AnnotationId, Annotations, Bytes};
 use pyro_proto::serialize::SerializerId;
@@ -100,6 +100,12 @@ pub struct CompareState {
     pub streams: BTreeMap<Vec<u8>, Vec<u8>>,
     /// HMAC key of the conversation, if signed.
     pub hmac_key: Option<Vec<u8>>,
+    /// CORR values seen so far (captured, Rust): a reply whose captured CORR
+    /// is new must get a new Rust CORR too (Pyro4 draws a fresh uuid4 per
+    /// request without CORR).
+    pub corrs: (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>),
+    /// How many replies were compared.
+    pub compared: usize,
 }
 
 impl CompareState {
@@ -167,6 +173,7 @@ pub fn compare_reply(
     state: &mut CompareState,
 ) -> Vec<String> {
     let mut diffs = Vec::new();
+    state.compared += 1;
     let c = raw_frame(captured);
     let r = raw_frame(ours);
     let fields = |f: &RawFrame| (f.msg_type, f.flags, f.seq, f.serializer_id);
@@ -209,6 +216,13 @@ pub fn compare_reply(
                     if value[..] != expected[..] {
                         diffs.push("rust CORR does not echo the request's CORR".into());
                     }
+                } else if let Some(theirs) = get(&c, b"CORR") {
+                    let fresh_there = !state.corrs.0.contains(&theirs);
+                    if fresh_there && state.corrs.1.contains(value) {
+                        diffs.push("rust reuses a CORR where Pyro4 made a fresh one".into());
+                    }
+                    state.corrs.0.insert(theirs);
+                    state.corrs.1.insert(value.clone());
                 }
             }
             b"STRM" => {

@@ -518,7 +518,16 @@ fn serve(host: &Host, session: &mut ServerSession, conn: ConnId, now: Duration) 
 /// One difference found: file, line, text.
 type Diff = (String, usize, String);
 
-fn replay_file(file: &VectorFile) -> Vec<Diff> {
+/// What replaying one file found: differences, replies compared, connections.
+struct FileResult {
+    diffs: Vec<Diff>,
+    compared: usize,
+    connections: usize,
+}
+
+/// `chunk`: feed client bytes in pieces of this size (0: whole lines), each
+/// piece followed by a round of event handling.
+fn replay_file(file: &VectorFile, chunk: usize) -> FileResult {
     let host = Host::new(&file.name);
     let mut diffs: Vec<Diff> = Vec::new();
     let mut state = CompareState {
@@ -526,7 +535,9 @@ fn replay_file(file: &VectorFile) -> Vec<Diff> {
         ..CompareState::default()
     };
     let now = Duration::from_secs(1000);
-    for (n, connection) in replay::connections(file).into_iter().enumerate() {
+    let connections = replay::connections(file);
+    let count = connections.len();
+    for (n, connection) in connections.into_iter().enumerate() {
         let conn = ConnId(n as u64 + 1);
         host.daemon
             .lock()
@@ -543,11 +554,16 @@ fn replay_file(file: &VectorFile) -> Vec<Diff> {
             &connection,
             &mut state,
             now,
+            chunk,
             |line, text| diffs.push((file.name.clone(), line, text)),
         );
         host.daemon.lock().unwrap().connection_closed(conn, now);
     }
-    diffs
+    FileResult {
+        diffs,
+        compared: state.compared,
+        connections: count,
+    }
 }
 
 fn replay_connection(
@@ -557,6 +573,7 @@ fn replay_connection(
     connection: &Connection,
     state: &mut CompareState,
     now: Duration,
+    chunk: usize,
     mut report: impl FnMut(usize, String),
 ) {
     let mut sent: Vec<u8> = Vec::new();
@@ -606,8 +623,15 @@ fn replay_connection(
                     );
                     return;
                 }
-                session.receive(&bytes);
-                serve(host, session, conn, now);
+                let size = if chunk == 0 {
+                    bytes.len().max(1)
+                } else {
+                    chunk
+                };
+                for piece in bytes.chunks(size) {
+                    session.receive(piece);
+                    serve(host, session, conn, now);
+                }
                 collect(session, &mut sent, &mut pending);
             }
             "S2C" => match pending.pop_front() {
@@ -688,15 +712,37 @@ fn is_scenario(name: &str) -> bool {
 
 #[test]
 fn every_captured_daemon_conversation_replays() {
+    check_all(0);
+}
+
+/// The same replay with the client's bytes arriving in small pieces (a TCP
+/// stream gives no message boundaries): the same replies, the same closes.
+#[test]
+fn replay_with_split_input_gives_the_same_results() {
+    for chunk in [1, 5, 23] {
+        check_all(chunk);
+    }
+}
+
+fn check_all(chunk: usize) {
     let files = vectors::all();
     let mut replayed = Vec::new();
     let mut diffs: Vec<Diff> = Vec::new();
+    let (mut compared, mut connections) = (0, 0);
     let excluded: BTreeSet<&str> = EXCLUDED.iter().map(|(n, _)| *n).collect();
     for file in files.iter().filter(|f| is_scenario(&f.name)) {
         if excluded.contains(file.name.as_str()) {
             continue;
         }
-        diffs.extend(replay_file(file));
+        let result = replay_file(file, chunk);
+        assert!(
+            result.compared > 0 && result.connections > 0,
+            "{}: nothing was compared",
+            file.name
+        );
+        diffs.extend(result.diffs);
+        compared += result.compared;
+        connections += result.connections;
         replayed.push(file.name.clone());
     }
     // Every scenario file is either replayed or excluded with a reason.
@@ -740,12 +786,14 @@ fn every_captured_daemon_conversation_replays() {
         .collect();
     assert!(
         unexplained.is_empty() && stale.is_empty(),
-        "{} unexplained difference(s):\n{}\nlisted differences that no longer occur: {stale:?}",
+        "chunk size {chunk}: {} unexplained difference(s):\n{}\nlisted differences that no longer occur: {stale:?}",
         unexplained.len(),
         unexplained.join("\n")
     );
+    // Sanity: the captures hold hundreds of daemon replies.
+    assert!(compared >= 300, "only {compared} replies compared");
     eprintln!(
-        "replayed {} files, {} known differences",
+        "replayed {} files ({connections} connections, {compared} replies compared), {} known differences",
         replayed.len(),
         KNOWN_DIFFERENCES.len()
     );
