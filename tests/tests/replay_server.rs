@@ -161,6 +161,9 @@ fn port_of(kind: Kind) -> u16 {
 
 const HMAC_KEY: &[u8] = b"secret-key";
 
+/// The daemon's clock during a replay (streams never expire within one).
+const NOW: Duration = Duration::from_secs(1000);
+
 // ------------------------------------------------------------------ servants
 
 fn s(text: &str) -> Value {
@@ -534,7 +537,7 @@ fn replay_file(file: &VectorFile, chunk: usize) -> FileResult {
         hmac_key: host.config.hmac_key.clone(),
         ..CompareState::default()
     };
-    let now = Duration::from_secs(1000);
+    let now = NOW;
     let connections = replay::connections(file);
     let count = connections.len();
     for (n, connection) in connections.into_iter().enumerate() {
@@ -553,7 +556,6 @@ fn replay_file(file: &VectorFile, chunk: usize) -> FileResult {
             conn,
             &connection,
             &mut state,
-            now,
             chunk,
             |line, text| diffs.push((file.name.clone(), line, text)),
         );
@@ -572,7 +574,6 @@ fn replay_connection(
     conn: ConnId,
     connection: &Connection,
     state: &mut CompareState,
-    now: Duration,
     chunk: usize,
     mut report: impl FnMut(usize, String),
 ) {
@@ -630,7 +631,7 @@ fn replay_connection(
                 };
                 for piece in bytes.chunks(size) {
                     session.receive(piece);
-                    serve(host, session, conn, now);
+                    serve(host, session, conn, NOW);
                 }
                 collect(session, &mut sent, &mut pending);
             }
@@ -691,7 +692,7 @@ fn replay_connection(
     }
     if !session.is_closed() {
         session.end_of_input();
-        serve(host, session, conn, now);
+        serve(host, session, conn, NOW);
         collect(session, &mut sent, &mut pending);
         if !session.is_closed() {
             report(
