@@ -555,15 +555,6 @@ impl ServerSession {
             );
             return;
         };
-        if msg.flags.contains(Flags::KEEPSERIALIZED) {
-            let text = "this daemon does not support SerializedBlob (KEEPSERIALIZED) calls";
-            fail(
-                self,
-                err("Pyro4.errors.SerializeError", text, "handleRequest"),
-                false,
-            );
-            return;
-        }
         if let Err(e) = msg.decompress(self.config.max_decompressed_size) {
             fail(
                 self,
@@ -572,10 +563,16 @@ impl ServerSession {
             );
             return;
         }
-        let call = match serializer.loads_call(&msg.data) {
+        let call = if msg.flags.contains(Flags::KEEPSERIALIZED) {
+            blob_call(serializer, &msg)
+        } else {
+            serializer
+                .loads_call(&msg.data)
+                .map_err(|e| deserialize_error(&e))
+        };
+        let call = match call {
             Ok(call) => call,
-            Err(e) => {
-                let (error, close) = deserialize_error(&e);
+            Err((error, close)) => {
                 fail(self, error, close);
                 return;
             }
@@ -650,8 +647,12 @@ impl ServerSession {
                 Some(error.to_string()),
             ),
             Outcome::Stream { stream_id } => {
+                // An empty id means the daemon does not stream (ITER_STREAMING
+                // off): Pyro4 then sends the marker without a STRM annotation.
                 let mut annotations = Annotations::new();
-                annotations.insert(AnnotationId::STRM, Bytes::from(stream_id.into_bytes()));
+                if !stream_id.is_empty() {
+                    annotations.insert(AnnotationId::STRM, Bytes::from(stream_id.into_bytes()));
+                }
                 let marker = RemoteError::protocol_error("result of call is an iterator");
                 (
                     marker.to_value(),
@@ -782,6 +783,71 @@ fn handshake_fields(data: &Value, wants_metadata: bool) -> Result<(Value, Option
         None => None,
     };
     Ok((handshake, object))
+}
+
+/// The class name a SerializedBlob argument carries (Pyro4's `core.SerializedBlob`).
+pub const SERIALIZED_BLOB_CLASS: &str = "Pyro4.core.SerializedBlob";
+
+/// The call of a KEEPSERIALIZED request (Pyro4's `__deserializeBlobArgs`):
+/// object, method and blob info come from the marshal tuple in the `BLBI`
+/// annotation; the payload is not decoded but handed to the method as its
+/// only argument, a [`SERIALIZED_BLOB_CLASS`] value with fields `info`,
+/// `serializer` (the payload's serializer id) and `data` (the call payload,
+/// decompressed: `loads_call` on it gives the blob's data in `vargs`, which is
+/// what Python's `blob.deserialized()` returns). A gateway can forward
+/// `data` unchanged.
+fn blob_call(serializer: SerializerId, msg: &Message) -> Result<Call, (RemoteError, bool)> {
+    let fail = |class: &str, text: String| Err((err(class, &text, "handleRequest"), false));
+    let Some(blbi) = msg.annotations.get(AnnotationId::BLBI) else {
+        // Python: KeyError('BLBI') from msg.annotations["BLBI"]
+        return fail("builtins.KeyError", "BLBI".to_string());
+    };
+    let info = match SerializerId::Marshal.loads_raw(blbi) {
+        Ok(v) => v,
+        Err(e) => return fail("builtins.ValueError", e.to_string()),
+    };
+    let (info, object, method) = match info {
+        Value::Tuple(items) | Value::List(items) if items.len() == 3 => {
+            let mut items = items.into_iter();
+            match (items.next(), items.next(), items.next()) {
+                (Some(info), Some(Value::Str(object)), Some(Value::Str(method))) => {
+                    (info, object, method)
+                }
+                _ => {
+                    return fail(
+                        "builtins.TypeError",
+                        "BLBI must hold (info, object id, method name) strings".to_string(),
+                    )
+                }
+            }
+        }
+        other => {
+            return fail(
+                "builtins.ValueError",
+                format!(
+                    "BLBI must hold a 3-tuple (info, object id, method), not {}",
+                    other.type_name()
+                ),
+            )
+        }
+    };
+    let blob = Value::Class(crate::value::ClassDict {
+        class_name: SERIALIZED_BLOB_CLASS.to_string(),
+        fields: Dict(alloc::vec![
+            (Value::Str("info".into()), info),
+            (
+                Value::Str("serializer".into()),
+                Value::Int(i64::from(serializer.id()))
+            ),
+            (Value::Str("data".into()), Value::Bytes(msg.data.to_vec())),
+        ]),
+    });
+    Ok(Call {
+        object,
+        method,
+        vargs: Value::Tuple(alloc::vec![blob]),
+        kwargs: Some(Dict::default()),
+    })
 }
 
 /// The exception Pyro4 sends when a call payload cannot be read, and whether
