@@ -241,6 +241,12 @@ impl ClientSession {
         &self.config
     }
 
+    /// Change the reply timeout (Pyro4's `_pyroTimeout` setter): it applies
+    /// from the next request on; a request already waiting keeps its deadline.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.config.timeout = timeout;
+    }
+
     /// The last seq used; start the next session with it after a reconnect.
     pub fn seq(&self) -> u16 {
         self.seq
@@ -582,7 +588,9 @@ impl ClientSession {
         match self.state {
             State::Connecting => {
                 if let Err(e) = hmac {
-                    return self.shut(CloseReason::HandshakeFailed(e.to_string()));
+                    // Not the daemon's refusal: its answer cannot be trusted
+                    // (Pyro4: "cannot connect to ...: message hmac mismatch").
+                    return self.shut(CloseReason::Frame(e));
                 }
                 self.on_handshake_reply(msg)
             }
@@ -684,7 +692,7 @@ impl ClientSession {
     fn on_handshake_reply(&mut self, mut msg: Message) {
         let value = match self.decode(&mut msg) {
             Ok(v) => v,
-            Err(reason) => return self.shut(CloseReason::HandshakeFailed(reason)),
+            Err(reason) => return self.protocol_error(reason),
         };
         match msg.msg_type {
             MessageType::ConnectFail => {
@@ -701,9 +709,9 @@ impl ClientSession {
                 };
                 let get = |k: &str| fields.and_then(|d| d.get_str(k)).cloned();
                 let (Some(handshake), Some(meta)) = (get("handshake"), get("meta")) else {
-                    return self.shut(CloseReason::HandshakeFailed(
+                    return self.protocol_error(
                         "CONNECTOK with metadata lacks 'handshake' or 'meta'".into(),
-                    ));
+                    );
                 };
                 self.handshake_reply = Some(handshake);
                 self.on_metadata(&meta);
@@ -722,7 +730,7 @@ impl ClientSession {
                     &CallOptions::default(),
                     Duration::ZERO,
                 ) {
-                    return self.shut(CloseReason::HandshakeFailed(e.to_string()));
+                    return self.protocol_error(e.to_string());
                 }
                 self.deadline = deadline;
             }
@@ -740,10 +748,8 @@ impl ClientSession {
 
     fn on_metadata(&mut self, meta: &Value) {
         match Metadata::from_value(meta) {
-            Ok(m) if m.methods.is_empty() && m.attrs.is_empty() => self.shut(
-                CloseReason::HandshakeFailed(
-                    "remote object doesn't expose any methods or attributes. Did you forget setting @expose on them?".into(),
-                ),
+            Ok(m) if m.methods.is_empty() && m.attrs.is_empty() => self.protocol_error(
+                "remote object doesn't expose any methods or attributes. Did you forget setting @expose on them?".into(),
             ),
             Ok(m) => {
                 self.metadata = Some(m.clone());
@@ -754,7 +760,7 @@ impl ClientSession {
                     metadata: Some(m),
                 });
             }
-            Err(e) => self.shut(CloseReason::HandshakeFailed(e.to_string())),
+            Err(e) => self.protocol_error(e.to_string()),
         }
     }
 

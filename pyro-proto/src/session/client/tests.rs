@@ -469,3 +469,63 @@ fn hex(text: &str) -> Vec<u8> {
         .map(|p| u8::from_str_radix(core::str::from_utf8(p).unwrap(), 16).unwrap())
         .collect()
 }
+
+#[test]
+fn only_a_connectfail_is_a_refusal_of_the_handshake() {
+    // A CONNECTFAIL is the daemon's refusal, with its text.
+    let mut c = ClientSession::new(ClientConfig::new("o"), 0);
+    c.connect(NOW).unwrap();
+    let fail = Message::new(MessageType::ConnectFail, 2, &b"\"go away\""[..])
+        .encode(None)
+        .unwrap();
+    c.receive(&fail);
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::HandshakeFailed(
+            "go away".into()
+        )))
+    );
+    // An answer signed with another key is not the daemon's word: a framing
+    // (HMAC) failure, as Pyro4's "cannot connect to ...: message hmac mismatch".
+    let mut config = ClientConfig::new("o");
+    config.hmac_key = Some(b"mine".to_vec());
+    let mut c = ClientSession::new(config, 0);
+    c.connect(NOW).unwrap();
+    let fail = Message::new(MessageType::ConnectFail, 2, &b"\"go away\""[..])
+        .encode(Some(b"theirs"))
+        .unwrap();
+    c.receive(&fail);
+    let ev = c.poll_event();
+    let Some(ClientEvent::Closed(CloseReason::Frame(e))) = &ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(e.to_string(), "message hmac mismatch");
+    // An undecodable or incomplete CONNECTOK is a protocol error.
+    for payload in [&b"{broken"[..], &b"{\"handshake\": \"hello\"}"[..]] {
+        let mut c = ClientSession::new(ClientConfig::new("o"), 0);
+        c.connect(NOW).unwrap();
+        let ok = Message::new(MessageType::ConnectOk, 2, payload)
+            .with_flags(Flags::META_ON_CONNECT)
+            .encode(None)
+            .unwrap();
+        c.receive(&ok);
+        let ev = c.poll_event();
+        assert!(
+            matches!(ev, Some(ClientEvent::Closed(CloseReason::Protocol(_)))),
+            "{ev:?}"
+        );
+    }
+}
+
+#[test]
+fn set_timeout_applies_from_the_next_request() {
+    let mut c = ready_client(SerializerId::Json);
+    c.set_timeout(Some(Duration::from_secs(10)));
+    // The outstanding request keeps its 3 s deadline.
+    assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(3)));
+    c.receive(&result_frame(1, 2, b"1"));
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Reply { .. })));
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(10)));
+}
