@@ -19,7 +19,7 @@ use crate::cli::{
     EXIT_COMMUNICATION, EXIT_REMOTE_ERROR,
 };
 use crate::literal::{parse_kwargs, parse_literal};
-use crate::repr::py_repr;
+use crate::repr::py_repr_received;
 
 /// The object id of every daemon's own object (Pyro4's `Pyro.Daemon`).
 pub const DAEMON_OBJECT: &str = "Pyro.Daemon";
@@ -68,7 +68,7 @@ fn bad(e: impl std::fmt::Display) -> Failure {
 }
 
 /// A proxy for `uri` with the connection options.
-fn proxy(uri: Uri, conn: &ConnArgs) -> Result<Proxy, Failure> {
+fn proxy(uri: Uri, conn: &ConnArgs) -> Result<(Proxy, SerializerId), Failure> {
     let serializer = match parse_serializers(&conn.serializer)?.as_slice() {
         [one] => *one,
         _ => return Err(bad("--serializer takes exactly one serializer name")),
@@ -85,7 +85,7 @@ fn proxy(uri: Uri, conn: &ConnArgs) -> Result<Proxy, Failure> {
         }
         builder = builder.timeout(Some(Duration::from_secs_f64(secs)));
     }
-    builder.build(uri).map_err(failure)
+    Ok((builder.build(uri).map_err(failure)?, serializer))
 }
 
 fn parse_uri(text: &str) -> Result<Uri, Failure> {
@@ -103,7 +103,7 @@ pub fn call(args: CallArgs) -> Result<(), Failure> {
         .collect::<Result<Vec<Value>, _>>()
         .map_err(bad)?;
     let kwargs = parse_kwargs(&args.kwargs).map_err(bad)?;
-    let proxy = proxy(uri, &args.conn)?;
+    let (proxy, serializer) = proxy(uri, &args.conn)?;
     let opts = CallOptions {
         oneway: args.oneway.then_some(true),
         ..CallOptions::default()
@@ -115,12 +115,12 @@ pub fn call(args: CallArgs) -> Result<(), Failure> {
     match result {
         CallResult::Value(_) if args.oneway => {}
         CallResult::Value(v) => {
-            let _ = writeln!(out, "{}", py_repr(&v));
+            let _ = writeln!(out, "{}", py_repr_received(&v, serializer));
         }
         CallResult::Stream(items) => {
             for item in items {
                 let item = item.map_err(failure)?;
-                let _ = writeln!(out, "{}", py_repr(&item));
+                let _ = writeln!(out, "{}", py_repr_received(&item, serializer));
                 let _ = out.flush();
             }
         }
@@ -146,7 +146,7 @@ pub fn ping(args: PingArgs) -> Result<(), Failure> {
     }
     .map_err(bad)?;
     let shown = daemon_uri.to_string();
-    let proxy = proxy(daemon_uri, &args.conn)?;
+    let (proxy, _) = proxy(daemon_uri, &args.conn)?;
     let start = Instant::now();
     proxy.bind().map_err(failure)?;
     let connected = start.elapsed();

@@ -12,4 +12,5 @@ pub mod cli;
 pub mod client;
 pub mod echoserver;
 pub mod literal;
+pub mod pyhash;
 pub mod repr;

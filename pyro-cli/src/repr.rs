@@ -6,17 +6,20 @@
 //! `float_repr`); this module adds the containers, complex numbers, big
 //! integers and the class objects Pyro4 sends (exceptions, URIs, proxies).
 //!
-//! Two things cannot be reproduced and are documented deviations: Python
-//! prints sets in hash order (a set here keeps the order it arrived in), and
-//! object reprs that carry a memory address (`<Pyro4.core.URI at 0x7f..>`)
-//! show `0x?` instead.
+//! Sets are listed in CPython's hash-table order where that is the same in
+//! every process (numbers, tuples of numbers: see [`crate::pyhash`]). Two
+//! things cannot be reproduced and are documented deviations: sets holding
+//! strings, bytes or `None` (hashes randomised per process, or addresses)
+//! keep the order they arrived in, and object reprs that carry a memory
+//! address (`<Pyro4.core.URI at 0x7f..>`) show `0x?` instead.
 
-use pyro_proto::serialize::MAX_DEPTH;
+use pyro_proto::serialize::{SerializerId, MAX_DEPTH};
 use pyro_proto::value::repr::{float_repr, write_bytes_repr, write_str_repr};
 use pyro_proto::value::{ClassDict, Value};
 use pyro_proto::Uri;
 
-/// Python's `repr(value)` for the value a Python Pyro4 proxy would return.
+/// Python's `repr(value)` for a value built from these items in this order
+/// (a set as Python builds it by adding its items one by one).
 ///
 /// ```
 /// use pyro_cli::repr::py_repr;
@@ -25,10 +28,37 @@ use pyro_proto::Uri;
 /// assert_eq!(py_repr(&v), "('a', 1.0)");
 /// ```
 pub fn py_repr(value: &Value) -> String {
-    let mut out = Vec::new();
-    write_repr(&mut out, value, 0);
-    // Only valid UTF-8 (whole chars of strings, and ASCII) is ever written.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    Repr { set_passes: 1 }.render(value)
+}
+
+/// Python's `repr()` of what a Python Pyro4 proxy using `serializer` gets
+/// from a reply carrying `value`: like [`py_repr`], but sets are listed as
+/// Pyro4 leaves them. Its serpent and marshal serializers build each `set`
+/// twice (`loads`, then `recreate_classes` re-adds the items in the first
+/// set's order), which can change the order `repr` shows.
+pub fn py_repr_received(value: &Value, serializer: SerializerId) -> String {
+    let set_passes = match serializer {
+        SerializerId::Serpent | SerializerId::Marshal => 2,
+        _ => 1,
+    };
+    Repr { set_passes }.render(value)
+}
+
+/// How sets were built by the receiver.
+struct Repr {
+    /// How many times the receiver built each `set` by adding the items of
+    /// the previous one (frozensets are built once).
+    set_passes: usize,
+}
+
+impl Repr {
+    fn render(&self, value: &Value) -> String {
+        let mut out = Vec::new();
+        self.write(&mut out, value, 0);
+        // Only valid UTF-8 (whole chars of strings, and ASCII) is ever written.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 /// Python's `str(value)`: the text itself for a `str`, `repr` otherwise
@@ -60,98 +90,124 @@ fn complex_repr(re: f64, im: f64) -> String {
     format!("({}{sign}{im_s}j)", complex_part(re))
 }
 
-fn write_seq(out: &mut Vec<u8>, items: &[Value], open: &str, close: &str, depth: usize) {
-    out.extend_from_slice(open.as_bytes());
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b", ");
+impl Repr {
+    fn seq(&self, out: &mut Vec<u8>, items: &[Value], open: &str, close: &str, depth: usize) {
+        out.extend_from_slice(open.as_bytes());
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            self.write(out, item, depth + 1);
         }
-        write_repr(out, item, depth + 1);
+        out.extend_from_slice(close.as_bytes());
     }
-    out.extend_from_slice(close.as_bytes());
-}
 
-fn write_repr(out: &mut Vec<u8>, value: &Value, depth: usize) {
-    if depth > MAX_DEPTH {
-        // Python prints `[...]` only for cycles; values this deep cannot
-        // arrive from a codec (they stop at MAX_DEPTH), so this is a guard.
-        out.extend_from_slice(b"...");
-        return;
+    /// A set in the order CPython 3.11 lists it after `passes` rounds of
+    /// adding the items to a new set in the previous order (see
+    /// [`crate::pyhash`]); the received order when hashes are not fixed.
+    fn set(
+        &self,
+        out: &mut Vec<u8>,
+        items: &[Value],
+        open: &str,
+        close: &str,
+        depth: usize,
+        passes: usize,
+    ) {
+        let mut ordered: Vec<&Value> = items.iter().collect();
+        for _ in 0..passes {
+            let current: Vec<Value> = ordered.iter().map(|v| (*v).clone()).collect();
+            match crate::pyhash::set_order(&current) {
+                Some(order) => ordered = order.into_iter().map(|i| ordered[i]).collect(),
+                None => break,
+            }
+        }
+        let ordered: Vec<Value> = ordered.into_iter().cloned().collect();
+        self.seq(out, &ordered, open, close, depth)
     }
-    match value {
-        Value::None => out.extend_from_slice(b"None"),
-        Value::Bool(true) => out.extend_from_slice(b"True"),
-        Value::Bool(false) => out.extend_from_slice(b"False"),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::BigInt(b) => out.extend_from_slice(b.to_string().as_bytes()),
-        Value::Float(f) => out.extend_from_slice(float_repr(*f).as_bytes()),
-        Value::Complex { re, im } => out.extend_from_slice(complex_repr(*re, *im).as_bytes()),
-        Value::Str(s) => write_str_repr(out, s),
-        Value::Bytes(b) => write_bytes_repr(out, b),
-        Value::List(items) => write_seq(out, items, "[", "]", depth),
-        Value::Tuple(items) if items.len() == 1 => write_seq(out, items, "(", ",)", depth),
-        Value::Tuple(items) => write_seq(out, items, "(", ")", depth),
-        Value::Set(items) if items.is_empty() => out.extend_from_slice(b"set()"),
-        Value::Set(items) => write_seq(out, items, "{", "}", depth),
-        Value::FrozenSet(items) if items.is_empty() => out.extend_from_slice(b"frozenset()"),
-        Value::FrozenSet(items) => write_seq(out, items, "frozenset({", "})", depth),
-        Value::Dict(d) => {
-            out.push(b'{');
-            for (i, (k, v)) in d.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
+
+    fn write(&self, out: &mut Vec<u8>, value: &Value, depth: usize) {
+        if depth > MAX_DEPTH {
+            // Python prints `[...]` only for cycles; values this deep cannot
+            // arrive from a codec (they stop at MAX_DEPTH), so this is a guard.
+            out.extend_from_slice(b"...");
+            return;
+        }
+        match value {
+            Value::None => out.extend_from_slice(b"None"),
+            Value::Bool(true) => out.extend_from_slice(b"True"),
+            Value::Bool(false) => out.extend_from_slice(b"False"),
+            Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+            Value::BigInt(b) => out.extend_from_slice(b.to_string().as_bytes()),
+            Value::Float(f) => out.extend_from_slice(float_repr(*f).as_bytes()),
+            Value::Complex { re, im } => out.extend_from_slice(complex_repr(*re, *im).as_bytes()),
+            Value::Str(s) => write_str_repr(out, s),
+            Value::Bytes(b) => write_bytes_repr(out, b),
+            Value::List(items) => self.seq(out, items, "[", "]", depth),
+            Value::Tuple(items) if items.len() == 1 => self.seq(out, items, "(", ",)", depth),
+            Value::Tuple(items) => self.seq(out, items, "(", ")", depth),
+            Value::Set(items) if items.is_empty() => out.extend_from_slice(b"set()"),
+            Value::Set(items) => self.set(out, items, "{", "}", depth, self.set_passes),
+            Value::FrozenSet(items) if items.is_empty() => out.extend_from_slice(b"frozenset()"),
+            Value::FrozenSet(items) => self.set(out, items, "frozenset({", "})", depth, 1),
+            Value::Dict(d) => {
+                out.push(b'{');
+                for (i, (k, v)) in d.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    self.write(out, k, depth + 1);
+                    out.extend_from_slice(b": ");
+                    self.write(out, v, depth + 1);
                 }
-                write_repr(out, k, depth + 1);
-                out.extend_from_slice(b": ");
-                write_repr(out, v, depth + 1);
+                out.push(b'}');
             }
-            out.push(b'}');
+            Value::Class(c) => self.class(out, c, depth),
         }
-        Value::Class(c) => write_class(out, c, depth),
     }
-}
 
-/// Class objects as Python prints them: exceptions as `Name(args)`, URIs
-/// and proxies with their URI text, anything else as `<module.Name object>`.
-fn write_class(out: &mut Vec<u8>, class: &ClassDict, depth: usize) {
-    if class.fields.get_str("__exception__").is_some() {
-        // BaseException.__repr__: type name, then repr(args) (one arg without
-        // the tuple's trailing comma).
-        out.extend_from_slice(class.short_name().as_bytes());
-        match class.fields.get_str("args") {
-            Some(Value::Tuple(args)) | Some(Value::List(args)) if args.len() == 1 => {
-                out.push(b'(');
-                write_repr(out, &args[0], depth + 1);
-                out.push(b')');
+    /// Class objects as Python prints them: exceptions as `Name(args)`, URIs
+    /// and proxies with their URI text, anything else as `<module.Name object>`.
+    fn class(&self, out: &mut Vec<u8>, class: &ClassDict, depth: usize) {
+        if class.fields.get_str("__exception__").is_some() {
+            // BaseException.__repr__: type name, then repr(args) (one arg without
+            // the tuple's trailing comma).
+            out.extend_from_slice(class.short_name().as_bytes());
+            match class.fields.get_str("args") {
+                Some(Value::Tuple(args)) | Some(Value::List(args)) if args.len() == 1 => {
+                    out.push(b'(');
+                    self.write(out, &args[0], depth + 1);
+                    out.push(b')');
+                }
+                Some(Value::Tuple(args)) | Some(Value::List(args)) => {
+                    self.seq(out, args, "(", ")", depth)
+                }
+                _ => out.extend_from_slice(b"()"),
             }
-            Some(Value::Tuple(args)) | Some(Value::List(args)) => {
-                write_seq(out, args, "(", ")", depth)
+            return;
+        }
+        let uri_text = |v: &Value| -> Option<String> {
+            match v {
+                Value::Str(s) => Some(s.clone()),
+                other => Uri::from_value(other).ok().map(|u| u.to_string()),
             }
-            _ => out.extend_from_slice(b"()"),
-        }
-        return;
-    }
-    let uri_text = |v: &Value| -> Option<String> {
-        match v {
-            Value::Str(s) => Some(s.clone()),
-            other => Uri::from_value(other).ok().map(|u| u.to_string()),
-        }
-    };
-    let text = match class.class_name.as_str() {
-        "Pyro4.core.URI" => Uri::from_value(&Value::Class(class.clone()))
-            .ok()
-            .map(|u| format!("<Pyro4.core.URI at 0x?, {u}>")),
-        "Pyro4.core.Proxy" => match class.fields.get_str("state") {
-            Some(Value::Tuple(state)) | Some(Value::List(state)) => state
-                .first()
-                .and_then(uri_text)
-                .map(|u| format!("<Pyro4.core.Proxy at 0x?; not connected; for {u}>")),
+        };
+        let text = match class.class_name.as_str() {
+            "Pyro4.core.URI" => Uri::from_value(&Value::Class(class.clone()))
+                .ok()
+                .map(|u| format!("<Pyro4.core.URI at 0x?, {u}>")),
+            "Pyro4.core.Proxy" => match class.fields.get_str("state") {
+                Some(Value::Tuple(state)) | Some(Value::List(state)) => state
+                    .first()
+                    .and_then(uri_text)
+                    .map(|u| format!("<Pyro4.core.Proxy at 0x?; not connected; for {u}>")),
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
-    };
-    let text = text.unwrap_or_else(|| format!("<{} object at 0x?>", class.class_name));
-    out.extend_from_slice(text.as_bytes());
+        };
+        let text = text.unwrap_or_else(|| format!("<{} object at 0x?>", class.class_name));
+        out.extend_from_slice(text.as_bytes());
+    }
 }
 
 #[cfg(test)]

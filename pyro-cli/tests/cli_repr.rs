@@ -5,7 +5,7 @@
 //! proxy gets from it. We decode the same payload the way the `pyro call`
 //! client does (codec, then class objects) and must print the same text.
 
-use pyro_cli::repr::py_repr;
+use pyro_cli::repr::py_repr_received;
 use pyro_proto::serialize::SerializerId;
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -40,7 +40,7 @@ fn cli_repr_matches_python_for_the_corpus() {
         let value = id
             .loads(&unhex(hex))
             .unwrap_or_else(|e| panic!("{ser} cannot decode {want}: {e}"));
-        let got = py_repr(&value);
+        let got = py_repr_received(&value, id);
         if got != want {
             mismatches.push(format!(
                 "{ser}: Python {want}\n{:>width$}  Rust {got}",
