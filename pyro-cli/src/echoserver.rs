@@ -19,7 +19,7 @@ use pyro_proto::session::Metadata;
 use pyro_proto::value::{RemoteError, Value};
 use pyro_transport_std::{Daemon, DaemonHandle};
 
-use crate::repr::py_repr;
+use crate::repr::py_repr_received;
 
 /// The object id Pyro4's echo server registers.
 pub const OBJECT_ID: &str = "test.echoserver";
@@ -167,7 +167,7 @@ impl Servant for EchoServer {
 
     fn invoke(
         &self,
-        _ctx: &mut CallContext,
+        ctx: &mut CallContext,
         method: &str,
         args: Args,
     ) -> Result<Reply, RemoteError> {
@@ -181,7 +181,10 @@ impl Servant for EchoServer {
         match method {
             "echo" => {
                 let message = args.next().unwrap_or(Value::None);
-                self.say(&format!("echo: {}", py_repr(&message)));
+                self.say(&format!(
+                    "echo: {}",
+                    py_repr_received(&message, ctx.serializer)
+                ));
                 Ok(Reply::Value(message))
             }
             "error" | "error_with_text" => {
@@ -197,7 +200,10 @@ impl Servant for EchoServer {
             }
             "oneway_echo" => {
                 let message = args.next().unwrap_or(Value::None);
-                self.say(&format!("oneway_echo: {}", py_repr(&message)));
+                self.say(&format!(
+                    "oneway_echo: {}",
+                    py_repr_received(&message, ctx.serializer)
+                ));
                 value(BOGUS)
             }
             "slow" => {
