@@ -6,8 +6,10 @@
 //! itself when its stdin closes, so no Python process outlives the tests.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -368,6 +370,7 @@ fn metadata_off_sends_oneway_methods_as_normal_calls() {
 
     let p = Proxy::new(&d.uri).unwrap();
     p.bind().unwrap();
+    assert_eq!(p.handshake_response(), Some(s("hello")));
     let meta = p.metadata().unwrap();
     assert_eq!(meta.oneway, ["record"]);
     assert!(meta.attrs.contains(&"readonly".to_string()));
@@ -455,6 +458,45 @@ fn hmac_right_wrong_and_missing_keys() {
     );
 }
 
+/// A one-connection TCP relay in front of `port` that counts the bytes
+/// going each way, to see on the wire whether compression happened.
+struct Relay {
+    port: u16,
+    up: Arc<AtomicUsize>,
+    down: Arc<AtomicUsize>,
+}
+
+impl Relay {
+    fn to(port: u16) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = Relay {
+            port: listener.local_addr().unwrap().port(),
+            up: Arc::default(),
+            down: Arc::default(),
+        };
+        let (up, down) = (relay.up.clone(), relay.down.clone());
+        thread::spawn(move || {
+            let (client, _) = listener.accept().unwrap();
+            let daemon = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let pipe = |mut from: TcpStream, mut to: TcpStream, count: Arc<AtomicUsize>| {
+                thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        count.fetch_add(n, Ordering::SeqCst);
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Write);
+                })
+            };
+            pipe(client.try_clone().unwrap(), daemon.try_clone().unwrap(), up);
+            pipe(daemon, client, down);
+        });
+        relay
+    }
+}
+
 #[test]
 fn compression_both_ways() {
     let big = "compressible ".repeat(500);
@@ -466,15 +508,29 @@ fn compression_both_ways() {
         };
         for proxy_compresses in [false, true] {
             for &ser in SerializerId::ALL {
+                let relay = Relay::to(d.port());
                 let p = Proxy::builder()
                     .serializer(ser)
                     .compression(proxy_compresses)
-                    .build(&d.uri)
+                    .build(format!("PYRO:test.object@127.0.0.1:{}", relay.port))
                     .unwrap();
+                p.bind().unwrap();
+                let (up, down) = (
+                    relay.up.load(Ordering::SeqCst),
+                    relay.down.load(Ordering::SeqCst),
+                );
                 let back: String = p.call("echo", (&big,)).unwrap();
                 assert_eq!(back, big, "{ser:?} {daemon_compresses} {proxy_compresses}");
-                let (_, repr): (String, String) = p.call("describe", (&big,)).unwrap();
-                assert_eq!(repr.len(), big.len() + 2);
+                let sent = relay.up.load(Ordering::SeqCst) - up;
+                let received = relay.down.load(Ordering::SeqCst) - down;
+                let what = format!(
+                    "{ser:?}, daemon compresses: {daemon_compresses}, proxy compresses: \
+                     {proxy_compresses}: {sent} bytes sent, {received} received for a \
+                     {} character string",
+                    big.len()
+                );
+                assert_eq!(sent < big.len(), proxy_compresses, "{what}");
+                assert_eq!(received < big.len(), daemon_compresses, "{what}");
             }
         }
     }

@@ -483,6 +483,8 @@ impl Proxy {
     /// Drop the connection and connect again, trying up to `tries` times
     /// with the reconnect interval in between (Pyro4's `_pyroReconnect`).
     /// The new connection continues the sequence numbers of the old one.
+    /// At least one attempt is made; only connection errors are retried
+    /// (not, say, an invalid serializer).
     pub fn reconnect(&self, tries: u32) -> Result<(), ProxyError> {
         let mut inner = self.shared.lock();
         inner.release();

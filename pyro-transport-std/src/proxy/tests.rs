@@ -415,3 +415,26 @@ fn without_metadata_nothing_is_checked_or_oneway() {
     let err = p.call::<()>("nope", ()).unwrap_err();
     assert_eq!(err.remote().unwrap().short_name(), "AttributeError");
 }
+
+#[test]
+fn a_proxy_is_shared_between_threads_on_one_connection() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Proxy>();
+    send_sync::<RemoteStream<i64>>();
+    let d = tcp();
+    let p = Arc::new(Proxy::new(&d.uri).unwrap());
+    let workers: Vec<_> = (0..4i64)
+        .map(|t| {
+            let p = p.clone();
+            thread::spawn(move || {
+                for i in 0..25i64 {
+                    assert_eq!(p.call::<i64>("add", (i, t * 1000)).unwrap(), i + t * 1000);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(d.handle.connection_count(), 1);
+}
