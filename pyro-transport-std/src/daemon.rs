@@ -673,10 +673,6 @@ fn serve_connection(shared: &Arc<Shared>, id: ConnId, mut conn: Conn, peer: Opti
 /// Two-phase dispatch of one request; servant code runs unlocked.
 fn dispatch(shared: &Arc<Shared>, conn: ConnId, session: &mut ServerSession, req: Request) {
     let id = req.id;
-    let threaded = shared.oneway_threaded
-        && req.is_oneway()
-        && !req.is_batch()
-        && !matches!(req.call.method.as_str(), "__getattr__" | "__setattr__");
     let prepared = shared.core().prepare(conn, req, shared.now());
     let job = match prepared {
         Prepared::Done(outcome) => {
@@ -685,7 +681,7 @@ fn dispatch(shared: &Arc<Shared>, conn: ConnId, session: &mut ServerSession, req
         }
         Prepared::Run(job) => job,
     };
-    let job = if threaded {
+    let job = if shared.oneway_threaded && job.is_oneway_call() {
         // As Pyro4's _OnewayCallThread: the outcome (even a failure) is dropped.
         // Should no thread be available, the call runs inline after all.
         let slot = Arc::new(Mutex::new(Some(job)));

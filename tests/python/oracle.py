@@ -18,8 +18,9 @@ class_to_dict path, serpent with module_in_classname, json with Pyro4's `default
                       -> [{"id", "ser", "ok", "reason"}]: loads(Rust bytes) must be strictly
                          equal (same types, floats bit for bit, same dict order, exceptions by
                          class, args and attributes) to Python's own loads(dumps(v)).
-    oracle.py redump  <- [{"key", "ser", "hex", "pickle"}] (Rust's bytes of a Rust value in
-                         `ser`, and the same value in pickle)
+    oracle.py redump  <- [{"key", "ser", "hex", "pickle", "kind"}] (Rust's bytes of a Rust value in
+                         `ser`, and the same value in pickle; kind "call": call payloads, going
+                         through loadsCall / dumpsCall)
                       -> [{"key", "redump": hex | null, "error": message | null,
                            "from_pickle": hex | null, "pickle_refused": message | null,
                            "unreadable": message | null}]:
@@ -36,6 +37,7 @@ import sys
 
 import Pyro4.core
 import Pyro4.errors
+import Pyro4.futures
 import Pyro4.util
 
 NAMES = ("serpent", "json", "marshal", "pickle")
@@ -193,6 +195,11 @@ def corpus():
     add("exc_os", OSError(2, "No such file"))
     add("exc_stopiteration", StopIteration(5))
     add("exc_custom", Custom("not rebuildable"))
+    add("exc_traceback", exc_with(ValueError, ("remote",), _pyroTraceback=["Traceback (most recent call last):\n",
+                                                                         "ValueError: remote\n"]))
+    add("exc_nested_args", KeyError(("a", 1), [1, {"x": None}], {2, 3}))
+    add("exc_wrapper", Pyro4.futures._ExceptionWrapper(ZeroDivisionError("division by zero")))
+    add("proxy", Pyro4.core.Proxy("PYRO:obj@localhost:9090"))
     # URIs
     for i, u in enumerate(["PYRO:obj@localhost:9090", "PYRO:test.obj@127.0.0.1:51234",
                            "PYRO:obj@[::1]:9090", "PYRO:obj@./u:/tmp/pyro.sock",
@@ -264,6 +271,10 @@ def same(a, b, path="v"):
         if r:
             return r
         return same(vars(a), vars(b), path + ".attributes")
+    if isinstance(a, Pyro4.futures._ExceptionWrapper):
+        return same(a.exception, b.exception, path + ".exception")
+    if isinstance(a, Pyro4.core.Proxy):
+        return same(a.__getstate__(), b.__getstate__(), path + ".state")
     if isinstance(a, Pyro4.core.URI):
         return None if a.__getstate__() == b.__getstate__() else "%s: URI %s != %s" % (path, a, b)
     return None if a == b else "%s: %r != %r" % (path, a, b)
@@ -278,8 +289,10 @@ PLAIN = (type(None), bool, int, float, complex, str, bytes)
 
 def foreign_class(v):
     """True if v holds an object of a class Pyro4's dict_to_class would not rebuild."""
-    if isinstance(v, PLAIN) or isinstance(v, Pyro4.core.URI):
+    if isinstance(v, PLAIN) or isinstance(v, (Pyro4.core.URI, Pyro4.core.Proxy)):
         return False
+    if isinstance(v, Pyro4.futures._ExceptionWrapper):
+        return foreign_class(v.exception)
     if isinstance(v, (list, tuple, set, frozenset)):
         return any(foreign_class(x) for x in v)
     if isinstance(v, dict):
@@ -368,27 +381,29 @@ def cmd_redump():
     out = []
     for r in reqs:
         ser = r["ser"]
+        kind = r.get("kind", "value")
         res = {"key": r["key"], "redump": None, "error": None, "from_pickle": None, "pickle_refused": None,
                "unreadable": None}
         if r.get("hex") is not None:
             try:
-                res["redump"] = dumps(ser, loads(ser, bytes.fromhex(r["hex"]))).hex()
+                back = loads_kind(kind, ser, bytes.fromhex(r["hex"]))
+                res["redump"] = (SER[ser].dumpsCall(*back) if kind == "call" else dumps(ser, back)).hex()
             except Exception as e:
                 res["error"] = err(e)
         if r.get("pickle") is not None:
             try:
-                v = loads("pickle", bytes.fromhex(r["pickle"]))
+                v = loads_kind(kind, "pickle", bytes.fromhex(r["pickle"]))
             except Exception as e:
                 res["pickle_refused"] = "Python cannot read Rust's pickle: " + err(e)
             else:
                 try:
-                    data = dumps(ser, v)
+                    data = SER[ser].dumpsCall(*v) if kind == "call" else dumps(ser, v)
                 except Exception as e:
                     res["pickle_refused"] = err(e)
                 else:
                     res["from_pickle"] = data.hex()
                     try:
-                        loads(ser, data)
+                        loads_kind(kind, ser, data)
                     except Exception as e:
                         res["unreadable"] = err(e)
         out.append(res)

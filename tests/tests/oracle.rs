@@ -16,6 +16,12 @@
 //!   modulo each format's documented lossy mappings ([`normalise`]); Rust
 //!   must refuse exactly what Pyro4 refuses (asked through pickle), and its
 //!   serpent/json bytes must equal Pyro4's for the same value.
+//!   [`rust_corpus_calls_round_trip_through_python`] does the same with each
+//!   value as call arguments (`dumps_call` -> `loadsCall` -> `dumpsCall` ->
+//!   `loads_call`). The Python corpus goes through calls as well.
+//!
+//! Known divergences ([`known_divergence`]) are printed as warnings on every
+//! run instead of failing it, each with the reason; everything else fails.
 //!
 //! Every mismatch is collected and the test fails listing all of them with
 //! the value id, serializer and both forms. A missing Python or Pyro4 fails
@@ -26,7 +32,7 @@ use std::io::Write as _;
 use std::process::Stdio;
 
 use num_bigint::BigInt;
-use pyro_proto::serialize::{SerializeError, SerializerId};
+use pyro_proto::serialize::{Call, SerializeError, SerializerId};
 use pyro_proto::value::{ClassDict, Dict, Value};
 use pyro_tests::python::script;
 use pyro_tests::vectors::hex as unhex;
@@ -105,6 +111,11 @@ fn fail_with(what: &str, mismatches: &[String], checked: usize) {
 /// Divergences from Pyro4 that are known, reported to the codec's owner and
 /// printed on every run instead of failing it. Each entry says why.
 ///
+/// * pickle/classes: the pickle codec gives `Pyro4.core.Proxy` the state
+///   Python pickles (`__getstate__`: URI object, sets, raw hmac key), the
+///   other codecs carry Pyro4's dict form (`__getstate_for_dict__`: URI
+///   string, tuples, `'b64:'` hmac). Neither side converts, so a proxy
+///   cannot cross from pickle to another serializer or back.
 /// * marshal: Pyro4's `MarshalSerializer.dumps` converts only the top-level
 ///   object with `class_to_dict` (`dumpsCall`: each argument), so a class
 ///   object (exception, URI) inside a container is refused by Python's
@@ -123,17 +134,54 @@ fn known_divergence(ser: SerializerId, v: &Value) -> Option<&'static str> {
             _ => false,
         }
     }
-    (ser == SerializerId::Marshal && nested_class(v)).then_some(
-        "KNOWN DIVERGENCE marshal: Rust writes a class object nested in a container, Pyro4 refuses",
-    )
+    /// Does `v` hold a Proxy whose state's URI is (`want_str`) / is not a string?
+    fn proxy_with(v: &Value, want_str: bool) -> bool {
+        match v {
+            Value::List(xs) | Value::Tuple(xs) | Value::Set(xs) | Value::FrozenSet(xs) => {
+                xs.iter().any(|x| proxy_with(x, want_str))
+            }
+            Value::Dict(d) => d.iter().any(|(_, x)| proxy_with(x, want_str)),
+            Value::Class(c) if c.class_name == "Pyro4.core.Proxy" => {
+                let first = c
+                    .fields
+                    .get_str("state")
+                    .and_then(Value::as_seq)
+                    .and_then(|s| s.first());
+                matches!(first, Some(Value::Str(_))) == want_str
+            }
+            Value::Class(c) => c.fields.iter().any(|(_, x)| proxy_with(x, want_str)),
+            _ => false,
+        }
+    }
+    if proxy_with(v, true) {
+        return Some(
+            "KNOWN DIVERGENCE pickle: a Proxy in dict form (as serpent/json/marshal deliver it: \
+             uri string, tuples, 'b64:' hmac) is not converted to the state Python pickles \
+             (URI object, sets, raw hmac key): the Rust pickle writer refuses it (earlier: wrote \
+             it unchanged, giving Python a Proxy with a str URI)",
+        );
+    }
+    if ser != SerializerId::Pickle && proxy_with(v, false) {
+        return Some(
+            "KNOWN DIVERGENCE pickle/classes: a Proxy read from pickle keeps pickle's state \
+             (URI object, sets, raw hmac bytes), which the class-dict serializers write as is; \
+             Pyro4's dict form is (uri string, tuples, 'b64:' hmac) and Python cannot read ours",
+        );
+    }
+    if ser == SerializerId::Marshal && nested_class(v) {
+        return Some(
+            "KNOWN DIVERGENCE marshal: Rust writes a class object nested in a container, Pyro4 refuses",
+        );
+    }
+    None
 }
 
-/// A call's arguments as one value, for [`known_divergence`].
-fn call_value(call: &pyro_proto::serialize::Call) -> Value {
-    Value::List(vec![
-        call.vargs.clone(),
-        Value::Dict(call.kwargs.clone().unwrap_or_default()),
-    ])
+/// Record a mismatch, or a known divergence when `known` names one.
+fn flag(bad: &mut Vec<String>, known_list: &mut Vec<String>, known: Option<&str>, msg: String) {
+    match known {
+        Some(d) => known_list.push(format!("{msg}\n  => {d}")),
+        None => bad.push(msg),
+    }
 }
 
 fn report_notes(notes: &[String], known: &[String]) {
@@ -162,6 +210,8 @@ struct Pending {
     id: u64,
     /// "value" (dumps/loads) or "call" (dumpsCall/loadsCall).
     kind: &'static str,
+    /// A known divergence that explains a failure of this one.
+    known: Option<&'static str>,
     ser: SerializerId,
     bytes: Vec<u8>,
     origin: &'static str,
@@ -266,6 +316,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                         kind: "value",
                         ser,
                         bytes: ours,
+                        known: None,
                         origin: "re-encoding of Python's bytes",
                         name: name.to_string(),
                     });
@@ -274,15 +325,21 @@ fn python_corpus_round_trips_through_every_serializer() {
             // The original value (via pickle) written by Rust from scratch.
             if let Some(v) = &pickled {
                 checks += 1;
+                let kd = known_divergence(ser, v);
                 match ser.dumps(v) {
-                    Err(e) => bad.push(format!(
+                    Err(e) => flag(
+                        &mut bad,
+                        &mut known,
+                        kd,
+                        format!(
                         "{tag}: Pyro4 writes it but Rust refuses: {e}\n  python: {}\n  value:  {}",
                         show(ser, &py),
                         dbg_clip(v)
-                    )),
+                    ),
+                    ),
                     Ok(ours) if byte_exact(ser) => {
                         if ours != py {
-                            bad.push(format!(
+                            flag(&mut bad, &mut known, kd, format!(
                                 "{tag}: Rust's bytes for the value differ from Pyro4's\n  python: {}\n  rust:   {}",
                                 show(ser, &py),
                                 show(ser, &ours)
@@ -294,6 +351,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                         kind: "value",
                         ser,
                         bytes: ours,
+                        known: kd,
                         origin: "Rust's encoding of the value read from pickle",
                         name: name.to_string(),
                     }),
@@ -321,7 +379,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                 if let Some(call) = &pickled {
                     checks += 1;
                     if let Ok(ours) = ser.dumps_call(call) {
-                        if let Some(d) = known_divergence(ser, &call_value(call)) {
+                        if let Some(d) = call_known(ser, call) {
                             known.push(format!("{tag}: {d} ({reason})"));
                             continue;
                         }
@@ -372,6 +430,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                         kind: "call",
                         ser,
                         bytes: ours,
+                        known: None,
                         origin: "re-encoding of Python's call",
                         name: name.to_string(),
                     });
@@ -379,14 +438,20 @@ fn python_corpus_round_trips_through_every_serializer() {
             }
             if let Some(call) = &pickled {
                 checks += 1;
+                let kd = call_known(ser, call);
                 match ser.dumps_call(call) {
-                    Err(e) => bad.push(format!(
-                        "{tag}: Pyro4 writes the call but Rust refuses: {e}\n  python: {}",
-                        show(ser, &py)
-                    )),
+                    Err(e) => flag(
+                        &mut bad,
+                        &mut known,
+                        kd,
+                        format!(
+                            "{tag}: Pyro4 writes the call but Rust refuses: {e}\n  python: {}",
+                            show(ser, &py)
+                        ),
+                    ),
                     Ok(ours) if byte_exact(ser) => {
                         if ours != py {
-                            bad.push(format!(
+                            flag(&mut bad, &mut known, kd, format!(
                                 "{tag}: Rust's call bytes differ from Pyro4's dumpsCall\n  python: {}\n  rust:   {}",
                                 show(ser, &py),
                                 show(ser, &ours)
@@ -398,6 +463,7 @@ fn python_corpus_round_trips_through_every_serializer() {
                         kind: "call",
                         ser,
                         bytes: ours,
+                        known: kd,
                         origin: "Rust's dumps_call of the call read from pickle",
                         name: name.to_string(),
                     }),
@@ -416,16 +482,21 @@ fn python_corpus_round_trips_through_every_serializer() {
     for (p, r) in pending.iter().zip(results) {
         checks += 1;
         if r["ok"].as_bool() != Some(true) {
-            bad.push(format!(
-                "#{} {} [{} {}] ({}): Python reads Rust's bytes differently: {}\n  rust: {}",
-                p.id,
-                p.name,
-                p.ser.name(),
-                p.kind,
-                p.origin,
-                r["reason"].as_str().unwrap_or("?"),
-                show(p.ser, &p.bytes)
-            ));
+            flag(
+                &mut bad,
+                &mut known,
+                p.known,
+                format!(
+                    "#{} {} [{} {}] ({}): Python reads Rust's bytes differently: {}\n  rust: {}",
+                    p.id,
+                    p.name,
+                    p.ser.name(),
+                    p.kind,
+                    p.origin,
+                    r["reason"].as_str().unwrap_or("?"),
+                    show(p.ser, &p.bytes)
+                ),
+            );
         }
     }
     report_notes(&[], &known);
@@ -757,6 +828,25 @@ fn rust_corpus() -> Vec<Value> {
             vec![],
         )]),
         dict(vec![(s("u"), uri("PYRO", "o", None, Some("h"), Some(1)))]),
+        // A proxy in Pyro4's dict form (`Proxy.__getstate_for_dict__`).
+        Value::Class(ClassDict {
+            class_name: "Pyro4.core.Proxy".into(),
+            fields: Dict(vec![(
+                s("state"),
+                Value::Tuple(vec![
+                    s("PYRO:obj@localhost:9090"),
+                    Value::Tuple(vec![s("oneway_m")]),
+                    // One entry each: Python keeps these as sets (order not kept).
+                    Value::Tuple(vec![s("m1")]),
+                    Value::Tuple(vec![]),
+                    Value::Float(0.0),
+                    Value::None,
+                    s("hello"),
+                    Value::Int(0),
+                    Value::None,
+                ]),
+            )]),
+        }),
     ];
     let mut deep = Value::List(vec![]);
     for _ in 0..100 {
@@ -907,28 +997,128 @@ fn has_set(v: &Value) -> bool {
     }
 }
 
+/// What travels: a bare value (`dumps`/`loads`) or a call carrying it as
+/// `("test.obj", "method", (v, 1), {"kw": v})` (`dumps_call`/`loads_call`).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Value,
+    Call,
+}
+
+fn call_of(v: &Value) -> Call {
+    Call {
+        object: "test.obj".into(),
+        method: "method".into(),
+        vargs: Value::Tuple(vec![v.clone(), Value::Int(1)]),
+        kwargs: Some(Dict(vec![(s("kw"), v.clone())])),
+    }
+}
+
+/// A call as one value, for comparisons: `(object, method, vargs, kwargs)`.
+fn call_as_value(c: Call) -> Value {
+    Value::Tuple(vec![
+        Value::Str(c.object),
+        Value::Str(c.method),
+        c.vargs,
+        Value::Dict(c.kwargs.unwrap_or_default()),
+    ])
+}
+
+/// The first known divergence of any argument of `call` (Pyro4 converts
+/// each argument separately, so an argument is a top-level value).
+fn call_known(ser: SerializerId, call: &Call) -> Option<&'static str> {
+    let args = call.vargs.as_seq().unwrap_or_default().iter();
+    let kwargs = call.kwargs.iter().flat_map(|d| d.values());
+    args.chain(kwargs).find_map(|x| known_divergence(ser, x))
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Value => "value",
+            Kind::Call => "call",
+        }
+    }
+
+    fn dumps(self, ser: SerializerId, v: &Value) -> Result<Vec<u8>, SerializeError> {
+        match self {
+            Kind::Value => ser.dumps(v),
+            Kind::Call => ser.dumps_call(&call_of(v)),
+        }
+    }
+
+    fn loads(self, ser: SerializerId, data: &[u8]) -> Result<Value, SerializeError> {
+        match self {
+            Kind::Value => ser.loads(data),
+            Kind::Call => ser.loads_call(data).map(call_as_value),
+        }
+    }
+
+    fn known(self, ser: SerializerId, v: &Value) -> Option<&'static str> {
+        match self {
+            Kind::Value => known_divergence(ser, v),
+            Kind::Call => call_known(ser, &call_of(v)),
+        }
+    }
+
+    /// What comes back after the Python round trip ([`normalise`]; calls:
+    /// json sends the arguments as a list (`params`), and Pyro4's marshal
+    /// `dumpsCall` turns them into a list too).
+    fn expected(self, ser: SerializerId, v: &Value) -> Value {
+        match self {
+            Kind::Value => normalise(ser, v),
+            Kind::Call => {
+                let c = call_of(v);
+                let vargs = match (ser, normalise(ser, &c.vargs)) {
+                    (SerializerId::Marshal, Value::Tuple(xs)) => Value::List(xs),
+                    (_, other) => other,
+                };
+                let kwargs = normalise(ser, &Value::Dict(c.kwargs.unwrap_or_default()));
+                Value::Tuple(vec![s(&c.object), s(&c.method), vargs, kwargs])
+            }
+        }
+    }
+}
+
 #[test]
 fn rust_corpus_round_trips_through_python() {
+    rust_corpus_through_python(Kind::Value);
+}
+
+#[test]
+fn rust_corpus_calls_round_trip_through_python() {
+    rust_corpus_through_python(Kind::Call);
+}
+
+fn rust_corpus_through_python(kind: Kind) {
     let corpus = rust_corpus();
     assert!(corpus.len() >= 100, "only {} Rust values", corpus.len());
     let mut bad = Vec::new();
+    let mut known = Vec::new();
     let mut reqs = Vec::new();
     let mut ours_all = Vec::new();
     for (i, v) in corpus.iter().enumerate() {
-        let pickle = match SerializerId::Pickle.dumps(v) {
+        let pickle = match kind.dumps(SerializerId::Pickle, v) {
             Ok(p) => Some(p),
             Err(e) => {
-                bad.push(format!(
-                    "#{i} [pickle]: Rust cannot pickle it: {e}\n  value: {}",
-                    dbg_clip(v)
-                ));
+                flag(
+                    &mut bad,
+                    &mut known,
+                    kind.known(SerializerId::Pickle, v),
+                    format!(
+                        "#{i} [pickle {}]: Rust cannot pickle it: {e}\n  value: {}",
+                        kind.name(),
+                        dbg_clip(v)
+                    ),
+                );
                 None
             }
         };
         for &ser in SerializerId::ALL {
-            let ours = ser.dumps(v);
+            let ours = kind.dumps(ser, v);
             reqs.push(json!({
                 "key": format!("{i}/{}", ser.name()),
+                "kind": kind.name(),
                 "ser": ser.name(),
                 "hex": ours.as_ref().ok().map(|b| hex(b)),
                 "pickle": pickle.as_ref().map(|b| hex(b)),
@@ -942,10 +1132,9 @@ fn rust_corpus_round_trips_through_python() {
     let mut round_trips = 0usize;
     let mut checks = 0usize;
     let mut notes = Vec::new();
-    let mut known = Vec::new();
     for ((i, ser, ours), r) in ours_all.iter().zip(results) {
         let v = &corpus[*i];
-        let tag = format!("#{i} [{}]", ser.name());
+        let tag = format!("#{i} [{} {}]", ser.name(), kind.name());
         let from_pickle = r["from_pickle"].as_str().map(unhex);
         let pickle_refused = r["pickle_refused"].as_str();
         checks += 1;
@@ -974,7 +1163,7 @@ fn rust_corpus_round_trips_through_python() {
             Ok(b) => b,
         };
         if let Some(why) = pickle_refused {
-            if let Some(d) = known_divergence(*ser, v) {
+            if let Some(d) = kind.known(*ser, v) {
                 known.push(format!("{tag}: {d} ({why})"));
                 continue;
             }
@@ -1008,14 +1197,14 @@ fn rust_corpus_round_trips_through_python() {
             }
         };
         checks += 1;
-        match ser.loads(&redump) {
+        match kind.loads(*ser, &redump) {
             Err(e) => bad.push(format!(
                 "{tag}: Rust cannot read Python's re-encoding: {e}\n  python: {}",
                 show(*ser, &redump)
             )),
             Ok(back) => {
                 round_trips += 1;
-                let want = normalise(*ser, v);
+                let want = kind.expected(*ser, v);
                 if !equiv(&want, &back) {
                     bad.push(format!(
                         "{tag}: the value came back different\n  sent:     {}\n  expected: {}\n  got:      {}\n  rust:     {}\n  python:   {}",
@@ -1031,10 +1220,11 @@ fn rust_corpus_round_trips_through_python() {
     }
     report_notes(&notes, &known);
     eprintln!(
-        "rust corpus: {} values, {checks} checks, {round_trips} full round trips",
+        "rust corpus ({}): {} values, {checks} checks, {round_trips} full round trips",
+        kind.name(),
         corpus.len()
     );
-    fail_with("Rust-corpus", &bad, checks);
+    fail_with(&format!("Rust-corpus {}", kind.name()), &bad, checks);
     assert!(
         round_trips >= corpus.len() * 2,
         "only {round_trips} full round trips for {} values",

@@ -558,7 +558,7 @@ fn exception_state_is_taken_whole_and_built_once() {
 }
 
 #[test]
-fn proxy_state_must_hold_a_uri_object() {
+fn proxy_state_must_hold_a_uri() {
     let proxy = |first: Value| {
         Value::Class(ClassDict {
             class_name: "Pyro4.core.Proxy".into(),
@@ -586,8 +586,11 @@ fn proxy_state_must_hold_a_uri_object() {
         Value::Int(1),
     ]));
     assert_eq!(loads(&dumps(&good).unwrap()).unwrap(), good);
+    // The dict form's URI text is turned into a URI object (see
+    // proxy_in_class_dict_form_is_pickled_as_python_pickles_a_proxy); a
+    // first entry that is neither is refused.
     assert!(matches!(
-        dumps(&proxy(s("PYRO:o@h:1"))),
+        dumps(&proxy(Value::Int(3))),
         Err(SerializeError::Unsupported { .. })
     ));
 }
@@ -631,4 +634,41 @@ fn fast_path_takes_python_call_payloads_and_agrees() {
             assert_eq!(Ok(fast), super::read::Reader::new(&data).run(), "{h}");
         }
     }
+}
+
+#[test]
+fn proxy_in_class_dict_form_is_pickled_as_python_pickles_a_proxy() {
+    // Daemon::proxy_for (and serpent/json/marshal) give the state with the
+    // uri as text and tuples of names; Python's pickled Proxy has a URI
+    // object and sets (pickle_autoproxy.txt).
+    let names = |n: &[&str]| Value::Tuple(n.iter().map(|s| Value::Str((*s).into())).collect());
+    let state = Value::Tuple(vec![
+        Value::Str("PYRO:made.obj0@127.0.0.1:47108".into()),
+        names(&["oneway_call"]),
+        names(&["echo", "oneway_call"]),
+        names(&["value"]),
+        Value::Float(0.0),
+        Value::None,
+        Value::Str("hello".into()),
+        Value::Int(0),
+        Value::None,
+    ]);
+    let proxy = Value::Class(crate::value::ClassDict {
+        class_name: "Pyro4.core.Proxy".into(),
+        fields: Dict(vec![(Value::Str("state".into()), state)]),
+    });
+    let back = loads(&dumps(&proxy).unwrap()).unwrap();
+    let Value::Class(c) = back else {
+        panic!("{back:?}")
+    };
+    let st = c.fields.get_str("state").unwrap().as_seq().unwrap();
+    let uri = crate::uri::Uri::from_value(&st[0]).unwrap();
+    assert_eq!(uri.to_string(), "PYRO:made.obj0@127.0.0.1:47108");
+    assert!(matches!(&st[1], Value::Set(v) if v.len() == 1));
+    assert!(matches!(&st[2], Value::Set(v) if v.len() == 2));
+    assert!(matches!(&st[3], Value::Set(v) if v.len() == 1));
+    assert_eq!(st[6], Value::Str("hello".into()));
+    // A state already in pickle form is written unchanged.
+    let again = loads(&dumps(&Value::Class(c.clone())).unwrap()).unwrap();
+    assert!(again.bits_eq(&Value::Class(c)));
 }
