@@ -438,3 +438,52 @@ fn a_proxy_is_shared_between_threads_on_one_connection() {
     }
     assert_eq!(d.handle.connection_count(), 1);
 }
+
+/// A listener that accepts one connection, reads the request, then either
+/// stays silent for `silence` or closes.
+fn mute_server(silence: Duration) -> (String, JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let t = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        // Read the whole CONNECT, so that closing sends FIN and not RST.
+        conn.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok(1..) = std::io::Read::read(&mut conn, &mut buf) {}
+        thread::sleep(silence);
+    });
+    (format!("PYRO:x@127.0.0.1:{port}"), t)
+}
+
+#[test]
+fn a_silent_or_closing_daemon_is_reported_as_such() {
+    let (uri, t) = mute_server(Duration::from_millis(800));
+    let p = Proxy::builder()
+        .timeout(Some(Duration::from_millis(200)))
+        .build(&uri)
+        .unwrap();
+    let start = Instant::now();
+    let err = p.bind().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProxyError::TimedOut {
+                phase: Phase::Receiving,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_millis(700));
+    t.join().unwrap();
+
+    let (uri, t) = mute_server(Duration::ZERO);
+    let err = Proxy::new(&uri).unwrap().bind().unwrap_err();
+    assert!(
+        matches!(&err, ProxyError::ConnectionClosed { reason, .. } if reason == "connection closed by peer"),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    t.join().unwrap();
+}
