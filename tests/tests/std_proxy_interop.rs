@@ -24,7 +24,8 @@ use pyro_transport_std::{Daemon, Phase, Proxy, ProxyError};
 /// A running Python daemon; killed on drop.
 struct PyDaemon {
     child: Child,
-    _stdin: ChildStdin,
+    /// Closing it makes the daemon exit (see `the_daemon_exits_when_its_stdin_closes`).
+    stdin: Option<ChildStdin>,
     uri: String,
 }
 
@@ -42,7 +43,7 @@ impl PyDaemon {
         // From here on the guard owns the process.
         let mut guard = PyDaemon {
             child,
-            _stdin: stdin,
+            stdin: Some(stdin),
             uri: String::new(),
         };
         let mut lines = BufReader::new(stdout).lines();
@@ -138,6 +139,22 @@ fn corpus() -> Vec<CorpusEntry> {
 fn remote_of(err: &ProxyError) -> &pyro_proto::value::RemoteError {
     err.remote()
         .unwrap_or_else(|| panic!("expected a remote exception, got {err}"))
+}
+
+#[test]
+fn the_daemon_exits_when_its_stdin_closes() {
+    // The safety net for a test process that dies without running drops.
+    let mut d = PyDaemon::start(&[]);
+    Proxy::new(&d.uri).unwrap().bind().unwrap();
+    d.stdin = None;
+    let start = Instant::now();
+    while d.child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the daemon kept running after its stdin closed"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -279,11 +296,12 @@ fn every_serializer_oneway_batches_and_streams() {
     let d = PyDaemon::start(&[]);
     for &ser in SerializerId::ALL {
         let p = d.proxy(ser);
-        // Oneway from metadata: returns before the method's 1 s sleep ends.
+        // Oneway from metadata: returns long before the method's 2 s sleep ends.
+        p.bind().unwrap();
         let tag = format!("meta-{ser:?}");
         let start = Instant::now();
-        p.call::<()>("record", (&tag, 1.0)).unwrap();
-        assert!(start.elapsed() < Duration::from_millis(800), "{ser:?}");
+        p.call::<()>("record", (&tag, 2.0)).unwrap();
+        assert!(start.elapsed() < Duration::from_millis(1500), "{ser:?}");
         wait_for_record(&p, &tag);
         let tag = format!("forced-{ser:?}");
         p.oneway("record", (&tag, 0.0)).unwrap();
