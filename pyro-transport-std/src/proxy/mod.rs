@@ -664,7 +664,11 @@ impl Proxy {
                 method: method.to_string(),
                 what: format!("a {} where a stream was expected", other.type_name()),
             }),
-            other => expect_value(method, other).map(|_| unreachable!("not a value")),
+            Response::Exception(e) => Err(ProxyError::Remote(e)),
+            other => Err(ProxyError::UnexpectedReply {
+                method: method.to_string(),
+                what: format!("{other:?}"),
+            }),
         }
     }
 
