@@ -529,3 +529,44 @@ fn set_timeout_applies_from_the_next_request() {
         .unwrap();
     assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(10)));
 }
+
+#[test]
+fn registered_classes_are_accepted_in_replies() {
+    let exception = br#"{"__class__": "app.CustomError", "__exception__": true, "args": ["bad"], "attributes": {"code": 42}}"#;
+    let reply = Message::new(MessageType::Result, 2, &exception[..])
+        .with_seq(1)
+        .with_flags(Flags::EXCEPTION)
+        .encode(None)
+        .unwrap();
+    // Unknown to Pyro4: refused like Python's "unsupported serialized class".
+    let mut c = ready_client(SerializerId::Json);
+    c.receive(&reply);
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::Protocol(
+            "unsupported serialized class: app.CustomError".into()
+        )))
+    );
+    // Registered: a remote exception of that class.
+    let mut registry = ClassRegistry::new();
+    registry.register("app.CustomError");
+    let mut config = ClientConfig::new("o");
+    config.metadata = false;
+    config.serializer = SerializerId::Json;
+    config.classes = Some(Arc::new(registry));
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    c.receive(&reply);
+    let ev = c.poll_event();
+    let Some(ClientEvent::Reply {
+        response: Response::Exception(e),
+        ..
+    }) = &ev
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(e.class_name, "app.CustomError");
+    assert_eq!(e.message(), "bad");
+    assert_eq!(e.attribute("code"), Some(&Value::Int(42)));
+}
