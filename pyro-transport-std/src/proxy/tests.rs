@@ -487,3 +487,30 @@ fn a_silent_or_closing_daemon_is_reported_as_such() {
     assert!(err.is_retryable());
     t.join().unwrap();
 }
+
+#[test]
+fn handshake_answers_can_be_validated() {
+    let server = tcp();
+    let strict = Proxy::builder()
+        .validate_handshake(|answer| match answer {
+            Value::Str(s) if s == "welcome" => Ok(()),
+            other => Err(format!("unexpected handshake answer {other:?}")),
+        })
+        .build(server.uri.as_str())
+        .unwrap();
+    let err = strict.call::<i64>("add", (1, 2)).unwrap_err();
+    assert!(
+        matches!(&err, ProxyError::Handshake { reason, .. } if reason.contains("unexpected handshake answer")),
+        "{err}"
+    );
+    assert!(!strict.is_connected());
+    let lenient = Proxy::builder()
+        .validate_handshake(|answer| {
+            (answer == &Value::Str("hello".into()))
+                .then_some(())
+                .ok_or_else(|| "no".into())
+        })
+        .build(server.uri.as_str())
+        .unwrap();
+    assert_eq!(lenient.call::<i64>("add", (1, 2)).unwrap(), 3);
+}
