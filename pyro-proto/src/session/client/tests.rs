@@ -469,3 +469,75 @@ fn hex(text: &str) -> Vec<u8> {
         .map(|p| u8::from_str_radix(core::str::from_utf8(p).unwrap(), 16).unwrap())
         .collect()
 }
+
+#[test]
+fn connect_with_sends_the_correlation_id_and_annotations() {
+    // serpent_correlation_id.txt: a proxy with a context correlation id sends
+    // CORR on the CONNECT too, not only on its requests.
+    let corr = [7u8; 16];
+    let mut annotations = Annotations::new();
+    annotations.insert(AnnotationId::new("XYZZ").unwrap(), b"x".to_vec());
+    let opts = CallOptions {
+        correlation_id: Some(corr),
+        annotations,
+        ..CallOptions::default()
+    };
+    let mut c = ClientSession::new(ClientConfig::new("test.obj"), 0);
+    c.connect_with(&opts, Duration::ZERO).unwrap();
+    let frame = c.poll_transmit().unwrap();
+    let mut d = Decoder::new(ExpectedTypes::DAEMON);
+    d.receive(&frame);
+    let msg = d.next_message().unwrap().unwrap();
+    assert_eq!(msg.msg_type, MessageType::Connect);
+    assert_eq!(msg.annotations.get(AnnotationId::CORR).unwrap()[..], corr);
+    assert_eq!(
+        &msg.annotations
+            .get(AnnotationId::new("XYZZ").unwrap())
+            .unwrap()[..],
+        b"x"
+    );
+    // connect() stays bare.
+    let mut c = ClientSession::new(ClientConfig::new("test.obj"), 0);
+    c.connect(Duration::ZERO).unwrap();
+    let mut d = Decoder::new(ExpectedTypes::DAEMON);
+    d.receive(&c.poll_transmit().unwrap());
+    assert!(d.next_message().unwrap().unwrap().annotations.is_empty());
+}
+
+#[test]
+fn registered_classes_are_accepted_in_replies() {
+    // A reply carrying an application class: refused (the session closes as
+    // Pyro4's proxy does on its SerializeError) unless the class is registered.
+    let payload = b"# serpent utf-8 python3.2\n{'__class__':'app.Thing','size':3}";
+    let reply = result_frame(1, 1, payload);
+
+    let mut c = ready_client(SerializerId::Serpent);
+    c.poll_transmit().unwrap();
+    c.receive(&reply);
+    match c.poll_event() {
+        Some(ClientEvent::Closed(CloseReason::Protocol(r))) => {
+            assert!(r.contains("unsupported serialized class: app.Thing"), "{r}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let mut registry = ClassRegistry::new();
+    registry.register("app.Thing");
+    let mut config = ClientConfig::new("o");
+    config.metadata = false;
+    config.classes = Some(Arc::new(registry));
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    c.receive(&reply);
+    match c.poll_event() {
+        Some(ClientEvent::Reply {
+            response: Response::Value(Value::Class(cd)),
+            ..
+        }) => {
+            assert_eq!(cd.class_name, "app.Thing");
+            assert_eq!(cd.fields.get_str("size"), Some(&Value::Int(3)));
+        }
+        other => panic!("{other:?}"),
+    }
+}
