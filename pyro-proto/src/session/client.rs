@@ -335,6 +335,46 @@ impl ClientSession {
         self.invoke(call, flags, Expect::Call, opts, now)
     }
 
+    /// Call `method` with a `SerializedBlob(info, data)` as its only
+    /// argument, as Pyro4's proxy sends it: `data` becomes the call's vargs
+    /// as it is (a list stays a list), `(info, object, method)` goes
+    /// marshalled into the `BLBI` annotation and the request carries
+    /// `FLAGS_KEEPSERIALIZED`, so a gateway daemon can route the payload
+    /// without decoding it. `info` must be marshallable.
+    pub fn call_blob(
+        &mut self,
+        method: &str,
+        info: Value,
+        data: Value,
+        opts: &CallOptions,
+        now: Duration,
+    ) -> Result<CallId, SessionError> {
+        let blob_info = Value::Tuple(alloc::vec![
+            info,
+            Value::Str(self.config.object.clone()),
+            Value::Str(method.to_string()),
+        ]);
+        let mut opts = opts.clone();
+        opts.annotations
+            .insert(AnnotationId::BLBI, SerializerId::Marshal.dumps(&blob_info)?);
+        let oneway = opts.oneway.unwrap_or_else(|| {
+            self.metadata
+                .as_ref()
+                .is_some_and(|m| m.oneway.iter().any(|o| o == method))
+        });
+        let call = Call {
+            object: self.config.object.clone(),
+            method: method.to_string(),
+            vargs: data,
+            kwargs: Some(Dict::default()),
+        };
+        let mut flags = Flags::KEEPSERIALIZED;
+        if oneway {
+            flags = flags.with(Flags::ONEWAY);
+        }
+        self.invoke(call, flags, Expect::Call, &opts, now)
+    }
+
     /// Read the remote attribute `name` (`__getattr__`).
     pub fn get_attr(
         &mut self,

@@ -541,3 +541,46 @@ fn registered_classes_are_accepted_in_replies() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_serialized_blob_call_is_sent_as_pyro4_sends_it() {
+    // serpent_serialized_blob.txt: SerializedBlob('blobinfo', [1, 2, 3])
+    // as the only argument of blob(): flags KEEPSERIALIZED, BLBI =
+    // marshal(('blobinfo', 'test.obj', 'blob')), vargs = the data as is.
+    let mut config = ClientConfig::new("test.obj");
+    config.metadata = false;
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    let data = Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
+    c.call_blob(
+        "blob",
+        s("blobinfo"),
+        data.clone(),
+        &CallOptions::default(),
+        NOW,
+    )
+    .unwrap();
+    let mut d = Decoder::new(ExpectedTypes::DAEMON);
+    d.receive(&c.poll_transmit().unwrap());
+    let msg = d.next_message().unwrap().unwrap();
+    assert_eq!(msg.flags, Flags::KEEPSERIALIZED);
+    assert_eq!(msg.seq, 1);
+    assert_eq!(
+        &msg.data[..],
+        b"# serpent utf-8 python3.2\n('test.obj','blob',[1,2,3],{})"
+    );
+    let blbi = msg.annotations.get(AnnotationId::BLBI).unwrap();
+    assert_eq!(
+        SerializerId::Marshal.loads(blbi).unwrap(),
+        Value::Tuple(vec![s("blobinfo"), s("test.obj"), s("blob")])
+    );
+    // The reply is an ordinary result.
+    c.receive(&result_frame(
+        1,
+        1,
+        b"# serpent utf-8 python3.2\n['blobinfo',[1,2,3]]",
+    ));
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Reply { response: Response::Value(Value::List(v)), .. }) if v[1] == data
+    ));
+}
