@@ -50,9 +50,9 @@ pub struct ClientConfig {
     pub max_decompressed_size: usize,
     /// How long to wait for a reply (Pyro4's `_pyroTimeout`); `None` waits forever.
     pub timeout: Option<Duration>,
-    /// Application classes accepted in replies on top of Pyro4's own (Python's
-    /// `SerializerBase.register_dict_to_class`), e.g. custom exception
-    /// classes; serpent, json and marshal only (pickle has its own whitelist).
+    /// Application classes accepted in replies on top of Pyro4's built-in
+    /// ones (Python's `register_dict_to_class`; a Python pickle client takes
+    /// any importable class, Rust only registered ones). `None`: built-ins only.
     pub classes: Option<Arc<ClassRegistry>>,
 }
 
@@ -281,6 +281,13 @@ impl ClientSession {
 
     /// Queue the CONNECT (call once, right after the transport connected).
     pub fn connect(&mut self, now: Duration) -> Result<(), SessionError> {
+        self.connect_with(&CallOptions::default(), now)
+    }
+
+    /// [`connect`](Self::connect) with the annotations and correlation id
+    /// the application has set: Pyro4's proxy sends the context's `CORR` and
+    /// annotations with the CONNECT too, not only with requests.
+    pub fn connect_with(&mut self, opts: &CallOptions, now: Duration) -> Result<(), SessionError> {
         if !matches!(self.state, State::Idle) {
             return Err(SessionError::InvalidState(
                 "connect() is called once, first",
@@ -302,7 +309,7 @@ impl ClientSession {
         let msg = Message::new(MessageType::Connect, self.config.serializer.id(), payload)
             .with_flags(flags)
             .with_seq(self.seq);
-        self.send(msg, &CallOptions::default())?;
+        self.send(msg, opts)?;
         self.state = State::Connecting;
         self.arm(now);
         Ok(())
@@ -332,6 +339,46 @@ impl ClientSession {
         };
         let flags = if oneway { Flags::ONEWAY } else { Flags::NONE };
         self.invoke(call, flags, Expect::Call, opts, now)
+    }
+
+    /// Call `method` with a `SerializedBlob(info, data)` as its only
+    /// argument, as Pyro4's proxy sends it: `data` becomes the call's vargs
+    /// as it is (a list stays a list), `(info, object, method)` goes
+    /// marshalled into the `BLBI` annotation and the request carries
+    /// `FLAGS_KEEPSERIALIZED`, so a gateway daemon can route the payload
+    /// without decoding it. `info` must be marshallable.
+    pub fn call_blob(
+        &mut self,
+        method: &str,
+        info: Value,
+        data: Value,
+        opts: &CallOptions,
+        now: Duration,
+    ) -> Result<CallId, SessionError> {
+        let blob_info = Value::Tuple(alloc::vec![
+            info,
+            Value::Str(self.config.object.clone()),
+            Value::Str(method.to_string()),
+        ]);
+        let mut opts = opts.clone();
+        opts.annotations
+            .insert(AnnotationId::BLBI, SerializerId::Marshal.dumps(&blob_info)?);
+        let oneway = opts.oneway.unwrap_or_else(|| {
+            self.metadata
+                .as_ref()
+                .is_some_and(|m| m.oneway.iter().any(|o| o == method))
+        });
+        let call = Call {
+            object: self.config.object.clone(),
+            method: method.to_string(),
+            vargs: data,
+            kwargs: Some(Dict::default()),
+        };
+        let mut flags = Flags::KEEPSERIALIZED;
+        if oneway {
+            flags = flags.with(Flags::ONEWAY);
+        }
+        self.invoke(call, flags, Expect::Call, &opts, now)
     }
 
     /// Read the remote attribute `name` (`__getattr__`).
