@@ -606,10 +606,7 @@ fn containers_take_exactly_their_items() {
         ])
     );
     // ("ab" flagged as ref 0, {"k": r0}, r0): replays inside and after a dict.
-    let v = loads(&hex("2903da0261627b7a016b72000000003072000000 00"
-        .replace(' ', "")
-        .as_str()))
-    .unwrap();
+    let v = loads(&hex("2903da0261627b7a016b7200000000307200000000")).unwrap();
     assert_eq!(
         v,
         Value::Tuple(vec![
@@ -625,6 +622,6 @@ fn containers_take_exactly_their_items() {
     data.extend_from_slice(long_ascii.as_bytes());
     assert_eq!(loads(&data).unwrap(), s(&long_ascii));
     let mut data = vec![b'a', 20, 0, 0, 0];
-    data.extend(core::iter::repeat(0xe9u8).take(20));
+    data.extend_from_slice(&[0xe9u8; 20]);
     assert_eq!(loads(&data).unwrap(), s(&"é".repeat(20)));
 }
