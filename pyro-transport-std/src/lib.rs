@@ -41,7 +41,7 @@ mod proxy;
 pub use daemon::{Daemon, DaemonBuilder, DaemonHandle, Error};
 pub use entropy::os_seeded_entropy;
 pub use proxy::{
-    Batch, BatchResults, HandshakeValidator, IntoUri, Phase, Proxy, ProxyBuilder, ProxyError,
-    RemoteStream, DEFAULT_RECONNECT_INTERVAL,
+    Batch, BatchResults, CallResult, HandshakeValidator, IntoUri, Phase, Proxy, ProxyBuilder,
+    ProxyError, RemoteStream, DEFAULT_RECONNECT_INTERVAL,
 };
 pub use pyro_proto;

@@ -28,6 +28,15 @@ use conn::{Clock, Connection, Target};
 pub use error::{Phase, ProxyError};
 pub use stream::RemoteStream;
 
+/// What [`Proxy::call_any`] got back.
+#[derive(Debug)]
+pub enum CallResult {
+    /// A plain return value (`None` for a oneway call).
+    Value(Value),
+    /// An iterator result, read item by item.
+    Stream(RemoteStream<Value>),
+}
+
 /// Pyro4's pause between two attempts of `_pyroReconnect`.
 pub const DEFAULT_RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -646,6 +655,26 @@ impl Proxy {
                 })
             }
             other => expect_value(method, other),
+        }
+    }
+
+    /// A call whose result may be a value or a stream, decided by the reply
+    /// (what a Python caller sees: a generator method gives an iterator, any
+    /// other a value). For tools that print whatever comes back.
+    pub fn call_any(
+        &self,
+        method: &str,
+        vargs: Vec<Value>,
+        kwargs: Dict,
+        opts: &CallOptions,
+    ) -> Result<CallResult, ProxyError> {
+        match self.invoke(method, vargs, kwargs, opts)? {
+            Response::Stream(id) => Ok(CallResult::Stream(RemoteStream::remote(
+                self.shared.clone(),
+                method,
+                id,
+            ))),
+            other => expect_value(method, other).map(CallResult::Value),
         }
     }
 
