@@ -24,7 +24,9 @@ use pyro_proto::entropy::SeededEntropy;
 use pyro_proto::serialize::SerializerId;
 use pyro_proto::servant::{Args, CallContext, Reply, Servant, ServantBuilder};
 use pyro_proto::session::server::SERIALIZED_BLOB_CLASS;
-use pyro_proto::session::{HandshakeRequest, Metadata, ServerConfig, ServerEvent, ServerSession};
+use pyro_proto::session::{
+    CloseReason, HandshakeRequest, Metadata, ServerConfig, ServerEvent, ServerSession,
+};
 use pyro_proto::value::{ClassDict, Dict, RemoteError, Value};
 use pyro_tests::replay::{self, CompareState, Connection};
 use pyro_tests::vectors::{self, raw_frame, VectorFile};
@@ -688,6 +690,20 @@ fn replay_connection(
                 session.close_reason()
             ),
         ),
+        // ... but a Rust close there must be one Pyro4 makes too: after an
+        // error reply (SerializeError, SecurityError, failed @callback).
+        Some(false)
+            if session.is_closed()
+                && !matches!(session.close_reason(), Some(CloseReason::AfterError(_))) =>
+        {
+            report(
+                last_line,
+                format!(
+                    "rust closed the connection ({:?}); in the capture the client closed first",
+                    session.close_reason()
+                ),
+            )
+        }
         _ => {}
     }
     if !session.is_closed() {
