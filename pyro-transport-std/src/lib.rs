@@ -1,7 +1,34 @@
 //! Blocking adapter for `pyro-proto`: moves bytes between std sockets and the
-//! Sans-IO sessions, and owns the clock. Protocol logic lives in `pyro-proto`.
+//! Sans-IO sessions, and owns what the protocol core leaves to its host:
+//! threads, the clock and OS randomness. Protocol logic lives in `pyro-proto`.
 //!
-//! The `Proxy` and `Daemon` types arrive with the blocking-transport issue.
+//! The daemon side is [`Daemon`]: bind with [`DaemonBuilder`], register
+//! servants, then run [`Daemon::request_loop`] (or [`Daemon::serve_simple`])
+//! until a [`DaemonHandle`] calls [`shutdown`](DaemonHandle::shutdown).
+//!
+//! ```no_run
+//! use pyro_transport_std::Daemon;
+//! use pyro_proto::servant::ServantBuilder;
+//!
+//! let echo = ServantBuilder::new("Echo")
+//!     .method("echo", |(text,): (String,)| Ok(text))
+//!     .build();
+//! let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind()?;
+//! daemon.serve_simple([("example.echo", echo.into())])?;
+//! # Ok::<(), pyro_transport_std::Error>(())
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod daemon;
+mod entropy;
+mod net;
+mod proxy;
+
+pub use daemon::{Daemon, DaemonBuilder, DaemonHandle, Error};
+pub use entropy::os_seeded_entropy;
+pub use proxy::{
+    Batch, BatchResults, IntoUri, Phase, Proxy, ProxyBuilder, ProxyError, RemoteStream,
+    DEFAULT_RECONNECT_INTERVAL,
+};
 pub use pyro_proto;

@@ -15,7 +15,6 @@ Modes (all data as hex, one item per line):
 import json
 import math
 import sys
-import timeit
 
 import Pyro4.core
 import Pyro4.errors
@@ -141,18 +140,6 @@ def main():
                 out.write(SER.dumps(value).hex() + "\n")
             except UnicodeEncodeError:
                 out.write("SURROGATE\n")
-    elif mode == "bench":
-        kwargs = {"timeout": 2.5, "label": "näme", "flags": [True, False, None]}
-        args = ("test.obj", "process", (42, "some text argument", [1.5, 2.5, 3.5], {"a": 1, "b": [1, 2]}), kwargs)
-        n = 20000
-        t = min(timeit.repeat(lambda: SER.loadsCall(SER.dumpsCall(*args)), number=n, repeat=5))
-        out.write("%.9f\n" % (t / n))
-        call = {"object": args[0], "method": args[1], "params": args[2], "kwargs": args[3]}
-        t = min(timeit.repeat(
-            lambda: json.loads(json.dumps(call, ensure_ascii=False).encode("utf-8").decode("utf-8")),
-            number=n, repeat=5))
-        out.write("%.9f\n" % (t / n))
-        out.write(SER.dumpsCall(*args).hex() + "\n")
     else:
         raise SystemExit("unknown mode " + mode)
 

@@ -188,10 +188,16 @@ struct Stream {
     iter: Option<ItemIter>,
 }
 
+/// Decides whether a client may connect, as an override of Pyro4's
+/// `Daemon.validateHandshake` does: return the handshake answer, or the
+/// reason for refusing (sent in the CONNECTFAIL, e.g. `"wrong handshake"`).
+pub type HandshakeValidator = Box<dyn Fn(&HandshakeRequest) -> Result<Value, String> + Send>;
+
 /// The daemon's shared state.
 pub struct Daemon {
     config: DaemonConfig,
     entropy: Box<dyn Entropy>,
+    validator: Option<HandshakeValidator>,
     objects: BTreeMap<String, Registration>,
     singles: BTreeMap<String, Arc<dyn Servant>>,
     sessions: BTreeMap<(ConnId, String), Arc<dyn Servant>>,
@@ -285,6 +291,13 @@ fn failed(error: RemoteError, location: &str, close: bool) -> Outcome {
 }
 
 impl Job {
+    /// Whether this is a oneway method call, which Pyro4 runs in a thread of
+    /// its own (`ONEWAY_THREADED`); oneway batches and attribute access run
+    /// inline.
+    pub fn is_oneway_call(&self) -> bool {
+        matches!(self.kind, JobKind::Call { oneway: true, .. })
+    }
+
     /// Call the servant. Runs user code: keep the daemon unlocked meanwhile.
     pub fn run(self) -> JobDone {
         let Job {
@@ -421,6 +434,7 @@ impl Daemon {
         Daemon {
             config,
             entropy,
+            validator: None,
             objects: BTreeMap::new(),
             singles: BTreeMap::new(),
             sessions: BTreeMap::new(),
@@ -574,10 +588,20 @@ impl Daemon {
         self.streams.len()
     }
 
-    /// Answer a handshake: Pyro4's default `validateHandshake` accepts any
-    /// data and answers `'hello'`; metadata is included when asked for (an
-    /// unknown object is then refused with `'unknown object'`).
+    /// Check handshakes with `validator` instead of accepting every client.
+    pub fn set_handshake_validator(&mut self, validator: HandshakeValidator) {
+        self.validator = Some(validator);
+    }
+
+    /// Answer a handshake: the validator decides (Pyro4's default
+    /// `validateHandshake` accepts any data and answers `'hello'`); metadata
+    /// is included when asked for (an unknown object is then refused with
+    /// `'unknown object'`).
     pub fn handshake(&self, req: &HandshakeRequest) -> Result<(Value, Option<Metadata>), String> {
+        let response = match &self.validator {
+            Some(validate) => validate(req)?,
+            None => Value::Str("hello".into()),
+        };
         let meta = match (&req.object, req.wants_metadata) {
             (Some(object), true) => Some(
                 self.metadata(object)
@@ -585,7 +609,7 @@ impl Daemon {
             ),
             _ => None,
         };
-        Ok((Value::Str("hello".into()), meta))
+        Ok((response, meta))
     }
 
     /// Resolve a request (phase one of dispatch).

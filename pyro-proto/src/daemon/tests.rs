@@ -570,6 +570,43 @@ fn handshake_answers_and_metadata() {
     assert_eq!(d.handshake(&req), Err("unknown object".to_string()));
     req.wants_metadata = false;
     assert_eq!(d.handshake(&req).unwrap().1, None);
+
+    // A validator decides first, as an overridden validateHandshake does.
+    d.set_handshake_validator(Box::new(|h| match &h.handshake {
+        Value::Str(s) if s == "secret" => Ok(Value::Str("welcome".into())),
+        other => Err(format!("wrong handshake: {other:?}")),
+    }));
+    req.object = Some("nope".into());
+    req.wants_metadata = true;
+    assert_eq!(
+        d.handshake(&req),
+        Err("wrong handshake: Str(\"hello\")".to_string())
+    );
+    req.handshake = s("secret");
+    assert_eq!(d.handshake(&req), Err("unknown object".to_string()));
+    req.object = Some("calc".into());
+    assert_eq!(d.handshake(&req).unwrap().0, s("welcome"));
+}
+
+#[test]
+fn only_plain_oneway_calls_are_threaded() {
+    let mut d = daemon();
+    d.register(calc(), Some("calc"), false).unwrap();
+    let mut kinds = Vec::new();
+    for (method, flags) in [("log", Flags::ONEWAY), ("add", Flags::NONE)] {
+        let req = request("calc", method, vec![s("x")], Some(Dict::default()), flags);
+        let Prepared::Run(job) = d.prepare(C1, req, T0) else {
+            panic!()
+        };
+        kinds.push(job.is_oneway_call());
+    }
+    let mut b = batch(vec![("add", vec![Value::Int(1), Value::Int(1)])]);
+    b.flags = Flags::BATCH.with(Flags::ONEWAY);
+    let Prepared::Run(job) = d.prepare(C1, b, T0) else {
+        panic!()
+    };
+    kinds.push(job.is_oneway_call());
+    assert_eq!(kinds, [true, false, false]);
 }
 
 #[test]

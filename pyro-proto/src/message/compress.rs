@@ -30,7 +30,9 @@ pub fn compress_payload(data: &[u8]) -> Option<Vec<u8>> {
 
 /// Inflate a COMPRESSED payload, refusing to produce more than `limit` bytes
 /// ([`FrameError::DecompressedTooLarge`]): a zip bomb costs at most `limit`
-/// bytes of memory. A damaged stream is [`FrameError::Decompress`].
+/// bytes of output (miniz_oxide grows its buffer by doubling, so the memory
+/// peak stays below about 3 x `limit`). A damaged stream is
+/// [`FrameError::Decompress`].
 pub fn decompress_payload(data: &[u8], limit: usize) -> Result<Vec<u8>, FrameError> {
     miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, limit).map_err(|e| {
         if e.status == TINFLStatus::HasMoreOutput {

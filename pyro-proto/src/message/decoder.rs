@@ -29,6 +29,7 @@ pub struct Decoder {
     expected: ExpectedTypes,
     max_message_size: Option<usize>,
     hmac_key: Option<HmacKey>,
+    check_hmac: bool,
     /// Bytes of the frame in progress (never more than one frame).
     buf: BytesMut,
     /// The checked header of the frame in progress, once its 24 bytes are in.
@@ -59,6 +60,7 @@ impl Decoder {
             expected,
             max_message_size: None,
             hmac_key: None,
+            check_hmac: true,
             buf: BytesMut::new(),
             header: None,
             ready: VecDeque::new(),
@@ -78,6 +80,16 @@ impl Decoder {
     /// refused (an empty key means no key, as in Pyro4).
     pub fn with_hmac_key(mut self, key: impl AsRef<[u8]>) -> Decoder {
         self.hmac_key = HmacKey::new(key.as_ref());
+        self
+    }
+
+    /// Leave HMAC verification to the caller (no key is checked, and a frame
+    /// carrying an `HMAC` annotation is not refused): a Python proxy treats a
+    /// bad HMAC on a result as an error of that call and keeps its
+    /// connection, which a decoder that fails for good cannot do.
+    pub fn without_hmac_check(mut self) -> Decoder {
+        self.hmac_key = None;
+        self.check_hmac = false;
         self
     }
 
@@ -104,6 +116,10 @@ impl Decoder {
     /// Feed received bytes without copying whole frames: when nothing is
     /// buffered and a whole frame is in `chunk`, the message's payload and
     /// annotation values are slices of `chunk`. Partial frames are copied.
+    ///
+    /// A message sliced out of `chunk` keeps the whole chunk's memory alive
+    /// while it lives; copy a small payload out (`Bytes::copy_from_slice`) if
+    /// it is to be kept long after a large read buffer.
     pub fn receive_bytes(&mut self, mut chunk: Bytes) {
         while !chunk.is_empty() && self.error.is_none() {
             if self.header.is_none() && self.buf.is_empty() && chunk.len() >= HEADER_SIZE {
@@ -247,8 +263,10 @@ impl Decoder {
             }
         };
         let data = frame;
-        if let Err(e) = verify_with(self.hmac_key.as_ref(), &data, &annotations) {
-            return self.fail(e);
+        if self.check_hmac {
+            if let Err(e) = verify_with(self.hmac_key.as_ref(), &data, &annotations) {
+                return self.fail(e);
+            }
         }
         self.ready.push_back(Message {
             msg_type: MessageType::from_code(header.msg_type),

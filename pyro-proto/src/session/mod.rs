@@ -14,8 +14,12 @@ use crate::message::{Annotations, FrameError};
 use crate::serialize::SerializeError;
 use crate::value::{Dict, RemoteError, Value};
 
+pub mod client;
 pub mod server;
 
+pub use client::{
+    BatchCall, CallId, CallOptions, ClientConfig, ClientEvent, ClientSession, Response,
+};
 pub use server::{
     HandshakeRequest, Request, ServerConfig, ServerEvent, ServerSession,
     DEFAULT_MAX_DECOMPRESSED_SIZE,
@@ -97,7 +101,9 @@ pub enum CloseReason {
     /// The byte stream broke the framing rules (or the peer closed mid-message).
     #[error("protocol error: {0}")]
     Frame(#[from] FrameError),
-    /// A CONNECTFAIL was sent (server) or received (client).
+    /// The daemon refused the connection: a CONNECTFAIL was sent (server) or
+    /// received (client; also when the `get_metadata` call that stands in
+    /// for metadata in the handshake raised). The text is the daemon's reason.
     #[error("handshake failed: {0}")]
     HandshakeFailed(String),
     /// A message type that is not allowed in this state (e.g. a second CONNECT).
@@ -110,6 +116,15 @@ pub enum CloseReason {
     /// The local side asked for it.
     #[error("closed by the local side")]
     Local,
+    /// No reply arrived in time (Pyro4's `TimeoutError`, after which the
+    /// proxy drops its connection).
+    #[error("receiving: timeout")]
+    TimedOut,
+    /// The peer's reply broke the protocol (wrong seq or serializer, an
+    /// undecodable payload): Pyro4 raises a ProtocolError or SerializeError
+    /// and drops the connection.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 /// Errors of a session command or of a reply that cannot be used.

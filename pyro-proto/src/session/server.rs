@@ -617,7 +617,8 @@ impl ServerSession {
 
     /// Send a reply for a request (seq, serializer) with `outcome`.
     fn answer(&mut self, seq: u16, serializer: SerializerId, corr: [u8; 16], outcome: Outcome) {
-        let (payload, mut flags, mut annotations, close) = match outcome {
+        // `raised` names the exception being sent, for error texts.
+        let (payload, mut flags, mut annotations, close, raised) = match outcome {
             Outcome::NoReply { close } => {
                 if close {
                     self.shut(CloseReason::AfterError("oneway call failed".into()));
@@ -627,7 +628,7 @@ impl ServerSession {
             Outcome::Value {
                 value,
                 response_annotations,
-            } => (value, Flags::NONE, response_annotations, false),
+            } => (value, Flags::NONE, response_annotations, false, None),
             Outcome::Batch {
                 results,
                 response_annotations,
@@ -636,12 +637,14 @@ impl ServerSession {
                 Flags::BATCH,
                 response_annotations,
                 false,
+                None,
             ),
             Outcome::Exception { error, close } => (
                 error.to_value(),
                 Flags::EXCEPTION,
                 Annotations::new(),
                 close,
+                Some(error.to_string()),
             ),
             Outcome::Stream { stream_id } => {
                 // An empty id means the daemon does not stream (ITER_STREAMING
@@ -650,27 +653,26 @@ impl ServerSession {
                 if !stream_id.is_empty() {
                     annotations.insert(AnnotationId::STRM, Bytes::from(stream_id.into_bytes()));
                 }
-                let marker =
-                    RemoteError::protocol_error("result of call is an iterator").to_value();
+                let marker = RemoteError::protocol_error("result of call is an iterator");
                 (
-                    marker,
+                    marker.to_value(),
                     Flags::EXCEPTION.with(Flags::ITEMSTREAMRESULT),
                     annotations,
                     false,
+                    Some(marker.to_string()),
                 )
             }
         };
-        let is_exception = flags.contains(Flags::EXCEPTION);
-        if !is_exception {
+        if raised.is_none() {
             annotations.insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
         }
         let data = match serializer.dumps(&payload) {
             Ok(data) => data,
-            Err(e) if is_exception => {
+            Err(e) if raised.is_some() => {
                 // Pyro4 replaces an exception it cannot serialize by a PyroError.
                 let text = format!(
                     "Error serializing exception: {e}. Original exception: {}",
-                    describe(&payload)
+                    raised.as_deref().unwrap_or_default()
                 );
                 let fallback = err("Pyro4.errors.PyroError", &text, "handleRequest");
                 match serializer.dumps(&fallback.to_value()) {
@@ -697,7 +699,7 @@ impl ServerSession {
         msg.flags = flags;
         self.send(&msg);
         if close {
-            self.shut(CloseReason::AfterError(describe(&payload)));
+            self.shut(CloseReason::AfterError(raised.unwrap_or_default()));
         }
     }
 
@@ -758,7 +760,7 @@ fn handshake_fields(data: &Value, wants_metadata: bool) -> Result<(Value, Option
         other => {
             return Err(format!(
                 "'{}' object is not subscriptable",
-                type_name(other)
+                other.type_name()
             ))
         }
     };
@@ -774,7 +776,7 @@ fn handshake_fields(data: &Value, wants_metadata: bool) -> Result<(Value, Option
     let object = match get("object") {
         Some(Value::Str(s)) => Some(s.clone()),
         Some(other) if wants_metadata => {
-            return Err(format!("invalid object id type: {}", type_name(other)))
+            return Err(format!("invalid object id type: {}", other.type_name()))
         }
         Some(_) => None,
         None if wants_metadata => return Err("'object'".to_string()),
@@ -824,7 +826,7 @@ fn blob_call(serializer: SerializerId, msg: &Message) -> Result<Call, (RemoteErr
                 "builtins.ValueError",
                 format!(
                     "BLBI must hold a 3-tuple (info, object id, method), not {}",
-                    type_name(&other)
+                    other.type_name()
                 ),
             )
         }
@@ -890,43 +892,6 @@ fn serialize_error(e: &SerializeError) -> (RemoteError, bool) {
             err("builtins.ValueError", &e.to_string(), "serializeData"),
             false,
         ),
-    }
-}
-
-/// `ClassName: message` of an exception value, for error texts.
-fn describe(exception: &Value) -> String {
-    match exception {
-        Value::Class(c) => {
-            let short = c.class_name.rsplit('.').next().unwrap_or(&c.class_name);
-            let args = c.fields.0.iter().find_map(|(k, v)| match (k, v) {
-                (Value::Str(k), Value::Tuple(a) | Value::List(a)) if k == "args" => Some(a),
-                _ => None,
-            });
-            match args.and_then(|a| a.first()) {
-                Some(Value::Str(msg)) => format!("{short}: {msg}"),
-                _ => short.to_string(),
-            }
-        }
-        other => type_name(other).to_string(),
-    }
-}
-
-/// Python's name for the type of `v`, for error messages.
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::None => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::BigInt(_) => "int",
-        Value::Float(_) => "float",
-        Value::Complex { .. } => "complex",
-        Value::Str(_) => "str",
-        Value::Bytes(_) => "bytes",
-        Value::List(_) => "list",
-        Value::Tuple(_) => "tuple",
-        Value::Set(_) => "set",
-        Value::FrozenSet(_) => "frozenset",
-        Value::Dict(_) => "dict",
-        Value::Class(_) => "object",
     }
 }
 

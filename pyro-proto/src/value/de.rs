@@ -717,11 +717,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         // Python semantics for a repeated key: first position, last value.
-        let mut d = Dict::new();
-        while let Some((k, v)) = map.next_entry::<Value, Value>()? {
-            d.insert(k, v);
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some(entry) = map.next_entry::<Value, Value>()? {
+            pairs.push(entry);
         }
-        Ok(Value::Dict(d))
+        Ok(Value::Dict(pairs.into_iter().collect()))
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         // Only reached through our own deserializer's exact-copy channel.

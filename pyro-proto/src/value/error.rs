@@ -13,8 +13,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::serialize::SerializeError;
-use crate::value::classes::PYRO_ERRORS;
-use crate::value::repr::float_repr;
+use crate::value::classes::{exception_args, PYRO_ERRORS};
+use crate::value::repr::{bytes_repr, float_repr, str_repr};
 use crate::value::{ClassDict, Dict, Value};
 
 /// The attribute holding the remote traceback text.
@@ -112,6 +112,12 @@ impl RemoteError {
         self
     }
 
+    /// A custom attribute of the exception (`getattr(exc, name)` for what
+    /// `vars(exc)` carried), e.g. `errno` or an application field.
+    pub fn attribute(&self, name: &str) -> Option<&Value> {
+        self.attributes.get_str(name)
+    }
+
     /// The class name after the last dot (`ZeroDivisionError`).
     pub fn short_name(&self) -> &str {
         self.class_name
@@ -155,15 +161,12 @@ impl RemoteError {
             _ => return Err(not_an_exception(value)),
         };
         let args = match fields.get_str("args") {
-            Some(a) => a
-                .as_seq()
-                .ok_or_else(|| {
-                    SerializeError::Conversion(format!(
-                        "{class_name}: exception args must be a tuple, found {}",
-                        a.type_name()
-                    ))
-                })?
-                .to_vec(),
+            Some(a) => exception_args(a).ok_or_else(|| {
+                SerializeError::Conversion(format!(
+                    "{class_name}: exception args must be a tuple, found {}",
+                    a.type_name()
+                ))
+            })?,
             None => {
                 return Err(SerializeError::Conversion(format!(
                     "{class_name}: exception without 'args'"
@@ -244,16 +247,32 @@ impl RemoteError {
     }
 
     /// Python's `str(exc)`: empty for no args, `str(args[0])` for one
-    /// (`repr` for `KeyError`), the tuple's repr otherwise. Approximate for
-    /// exotic values: strings, numbers, None/bools, bytes and containers are
-    /// rendered as Python does for ASCII content; non-ASCII text is kept as is
-    /// (Python escapes non-printable characters only).
+    /// (`repr` for `KeyError`), the tuple's repr otherwise. Strings, bytes,
+    /// numbers, None/bools and containers render as Python's `repr`; class
+    /// objects as `<name object>` (Python would show an address), and sets
+    /// in the order received.
     pub fn message(&self) -> String {
         match self.args.as_slice() {
             [] => String::new(),
             [one] if self.short_name() == "KeyError" => py_repr(one),
             [one] => py_str(one),
             many => py_repr(&Value::Tuple(many.to_vec())),
+        }
+    }
+}
+
+impl From<&SerializeError> for RemoteError {
+    /// The exception a Pyro4 daemon would send for a payload it could not
+    /// decode or encode: `SecurityError` for double-underscore class names,
+    /// `ProtocolError` for a Proxy's bad hmac encoding, `SerializeError`
+    /// (Python's text, e.g. `unsupported serialized class: X`) otherwise.
+    fn from(e: &SerializeError) -> RemoteError {
+        match e {
+            SerializeError::DunderClass(_) => RemoteError::security_error(e.to_string()),
+            SerializeError::Conversion(m) if m == "hmac encoding error" => {
+                RemoteError::protocol_error(m.clone())
+            }
+            _ => RemoteError::serialize_error(e.to_string()),
         }
     }
 }
@@ -404,22 +423,8 @@ fn repr_into(v: &Value, out: &mut String, depth: usize) {
                 out.push_str(&format!("({}{sign}{im_s}j)", float_repr(*re)));
             }
         }
-        Value::Str(s) => str_repr(s, out),
-        Value::Bytes(b) => {
-            out.push_str("b'");
-            for &c in b {
-                match c {
-                    b'\\' => out.push_str("\\\\"),
-                    b'\'' => out.push_str("\\'"),
-                    b'\n' => out.push_str("\\n"),
-                    b'\r' => out.push_str("\\r"),
-                    b'\t' => out.push_str("\\t"),
-                    0x20..=0x7e => out.push(c as char),
-                    _ => out.push_str(&format!("\\x{c:02x}")),
-                }
-            }
-            out.push('\'');
-        }
+        Value::Str(s) => out.push_str(&str_repr(s)),
+        Value::Bytes(b) => out.push_str(&bytes_repr(b)),
         Value::List(items) => seq(items, "[", "]", out),
         Value::Tuple(items) if items.len() == 1 => {
             out.push('(');
@@ -445,32 +450,6 @@ fn repr_into(v: &Value, out: &mut String, depth: usize) {
         }
         Value::Class(c) => out.push_str(&format!("<{} object>", c.class_name)),
     }
-}
-
-fn str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
 }
 
 #[cfg(test)]
@@ -555,6 +534,7 @@ mod tests {
         assert_eq!(keys, ["__exception__", "args", "attributes"]);
         let dict = c.to_dict();
         assert_eq!(dict.keys().next().unwrap().as_str(), Some("__class__"));
+        assert_eq!(e.attribute("extra"), Some(&Value::from("extra-attr")));
         let attrs = c.fields.get_str("attributes").unwrap().as_dict().unwrap();
         let akeys: Vec<_> = attrs.keys().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(akeys, ["extra", "_pyroTraceback"]);
@@ -582,6 +562,17 @@ mod tests {
             "ValueError: (\"it's\", None, (1,))"
         );
         assert_eq!(
+            m(
+                "builtins.ValueError",
+                vec![
+                    Value::bytes(*b"a\x00'"),
+                    "\u{7}é\n".into(),
+                    Value::tuple(Vec::<Value>::new())
+                ]
+            ),
+            "ValueError: (b\"a\\x00'\", '\\x07é\\n', ())"
+        );
+        assert_eq!(
             RemoteError::daemon_error("unknown object").to_string(),
             "Pyro4.errors.DaemonError: unknown object"
         );
@@ -596,6 +587,26 @@ mod tests {
         assert_eq!(
             RemoteError::attribute_error("x").class_name,
             "builtins.AttributeError"
+        );
+    }
+
+    #[test]
+    fn from_serialize_errors() {
+        let e = RemoteError::from(&SerializeError::UnknownClass("app.X".into()));
+        assert_eq!(
+            e.to_string(),
+            "Pyro4.errors.SerializeError: unsupported serialized class: app.X"
+        );
+        let e = RemoteError::from(&SerializeError::DunderClass("__main__.X".into()));
+        assert_eq!(e.class_name, "Pyro4.errors.SecurityError");
+        assert_eq!(
+            e.message(),
+            "refused to deserialize types with double underscores in their name: __main__.X"
+        );
+        let e = RemoteError::from(&SerializeError::Conversion("hmac encoding error".into()));
+        assert_eq!(
+            e.to_string(),
+            "Pyro4.errors.ProtocolError: hmac encoding error"
         );
     }
 

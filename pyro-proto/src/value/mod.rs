@@ -2,6 +2,16 @@
 //!
 //! Every serializer reads into and writes from [`Value`], so a value that
 //! crossed the wire in one format can be re-sent in another without loss.
+//!
+//! Around the enum:
+//! * [`Dict`] / [`ClassDict`]: Python dicts (insertion order, any keys) and
+//!   objects in Pyro's `{'__class__': ...}` form;
+//! * [`Value::py_eq`] (Python `==`) and [`Value::bits_eq`] (exact, for tests);
+//! * [`to_value`] / [`from_value`]: serde bridge to plain Rust types
+//!   ([`ser`], [`de`] document the mapping);
+//! * [`recreate`] ([`classes`]): Pyro4's `dict_to_class` acceptance rules,
+//!   run by `SerializerId::loads`;
+//! * [`RemoteError`] / [`ExceptionWrapper`] ([`error`]): exceptions on the wire.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -185,9 +195,29 @@ impl<K: Into<Value>, V: Into<Value>> FromIterator<(K, V)> for Dict {
 }
 
 impl<K: Into<Value>, V: Into<Value>> Extend<(K, V)> for Dict {
+    /// Inserts every pair with [`Dict::insert`] semantics. String keys are
+    /// indexed while extending, so building a large str-keyed dict is not
+    /// quadratic; other keys are compared linearly.
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        let mut index: alloc::collections::BTreeMap<String, usize> = self
+            .0
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (k, _))| k.as_str().map(|s| (String::from(s), i)))
+            .collect();
         for (k, v) in iter {
-            self.insert(k, v);
+            let (k, v) = (k.into(), v.into());
+            if let Value::Str(s) = &k {
+                match index.get(s) {
+                    Some(&i) => self.0[i].1 = v,
+                    None => {
+                        index.insert(s.clone(), self.0.len());
+                        self.0.push((k, v));
+                    }
+                }
+            } else {
+                self.insert(k, v);
+            }
         }
     }
 }

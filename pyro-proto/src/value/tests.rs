@@ -67,6 +67,24 @@ fn dict_from_iterator_dedups_and_iterates_in_order() {
     assert_eq!(d.iter().count(), 2);
 }
 
+#[test]
+fn large_str_keyed_dicts_build_in_reasonable_time() {
+    // 50k distinct keys plus one repeat: quadratic insertion would take
+    // seconds in a debug build; the index keeps it linear-logarithmic.
+    let mut pairs: Vec<(String, i64)> = (0..50_000).map(|i| (alloc::format!("k{i}"), i)).collect();
+    pairs.push(("k7".into(), -1));
+    let d: Dict = pairs.into_iter().collect();
+    assert_eq!(d.len(), 50_000);
+    assert_eq!(d.get_str("k7"), Some(&Value::Int(-1)));
+    assert_eq!(
+        d.iter().position(|(k, _)| k.as_str() == Some("k7")),
+        Some(7)
+    );
+    let json = serde_json::to_string(&Value::Dict(d.clone())).unwrap();
+    let back: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.as_dict().unwrap().len(), 50_000);
+}
+
 // ---------------------------------------------------------------- helpers
 
 #[test]

@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 
 use num_bigint::BigInt;
 
-use super::{CODEC, PY_INT_MAX_STR_DIGITS};
+use super::{CODEC, POW10, PY_INT_MAX_STR_DIGITS};
 use crate::serialize::{SerializeError, MAX_DEPTH};
 use crate::value::{Dict, Value};
 
@@ -241,11 +241,13 @@ impl<'a> Parser<'a> {
         }
         let int_end = self.pos;
         let mut is_float = false;
+        let mut frac_digits = 0;
         if self.peek() == Some(b'.') && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9')) {
             self.pos += 1;
-            self.digits();
+            frac_digits = self.digits();
             is_float = true;
         }
+        let mantissa_end = self.pos;
         if let Some(b'e' | b'E') = self.peek() {
             let mark = self.pos;
             self.pos += 1;
@@ -259,6 +261,22 @@ impl<'a> Parser<'a> {
             }
         }
         let text = &self.text[start..self.pos];
+        if is_float && mantissa_end == self.pos {
+            // No exponent. With at most 15 digits the mantissa and 10^k are
+            // exact doubles, so one correctly rounded division gives the
+            // correctly rounded value (Clinger's fast path).
+            let first = start + usize::from(negative);
+            if mantissa_end - first - 1 <= 15 {
+                let mut m: u64 = 0;
+                for &d in &self.bytes[first..mantissa_end] {
+                    if d != b'.' {
+                        m = m * 10 + u64::from(d - b'0');
+                    }
+                }
+                let x = m as f64 / POW10[frac_digits];
+                return Ok(Value::Float(if negative { -x } else { x }));
+            }
+        }
         if is_float {
             // core's parser is correctly rounded, like Python's float();
             // overflow gives +-inf and underflow 0.0, also like Python.
@@ -307,13 +325,14 @@ impl<'a> Parser<'a> {
         let mut out: Option<String> = None;
         let mut run = self.pos;
         loop {
-            // Skip the plain run in one tight scan.
-            while let Some(&b) = self.bytes.get(self.pos) {
-                if STRING_STOP[usize::from(b)] {
-                    break;
-                }
-                self.pos += 1;
+            // Skip the plain run in one tight scan (a local index stays in
+            // a register).
+            let bytes = self.bytes;
+            let mut i = self.pos;
+            while i < bytes.len() && !STRING_STOP[usize::from(bytes[i])] {
+                i += 1;
             }
+            self.pos = i;
             let Some(b) = self.peek() else {
                 return Err(self.error(open, "unterminated string starting here"));
             };

@@ -10,7 +10,7 @@ use core::fmt::Write;
 
 use num_bigint::BigInt;
 
-use super::{CODEC, PY_INT_MAX_STR_DIGITS};
+use super::{CODEC, POW10, PY_INT_MAX_STR_DIGITS};
 use crate::serialize::{Call, SerializeError, MAX_DEPTH};
 use crate::value::repr::float_repr;
 use crate::value::{Dict, Value};
@@ -84,7 +84,8 @@ pub(super) fn write_call(out: &mut Vec<u8>, call: &Call) -> Result<(), Serialize
     w.out.extend_from_slice(b", \"kwargs\": ");
     match &call.kwargs {
         None => w.out.extend_from_slice(b"null"),
-        Some(kwargs) => w.dict(None, kwargs, 1)?,
+        // the kwargs dict is the second level, inside the call object
+        Some(kwargs) => w.dict(None, kwargs, 2)?,
     }
     w.out.push(b'}');
     Ok(())
@@ -256,6 +257,8 @@ impl Writer<'_> {
             }
             self.int(f as i64);
             self.out.extend_from_slice(b".0");
+        } else if self.short_decimal(f) {
+            // written
         } else if (1e-4..1e16).contains(&f.abs()) {
             // Python's repr uses positional notation in this range, with
             // the shortest round-trip digits: exactly Rust's `Display`,
@@ -276,6 +279,54 @@ impl Writer<'_> {
         } else {
             self.out.extend_from_slice(float_repr(f).as_bytes());
         }
+    }
+
+    /// Fast path for floats that are short decimals (`2.5`, `0.1`, `3.14`),
+    /// the common case in payloads. If `|f| * 10^k` is an integer `m` below
+    /// 10^15 for the smallest such `k`, and `m / 10^k` (an exact quotient
+    /// correctly rounded) gives back `f`, then `m` with `k` decimals is a
+    /// decimal of at most 15 digits that reads back as `f`. Decimals of at
+    /// most 15 digits map to distinct doubles, so it is the only such one
+    /// and therefore Python's shortest repr (after dropping trailing zeros).
+    /// Returns false, writing nothing, when this does not apply.
+    fn short_decimal(&mut self, f: f64) -> bool {
+        let a = f.abs();
+        if !(1e-4..1e15).contains(&a) {
+            return false;
+        }
+        for (k, &scale) in POW10.iter().enumerate().skip(1) {
+            let scaled = a * scale;
+            if scaled >= 1e15 {
+                return false;
+            }
+            let m = scaled as u64;
+            if m as f64 != scaled {
+                continue;
+            }
+            if m as f64 / scale != a {
+                return false;
+            }
+            if f < 0.0 {
+                self.out.push(b'-');
+            }
+            let unit = 10u64.pow(k as u32);
+            self.int((m / unit) as i64);
+            self.out.push(b'.');
+            let mut frac = m % unit;
+            let mut width = k;
+            while width > 1 && frac % 10 == 0 {
+                frac /= 10;
+                width -= 1;
+            }
+            let mut buf = [b'0'; 16];
+            for slot in buf[..width].iter_mut().rev() {
+                *slot = b'0' + (frac % 10) as u8;
+                frac /= 10;
+            }
+            self.out.extend_from_slice(&buf[..width]);
+            return true;
+        }
+        false
     }
 
     /// A string as CPython's `_json` writes it with `ensure_ascii=False`:

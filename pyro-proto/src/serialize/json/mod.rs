@@ -12,8 +12,15 @@
 //! [`Value::Dict`] with string keys in document order (a repeated key keeps
 //! its first position and its last value), ints are [`Value::Int`] or, outside
 //! `i64`, [`Value::BigInt`]. A dict carrying `__class__` stays a plain dict
-//! (class rebuilding is the `value::classes` layer's job). See `decode` for the
-//! few documented differences on input no Pyro4 peer writes.
+//! (class rebuilding is the `value::classes` layer's job).
+//!
+//! Where the reader differs from Python, always on input no Pyro4 peer writes:
+//! * a `\uXXXX` escape of a lone surrogate is a [`SerializeError::Malformed`]
+//!   (Python keeps it in its `str`; a Rust `String` cannot hold one, and a
+//!   Pyro4 peer cannot send one: its UTF-8 encoding fails on surrogates);
+//! * nesting deeper than [`MAX_DEPTH`](crate::serialize::MAX_DEPTH) is
+//!   [`SerializeError::TooDeep`] (Python's limit is its recursion limit);
+//! * error offsets count bytes, Python's count characters.
 //!
 //! json is lossy: tuples and sets come back as lists, non-str keys as strings,
 //! classes as dicts, NaN payloads as the default NaN.
@@ -32,6 +39,12 @@ const CODEC: &str = "json";
 /// CPython's default `sys.get_int_max_str_digits()`: ints longer than this
 /// can neither be written nor read by a Python 3.11 peer.
 const PY_INT_MAX_STR_DIGITS: usize = 4300;
+
+/// 10^0 ..= 10^15, all exact doubles: the float fast paths (reading and
+/// writing short decimals) rely on that exactness.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
 
 /// Encode one value as Pyro4's `JsonSerializer.dumps` does.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {

@@ -274,6 +274,37 @@ fn loads_call_follows_python_dict_rules() {
 }
 
 #[test]
+fn call_depth_limit_is_the_same_both_ways() {
+    // What dumps_call writes, loads_call reads, right up to the limit.
+    for extra in 0..4 {
+        let mut v = Value::Int(1);
+        for _ in 0..MAX_DEPTH - 3 + extra {
+            v = Value::List(vec![v]);
+        }
+        let calls = [
+            Call {
+                object: "o".into(),
+                method: "m".into(),
+                vargs: Value::List(vec![v.clone()]),
+                kwargs: None,
+            },
+            Call {
+                object: "o".into(),
+                method: "m".into(),
+                vargs: Value::List(vec![]),
+                kwargs: Some(Dict(vec![(s("k"), v)])),
+            },
+        ];
+        for call in calls {
+            match dumps_call(&call) {
+                Ok(bytes) => assert!(loads_call(&bytes).is_ok(), "extra {extra}"),
+                Err(e) => assert_eq!(e, SerializeError::TooDeep { limit: MAX_DEPTH }),
+            }
+        }
+    }
+}
+
+#[test]
 fn reads_what_python_reads() {
     let ok: &[(&[u8], Value)] = &[
         (
@@ -592,6 +623,34 @@ proptest! {
         let again = dumps(&back).unwrap();
         prop_assert_eq!(&dumps(&loads(&again).unwrap()).unwrap(), &again);
         prop_assert_eq!(&again, &dumps(&model(&v)).unwrap());
+    }
+
+    #[test]
+    fn floats_read_like_core_parse(
+        m in 0u64..10_000_000_000_000_000,
+        k in 0usize..18,
+        neg in any::<bool>(),
+        exp in prop::option::of(-30i32..30),
+    ) {
+        // decimal text with k fraction digits (and maybe an exponent): the
+        // fast path and the general path must both agree with core's parser
+        let digits = alloc::format!("{:0>width$}", m, width = k + 1);
+        let (int, frac) = digits.split_at(digits.len() - k);
+        let mut text = alloc::format!("{}{int}", if neg { "-" } else { "" });
+        if k > 0 {
+            text.push('.');
+            text.push_str(frac);
+        }
+        if let Some(e) = exp {
+            text.push_str(&alloc::format!("e{e}"));
+        }
+        let want: f64 = text.parse().unwrap();
+        match loads(text.as_bytes()) {
+            Ok(Value::Float(got)) => prop_assert_eq!(got.to_bits(), want.to_bits(), "{}", text),
+            Ok(Value::Int(i)) => prop_assert!(k == 0 && exp.is_none() && i as f64 == want),
+            Ok(Value::BigInt(_)) => prop_assert!(k == 0 && exp.is_none()),
+            other => prop_assert!(false, "{}: {:?}", text, other),
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@
 //! than [`MAX_DEPTH`] containers is [`SerializeError::TooDeep`]. Bytes after
 //! the first object are ignored, like `marshal.loads` does.
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -45,6 +46,10 @@ use crate::serialize::{SerializeError, MAX_DEPTH};
 use crate::value::{Dict, Value};
 
 const FLAG_REF: u8 = 0x80;
+
+/// Errors travel boxed inside the reader so that the recursive path moves
+/// small results; `read` unboxes at the end.
+type R<T> = Result<T, Box<SerializeError>>;
 /// Reference slot of a container that is still being read.
 const PENDING: usize = usize::MAX;
 /// Values (counting one per object, plus one per 16 string/bytes bytes) a
@@ -52,14 +57,16 @@ const PENDING: usize = usize::MAX;
 const BUDGET_PER_BYTE: usize = 16;
 /// ...plus this much for any payload, so small inputs with many references
 /// to a moderately large object still load.
-const BUDGET_BASE: usize = 1 << 18;
+const BUDGET_BASE: usize = 1 << 16;
 
 /// Read one marshal object from the start of `data`.
 pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
     let mut r = Reader {
         data,
         pos: 0,
-        refs: Vec::new(),
+        // Python flags nearly every object in a call payload; a registered
+        // object takes at least two bytes.
+        refs: Vec::with_capacity((data.len() / 4).min(1024)),
         replaying: 0,
         work: 0,
         budget: data
@@ -67,10 +74,7 @@ pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
             .saturating_mul(BUDGET_PER_BYTE)
             .saturating_add(BUDGET_BASE),
     };
-    match r.object(0)? {
-        Some(v) => Ok(v),
-        None => Err(r.err(0, "NULL object in marshal data for object")),
-    }
+    r.object(0).map_err(|e| *e)
 }
 
 struct Reader<'a> {
@@ -85,15 +89,16 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn err(&self, offset: usize, reason: impl Into<String>) -> SerializeError {
-        SerializeError::Malformed {
+    #[cold]
+    fn err(&self, offset: usize, reason: impl Into<String>) -> Box<SerializeError> {
+        Box::new(SerializeError::Malformed {
             codec: CODEC,
             offset,
             reason: reason.into(),
-        }
+        })
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], SerializeError> {
+    fn take(&mut self, n: usize, what: &str) -> R<&'a [u8]> {
         let rest = self.data.len() - self.pos;
         if n > rest {
             return Err(self.err(
@@ -109,17 +114,17 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn byte(&mut self, what: &str) -> Result<u8, SerializeError> {
+    fn byte(&mut self, what: &str) -> R<u8> {
         Ok(self.take(1, what)?[0])
     }
 
-    fn i32(&mut self, what: &str) -> Result<i32, SerializeError> {
+    fn i32(&mut self, what: &str) -> R<i32> {
         let b = self.take(4, what)?;
         Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A non-negative int32 size, as CPython checks it.
-    fn size(&mut self, what: &str) -> Result<usize, SerializeError> {
+    fn size(&mut self, what: &str) -> R<usize> {
         let at = self.pos;
         let n = self.i32(what)?;
         usize::try_from(n).map_err(|_| {
@@ -130,14 +135,14 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn f64_bin(&mut self) -> Result<f64, SerializeError> {
+    fn f64_bin(&mut self) -> R<f64> {
         let b = self.take(8, "float")?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(f64::from_bits(u64::from_le_bytes(a)))
     }
 
-    fn f64_text(&mut self) -> Result<f64, SerializeError> {
+    fn f64_text(&mut self) -> R<f64> {
         let n = self.byte("float text length")? as usize;
         let at = self.pos;
         let text = self.take(n, "float text")?;
@@ -147,7 +152,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.err(at, "bad marshal data (invalid float text)"))
     }
 
-    fn charge(&mut self, units: usize, at: usize) -> Result<(), SerializeError> {
+    fn charge(&mut self, units: usize, at: usize) -> R<()> {
         self.work = self.work.saturating_add(units);
         if self.work > self.budget {
             return Err(self.err(
@@ -163,7 +168,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reserve a reference slot if `flag` is set (and this is a first read).
-    fn reserve(&mut self, flag: bool, at: usize) -> Result<Option<usize>, SerializeError> {
+    fn reserve(&mut self, flag: bool, at: usize) -> R<Option<usize>> {
         if !flag || self.replaying > 0 {
             return Ok(None);
         }
@@ -181,9 +186,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// One object; `Ok(None)` for the NULL code `0` (dict terminator).
-    /// `depth` counts the containers around this object.
-    fn object(&mut self, depth: usize) -> Result<Option<Value>, SerializeError> {
+    /// Whether the next code is NULL (`0`, with or without FLAG_REF), which
+    /// ends a dict and is an error anywhere else.
+    fn at_null(&self) -> bool {
+        matches!(self.data.get(self.pos), Some(c) if c & !FLAG_REF == b'0')
+    }
+
+    /// One object (not NULL). `depth` counts the containers around it.
+    fn object(&mut self, depth: usize) -> R<Value> {
         let start = self.pos;
         let code = match self.data.get(start) {
             Some(&c) => c,
@@ -194,11 +204,11 @@ impl<'a> Reader<'a> {
         let flag = code & FLAG_REF != 0;
         let ty = code & !FLAG_REF;
         let v = match ty {
-            b'0' => return Ok(None),
+            b'0' => return Err(self.err(start, "NULL object in marshal data for object")),
             b'N' => Value::None,
             b'F' => Value::Bool(false),
             b'T' => Value::Bool(true),
-            b'r' => return self.back_ref(start, depth).map(Some),
+            b'r' => return self.back_ref(start, depth),
             b')' | b'(' | b'[' | b'<' | b'>' | b'{' => {
                 let slot = self.reserve(flag, start)?;
                 let v = self.container(ty, depth)?;
@@ -212,10 +222,10 @@ impl<'a> Reader<'a> {
                 v
             }
         };
-        Ok(Some(v))
+        Ok(v)
     }
 
-    fn back_ref(&mut self, start: usize, depth: usize) -> Result<Value, SerializeError> {
+    fn back_ref(&mut self, start: usize, depth: usize) -> R<Value> {
         let n = self.i32("reference index")?;
         let target = usize::try_from(n)
             .ok()
@@ -240,18 +250,16 @@ impl<'a> Reader<'a> {
         let resume = self.pos;
         self.pos = target;
         self.replaying += 1;
+        // Registered objects are never NULL, so this reads a whole object.
         let v = self.object(depth);
         self.replaying -= 1;
         self.pos = resume;
-        match v? {
-            Some(v) => Ok(v),
-            None => Err(self.err(start, "bad marshal data (invalid reference)")),
-        }
+        v
     }
 
-    fn enter(&self, depth: usize) -> Result<(), SerializeError> {
+    fn enter(&self, depth: usize) -> R<()> {
         if depth >= MAX_DEPTH {
-            Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+            Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }))
         } else {
             Ok(())
         }
@@ -259,7 +267,7 @@ impl<'a> Reader<'a> {
 
     /// Tuples, lists, sets, frozensets and dicts (the recursive path: kept
     /// small so that deep nesting needs little stack).
-    fn container(&mut self, code: u8, depth: usize) -> Result<Value, SerializeError> {
+    fn container(&mut self, code: u8, depth: usize) -> R<Value> {
         Ok(match code {
             b')' => {
                 let n = self.byte("small tuple size")? as usize;
@@ -289,7 +297,7 @@ impl<'a> Reader<'a> {
 
     /// Scalars, and the codes with no Value form (errors).
     #[inline(never)]
-    fn scalar(&mut self, code: u8, start: usize) -> Result<Value, SerializeError> {
+    fn scalar(&mut self, code: u8, start: usize) -> R<Value> {
         Ok(match code {
             b'i' => Value::Int(self.i32("int")? as i64),
             b'I' => {
@@ -373,18 +381,19 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn latin1(&mut self, n: usize, start: usize) -> Result<Value, SerializeError> {
+    fn latin1(&mut self, n: usize, start: usize) -> R<Value> {
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;
         // CPython builds these from one byte per code point without checking
         // that they are ASCII, so bytes >= 0x80 are Latin-1 characters.
-        Ok(Value::Str(match core::str::from_utf8(bytes) {
-            Ok(s) if bytes.is_ascii() => s.to_string(),
-            _ => bytes.iter().map(|&b| b as char).collect(),
+        Ok(Value::Str(if bytes.is_ascii() {
+            String::from_utf8(bytes.to_vec()).unwrap_or_default()
+        } else {
+            bytes.iter().map(|&b| b as char).collect()
         }))
     }
 
-    fn utf8_error(&self, bytes: &[u8], at: usize, valid: usize) -> SerializeError {
+    fn utf8_error(&self, bytes: &[u8], at: usize, valid: usize) -> Box<SerializeError> {
         let rest = &bytes[valid..];
         if let [0xed, b1 @ 0xa0..=0xbf, b2 @ 0x80..=0xbf, ..] = rest {
             let cp = 0xd000 | ((*b1 as u32 & 0x3f) << 6) | (*b2 as u32 & 0x3f);
@@ -401,37 +410,39 @@ impl<'a> Reader<'a> {
         )
     }
 
-    fn items(&mut self, n: usize, depth: usize, what: &str) -> Result<Vec<Value>, SerializeError> {
+    fn items(&mut self, n: usize, depth: usize, what: &str) -> R<Vec<Value>> {
         self.enter(depth)?;
         // Every item takes at least one byte: never reserve more than that.
         let mut items = Vec::with_capacity(n.min(self.data.len() - self.pos));
         for _ in 0..n {
-            let at = self.pos;
-            match self.object(depth + 1)? {
-                Some(v) => items.push(v),
-                None => {
-                    return Err(
-                        self.err(at, alloc::format!("NULL object in marshal data for {what}"))
-                    )
-                }
+            if self.at_null() {
+                return Err(self.err(
+                    self.pos,
+                    alloc::format!("NULL object in marshal data for {what}"),
+                ));
             }
+            items.push(self.object(depth + 1)?);
         }
         Ok(items)
     }
 
-    fn dict(&mut self, depth: usize) -> Result<Value, SerializeError> {
+    fn dict(&mut self, depth: usize) -> R<Value> {
         self.enter(depth)?;
-        let mut pairs: Vec<(Value, Value)> = Vec::new();
+        let mut pairs: Vec<(Value, Value)> = Vec::with_capacity(4);
         loop {
             let at = self.pos;
-            let Some(key) = self.object(depth + 1)? else {
+            if self.at_null() {
+                self.pos += 1;
                 break;
-            };
+            }
+            let key = self.object(depth + 1)?;
             // CPython also ends the dict silently when a value is NULL
             // (dropping that key); we do the same.
-            let Some(value) = self.object(depth + 1)? else {
+            if self.at_null() {
+                self.pos += 1;
                 break;
-            };
+            }
+            let value = self.object(depth + 1)?;
             if let Some(kind) = keys::unhashable(&key) {
                 return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
             }
@@ -442,7 +453,7 @@ impl<'a> Reader<'a> {
 
     /// `l`: int32 signed digit count, then |count| base-2^15 digits, least
     /// significant first; normalised to `Int` when it fits `i64`.
-    fn long(&mut self, start: usize) -> Result<Value, SerializeError> {
+    fn long(&mut self, start: usize) -> R<Value> {
         let n = self.i32("long size")?;
         if n == i32::MIN {
             return Err(self.err(start, "bad marshal data (long size out of range)"));

@@ -154,16 +154,29 @@ fn duplicates<'v>(len: usize, key: impl Fn(usize) -> &'v Value) -> Option<Vec<Op
     if len < 2 {
         return None;
     }
-    let cheap_same_kind_str = (0..len).all(|i| matches!(key(i), Value::Str(_)));
     if len <= PAIRWISE_MAX {
-        let any = (1..len).any(|i| (0..i).any(|j| eq_fast(cheap_same_kind_str, key(j), key(i))));
+        // The usual case: a few str keys. Compare cheap fingerprints (length
+        // and leading bytes) first, the strings only when those collide.
+        let mut fps = [0u64; PAIRWISE_MAX];
+        let mut all_str = true;
+        for (i, fp) in fps.iter_mut().enumerate().take(len) {
+            match key(i) {
+                Value::Str(s) => *fp = fingerprint(s.as_bytes()),
+                _ => all_str = false,
+            }
+        }
+        let equal = |j: usize, i: usize| {
+            if all_str {
+                fps[j] == fps[i] && key(j) == key(i)
+            } else {
+                py_eq(key(j), key(i))
+            }
+        };
+        let any = (1..len).any(|i| (0..i).any(|j| equal(j, i)));
         if !any {
             return None;
         }
-        let firsts = (0..len)
-            .map(|i| (0..i).find(|&j| eq_fast(cheap_same_kind_str, key(j), key(i))))
-            .collect();
-        return Some(firsts);
+        return Some((0..len).map(|i| (0..i).find(|&j| equal(j, i))).collect());
     }
     let mut hashes: Vec<(u64, usize)> = (0..len).map(|i| (py_hash(key(i)), i)).collect();
     hashes.sort_unstable();
@@ -190,12 +203,11 @@ fn duplicates<'v>(len: usize, key: impl Fn(usize) -> &'v Value) -> Option<Vec<Op
     firsts
 }
 
-fn eq_fast(all_str: bool, a: &Value, b: &Value) -> bool {
-    if all_str {
-        a == b
-    } else {
-        py_eq(a, b)
-    }
+fn fingerprint(b: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = b.len().min(7);
+    word[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(word) ^ ((b.len() as u64) << 56)
 }
 
 /// Python `dict` assignment semantics over a list of pairs read in order: a

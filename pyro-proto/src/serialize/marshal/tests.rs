@@ -560,3 +560,30 @@ proptest! {
         let _ = loads_call(&data);
     }
 }
+
+#[test]
+fn back_references_respect_the_depth_limit() {
+    // [A, [[...[r(A)]...]]] with A 200 lists deep, referenced 100 lists down:
+    // the copy would nest 301 deep.
+    let mut data = vec![b'[', 2, 0, 0, 0, 0xdb, 1, 0, 0, 0];
+    for _ in 0..199 {
+        data.extend_from_slice(&[b'[', 1, 0, 0, 0]);
+    }
+    data.push(b'N');
+    let shallow = data.clone();
+    for _ in 0..100 {
+        data.extend_from_slice(&[b'[', 1, 0, 0, 0]);
+    }
+    data.extend_from_slice(&[b'r', 0, 0, 0, 0]);
+    assert_eq!(
+        loads(&data),
+        Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+    );
+    // The same reference right at the top level is fine.
+    let mut ok = shallow;
+    ok.extend_from_slice(&[b'r', 0, 0, 0, 0]);
+    let Value::List(items) = loads(&ok).unwrap() else {
+        panic!()
+    };
+    assert_eq!(items[0], items[1]);
+}

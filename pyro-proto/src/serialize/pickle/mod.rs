@@ -2,11 +2,15 @@
 //!
 //! Python's `pickle` can name any importable callable and run it while
 //! loading, which is why Pyro4 daemons refuse it by default. This codec never
-//! imports or calls anything: a small virtual machine ([`read`]) interprets the
+//! imports or calls anything: a small virtual machine (module `read`) interprets the
 //! opcodes of protocols 0 to 5 and accepts only a whitelist of globals
-//! ([`names`]): built-in and `Pyro4.errors` exception classes,
+//! (module `names`): built-in and `Pyro4.errors` exception classes,
 //! `Pyro4.core.URI` / `Proxy` / `Daemon`, `Pyro4.futures._ExceptionWrapper`,
-//! and the helpers protocol 2 needs for bytes, sets and complex numbers. Any
+//! the helpers protocol 2 needs for bytes, sets and complex numbers, and
+//! `copyreg._reconstructor(cls, object, None)` (how Pyro4's autoproxy
+//! replacement pickles a Proxy). Python 2 module names in protocol 0-2
+//! pickles are mapped as CPython does (`exceptions.ValueError` ->
+//! `builtins.ValueError`). Any
 //! other class is refused with [`SerializeError::UnknownClass`] (or
 //! [`SerializeError::DunderClass`] for names containing `__`), as Pyro4's
 //! other serializers refuse an unknown `__class__`.
@@ -27,8 +31,19 @@
 //! serializers send for them: naive `datetime.datetime` / `datetime.date` as
 //! ISO text, `uuid.UUID` and `decimal.Decimal` as their strings.
 //!
+//! Python semantics kept: memo references see later mutation (Python's
+//! pickler memoizes containers before filling them), dict order, duplicate
+//! dict keys as sent (Python's pickler never writes any). Refused: recursive
+//! structures, unhashable keys, a second BUILD on one instance, out-of-band
+//! buffers, persistent ids, extension codes, protocol 0/1 INST/OBJ. Bounded:
+//! nesting ([`MAX_DEPTH`](crate::serialize::MAX_DEPTH)), memo expansion (a
+//! copy budget proportional to the input), allocations (never sized by a
+//! length the input has not delivered).
+//!
 //! `dumps` writes protocol 4 (readable by Python 3.4 and later), mapping the
-//! class values above back to the Python objects. The codec is hand-written
+//! class values above back to the Python objects; a class value of another
+//! name goes out as its class dict (`__class__` first), as the other codecs
+//! send it. The codec is hand-written
 //! rather than built on `serde-pickle`, which has no model for class
 //! instances (exceptions, URIs, proxies) and cannot keep tuple/list or
 //! set/frozenset apart in all positions; `serde-pickle` serves as an
@@ -39,6 +54,7 @@ use alloc::vec::Vec;
 use crate::serialize::{Call, SerializeError};
 use crate::value::{Dict, Value};
 
+mod fast;
 mod names;
 mod read;
 mod write;
@@ -56,7 +72,10 @@ pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
 /// Decode one pickle (any protocol CPython 3.11 writes, 0 to 5), refusing
 /// every class outside the whitelist.
 pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
-    read::Reader::new(data).run()
+    match fast::loads(data) {
+        Some(v) => Ok(v),
+        None => read::Reader::new(data).run(),
+    }
 }
 
 /// Encode a call tuple `(object, method, vargs, kwargs)` as Pyro4's

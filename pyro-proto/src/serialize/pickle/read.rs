@@ -38,10 +38,13 @@ use crate::value::{ClassDict, Dict, Value};
 const MAX_INT_DIGITS: usize = 4300;
 
 /// Copy budget: how many value units (one per node, one per 16 bytes of text)
-/// memo references may expand to, beyond this many per input byte.
-const BUDGET_PER_INPUT_BYTE: usize = 64;
-/// Copy budget every input gets, however small.
-const BUDGET_BASE: usize = 1 << 20;
+/// memo references may expand to, per input byte. A value node costs about
+/// 64 bytes, so this bounds memory at roughly a kilobyte per input byte plus
+/// the base; Python's own pickles only fetch shared objects, which stay far
+/// below it.
+const BUDGET_PER_INPUT_BYTE: usize = 16;
+/// Copy budget every input gets, however small (about 4 MiB of values).
+const BUDGET_BASE: usize = 1 << 16;
 
 /// A container under construction: its items and how deep it nests.
 #[derive(Debug, Clone, Default)]
@@ -67,7 +70,7 @@ struct Inst {
     kind: Kind,
     /// Exception args (a tuple, or a reference to one).
     args: Option<Obj>,
-    /// BUILD states in order (an exception may get its `__dict__` in pieces).
+    /// The BUILD state (at most one; a Vec for uniform traversal).
     state: Vec<Obj>,
     depth: usize,
 }
@@ -502,6 +505,9 @@ impl<'a> Reader<'a> {
     /// Run the machine to STOP and return the resolved value.
     pub(crate) fn run(mut self) -> R<Value> {
         let top = self.execute()?;
+        // Problems found while resolving (unhashable keys, recursion, the
+        // copy budget) are reported at the STOP opcode.
+        let stop_at = self.pos.saturating_sub(1);
         let Reader {
             mut slots, budget, ..
         } = self;
@@ -509,7 +515,14 @@ impl<'a> Reader<'a> {
             slots: &mut slots,
             budget: budget.get(),
         };
-        res.owned(top, 0)
+        res.owned(top, 0).map_err(|e| match e {
+            SerializeError::Malformed { codec, reason, .. } => SerializeError::Malformed {
+                codec,
+                offset: stop_at,
+                reason,
+            },
+            other => other,
+        })
     }
 
     fn execute(&mut self) -> R<Obj> {
@@ -709,30 +722,43 @@ impl<'a> Reader<'a> {
                 }
                 APPEND => {
                     let item = self.pop(at)?;
-                    let err = self.err(at, "APPEND to an object that is not a list");
-                    match self.top_mut(at)? {
-                        Obj::List(n) => n.push(item)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::List(n) => {
+                            n.push(item)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "APPEND to an object that is not a list"));
                     }
                 }
                 APPENDS => {
                     let items = self.pop_mark(at)?;
-                    let err = self.err(at, "APPENDS to an object that is not a list");
-                    match self.top_mut(at)? {
-                        Obj::List(n) => n.extend(items)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::List(n) => {
+                            n.extend(items)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "APPENDS to an object that is not a list"));
                     }
                 }
                 SETITEM => {
                     let v = self.pop(at)?;
                     let k = self.pop(at)?;
-                    let err = self.err(at, "SETITEM on an object that is not a dict");
-                    match self.top_mut(at)? {
+                    let ok = match self.top_mut(at)? {
                         Obj::Dict(n) => {
                             n.push(k)?;
                             n.push(v)?;
+                            true
                         }
-                        _ => return Err(err),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "SETITEM on an object that is not a dict"));
                     }
                 }
                 SETITEMS => {
@@ -740,18 +766,28 @@ impl<'a> Reader<'a> {
                     if items.len() % 2 != 0 {
                         return Err(self.err(at, "odd number of items for SETITEMS"));
                     }
-                    let err = self.err(at, "SETITEMS on an object that is not a dict");
-                    match self.top_mut(at)? {
-                        Obj::Dict(n) => n.extend(items)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::Dict(n) => {
+                            n.extend(items)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "SETITEMS on an object that is not a dict"));
                     }
                 }
                 ADDITEMS => {
                     let items = self.pop_mark(at)?;
-                    let err = self.err(at, "ADDITEMS on an object that is not a set");
-                    match self.top_mut(at)? {
-                        Obj::Set(n) => n.extend(items)?,
-                        _ => return Err(err),
+                    let ok = match self.top_mut(at)? {
+                        Obj::Set(n) => {
+                            n.extend(items)?;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(self.err(at, "ADDITEMS on an object that is not a set"));
                     }
                 }
                 GLOBAL => {
@@ -1162,30 +1198,30 @@ impl<'a> Reader<'a> {
     fn build(&mut self, at: usize, state: Obj) -> R<()> {
         let state_kind = self.deref(&state).type_name();
         let is_dict_or_none = matches!(self.deref(&state), Obj::Dict(_) | Obj::None);
-        let err_target = self.err(
-            at,
-            "BUILD on an object that is not a Pyro class or exception",
-        );
-        let err_state = self.err(
-            at,
-            format!("exception state must be a dict or None, not {state_kind}"),
-        );
-        let target = self.top_mut(at)?;
-        let Obj::Inst(inst) = target else {
-            return Err(err_target);
-        };
-        if let Kind::Exception(..) = inst.kind {
-            if !is_dict_or_none {
-                return Err(err_state);
+        let problem: Option<String> = match self.top_mut(at)? {
+            Obj::Inst(inst) => {
+                if !inst.state.is_empty() {
+                    Some("second BUILD on one instance (Python's pickler never writes that)".into())
+                } else if matches!(inst.kind, Kind::Exception(..)) && !is_dict_or_none {
+                    Some(format!(
+                        "exception state must be a dict or None, not {state_kind}"
+                    ))
+                } else {
+                    let depth = (state.depth() + 1).max(inst.depth);
+                    if depth > MAX_DEPTH {
+                        return Err(too_deep());
+                    }
+                    inst.depth = depth;
+                    inst.state.push(state);
+                    None
+                }
             }
+            _ => Some("BUILD on an object that is not a Pyro class or exception".into()),
+        };
+        match problem {
+            Some(reason) => Err(self.err(at, reason)),
+            None => Ok(()),
         }
-        let depth = (state.depth() + 1).max(inst.depth);
-        if depth > MAX_DEPTH {
-            return Err(too_deep());
-        }
-        inst.depth = depth;
-        inst.state.push(state);
-        Ok(())
     }
 }
 
@@ -1323,22 +1359,33 @@ fn unescape_bytes(s: &[u8]) -> Vec<u8> {
 }
 
 /// Python's `raw-unicode-escape` decoding (UNICODE opcode): Latin-1 bytes,
-/// except `\uXXXX` and `\UXXXXXXXX`.
+/// except `\uXXXX` and `\UXXXXXXXX` after an odd run of backslashes.
 fn raw_unicode_escape(s: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
-        let c = s[i];
-        if c == b'\\' && i + 1 < s.len() && (s[i + 1] == b'u' || s[i + 1] == b'U') {
-            // An odd run of backslashes escapes; Python counts the run.
-            let n = if s[i + 1] == b'u' { 4 } else { 8 };
-            let hex = s.get(i + 2..i + 2 + n)?;
+        if s[i] != b'\\' {
+            out.push(s[i] as char);
+            i += 1;
+            continue;
+        }
+        let run = s[i..].iter().take_while(|&&c| c == b'\\').count();
+        let next = s.get(i + run).copied();
+        if run % 2 == 1 && (next == Some(b'u') || next == Some(b'U')) {
+            for _ in 0..run - 1 {
+                out.push('\\');
+            }
+            let n = if next == Some(b'u') { 4 } else { 8 };
+            let start = i + run + 1;
+            let hex = s.get(start..start + n)?;
             let v = u32::from_str_radix(core::str::from_utf8(hex).ok()?, 16).ok()?;
             out.push(char::from_u32(v)?);
-            i += 2 + n;
+            i = start + n;
         } else {
-            out.push(c as char);
-            i += 1;
+            for _ in 0..run {
+                out.push('\\');
+            }
+            i += run;
         }
     }
     Some(out)
@@ -1380,7 +1427,8 @@ fn over_budget() -> SerializeError {
     }
 }
 
-fn hashable(v: &Value) -> bool {
+/// Whether Python could use this value as a dict key or set element.
+pub(crate) fn hashable(v: &Value) -> bool {
     match v {
         Value::List(_) | Value::Dict(_) | Value::Set(_) => false,
         Value::Tuple(items) => items.iter().all(hashable),
@@ -1530,22 +1578,12 @@ fn instance(kind: Kind, args: Option<Value>, states: Vec<Value>) -> R<Value> {
                 Some(Value::Tuple(t)) => Value::Tuple(t),
                 _ => return Err(bad_instance(format!("{m}.{n}: args is not a tuple"))),
             };
-            let mut attrs: Vec<(Value, Value)> = Vec::new();
-            for s in states {
-                match s {
-                    Value::Dict(d) => {
-                        for (k, v) in d.0 {
-                            if let Some(slot) = attrs.iter_mut().find(|(k2, _)| *k2 == k) {
-                                slot.1 = v;
-                            } else {
-                                attrs.push((k, v));
-                            }
-                        }
-                    }
-                    Value::None => {}
-                    _ => return Err(bad_instance(format!("{m}.{n}: state is not a dict"))),
-                }
-            }
+            // BUILD runs at most once per instance (see Reader::build).
+            let attrs = match states.into_iter().next() {
+                Some(Value::Dict(d)) => d.0,
+                None | Some(Value::None) => Vec::new(),
+                Some(_) => return Err(bad_instance(format!("{m}.{n}: state is not a dict"))),
+            };
             (
                 format!("{m}.{n}"),
                 vec![

@@ -311,12 +311,15 @@ impl Writer {
 /// fails as soon as it connects.
 fn proxy_pickle_state(state: &[Value]) -> Result<Vec<Value>, String> {
     let mut out = state.to_vec();
-    if let Some(first) = out.first_mut() {
-        if let Value::Str(text) = first {
+    match out.first_mut() {
+        Some(Value::Str(text)) => {
             let uri = crate::uri::Uri::parse(text)
                 .map_err(|e| format!("state has an invalid uri {text:?}: {e}"))?;
-            *first = uri.to_value();
+            out[0] = uri.to_value();
         }
+        // Python's Proxy.__setstate__ takes the URI object as it is.
+        Some(Value::Class(c)) if c.class_name == "Pyro4.core.URI" => {}
+        _ => return Err("state must start with the proxy's URI".into()),
     }
     for names in out.iter_mut().skip(1).take(3) {
         if let Value::Tuple(items) | Value::List(items) = names {

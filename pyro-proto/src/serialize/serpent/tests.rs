@@ -740,9 +740,11 @@ mod props {
             text[i] = byte;
             if let Ok(decoded) = loads(&text) {
                 // Literals cannot produce NaN, so Python equality (`==` on
-                // floats, -0.0 == 0.0 as in complex zeros) is the right test.
+                // floats, -0.0 == 0.0 as in complex zeros) is the right test;
+                // a `b'..'` literal reads as bytes, which serpent writes as
+                // its base64 dict, hence the round-trip model.
                 if let Ok(again) = dumps(&decoded) {
-                    prop_assert_eq!(loads(&again).unwrap(), decoded);
+                    prop_assert_eq!(loads(&again).unwrap(), expected_after_round_trip(&decoded));
                 }
             }
         }

@@ -1,0 +1,531 @@
+use super::*;
+use crate::daemon::{ConnId, Daemon, DaemonConfig, Location};
+use crate::entropy::SeededEntropy;
+use crate::servant::ServantBuilder;
+use crate::session::{ServerConfig, ServerEvent, ServerSession};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec;
+
+const NOW: Duration = Duration::from_secs(1);
+const CONN: ConnId = ConnId(7);
+
+/// A client and a daemon joined in memory.
+struct Pair {
+    client: ClientSession,
+    server: ServerSession,
+    daemon: Daemon,
+    /// Answer handshakes without metadata (an old daemon).
+    no_meta: bool,
+}
+
+fn s(text: &str) -> Value {
+    Value::Str(text.into())
+}
+
+fn daemon() -> Daemon {
+    let mut d = Daemon::new(
+        DaemonConfig::new(Location::Tcp {
+            host: "localhost".into(),
+            port: 1,
+        }),
+        Box::new(SeededEntropy::new(5)),
+    );
+    let obj = ServantBuilder::new("Calc")
+        .method("add", |(a, b): (i64, i64)| Ok(a + b))
+        .method("echo", |(v,): (Value,)| Ok(v))
+        .method("fail", |(): ()| -> Result<(), RemoteError> {
+            Err(RemoteError::builtin("ValueError", "nope"))
+        })
+        .oneway("log", |(_m,): (String,)| Ok(()))
+        .generator("count", |(n,): (i64,)| Ok(0..n))
+        .attr_rw("value", || 5, |_: i64| Ok(()))
+        .build();
+    d.register(obj, Some("calc"), false).unwrap();
+    d.connection_opened(CONN, None);
+    d
+}
+
+impl Pair {
+    fn new(config: ClientConfig, server: ServerConfig) -> Pair {
+        Pair {
+            client: ClientSession::new(config, 0),
+            server: ServerSession::new(Arc::new(server), Box::new(SeededEntropy::new(9))),
+            daemon: daemon(),
+            no_meta: false,
+        }
+    }
+
+    /// Move bytes both ways and let the daemon answer until nothing moves.
+    fn run(&mut self) -> Vec<ClientEvent> {
+        loop {
+            let mut moved = false;
+            while let Some(b) = self.client.poll_transmit() {
+                self.server.receive(&b);
+                moved = true;
+            }
+            while let Some(ev) = self.server.poll_event() {
+                moved = true;
+                match ev {
+                    ServerEvent::Handshake(h) => match self.daemon.handshake(&h) {
+                        Ok((resp, meta)) => {
+                            let meta = if self.no_meta { None } else { meta };
+                            self.server.accept_handshake(h.id, resp, meta).unwrap()
+                        }
+                        Err(text) => self.server.reject_handshake(h.id, &text).unwrap(),
+                    },
+                    ServerEvent::Request(r) => {
+                        let id = r.id;
+                        let outcome = self.daemon.handle(CONN, r, NOW);
+                        self.server.reply(id, outcome).unwrap();
+                    }
+                    ServerEvent::Closed(_) => {}
+                }
+            }
+            while let Some(b) = self.server.poll_transmit() {
+                self.client.receive(&b);
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        core::iter::from_fn(|| self.client.poll_event()).collect()
+    }
+
+    fn connect(&mut self) -> Vec<ClientEvent> {
+        self.client.connect(NOW).unwrap();
+        self.run()
+    }
+
+    fn call(&mut self, method: &str, vargs: Vec<Value>) -> Response {
+        let id = self
+            .client
+            .call(method, vargs, Dict::default(), &CallOptions::default(), NOW)
+            .unwrap();
+        self.response(id)
+    }
+
+    fn response(&mut self, id: CallId) -> Response {
+        let events = self.run();
+        match &events[..] {
+            [ClientEvent::Reply { call, response, .. }] if *call == id => response.clone(),
+            other => panic!("expected one reply, got {other:?}"),
+        }
+    }
+}
+
+fn connected(serializer: SerializerId) -> Pair {
+    let mut config = ClientConfig::new("calc");
+    config.serializer = serializer;
+    let server = ServerConfig {
+        accepted: SerializerId::ALL.to_vec(),
+        ..Default::default()
+    };
+    let mut p = Pair::new(config, server);
+    let ev = p.connect();
+    assert!(
+        matches!(
+            &ev[..],
+            [ClientEvent::Connected {
+                metadata: Some(_),
+                ..
+            }]
+        ),
+        "{ev:?}"
+    );
+    p
+}
+
+#[test]
+fn every_feature_round_trips_for_every_serializer() {
+    for &ser in SerializerId::ALL {
+        let mut p = connected(ser);
+        let meta = p.client.metadata().unwrap().clone();
+        assert_eq!(meta.oneway, ["log"]);
+        assert_eq!(
+            p.call("add", vec![Value::Int(2), Value::Int(40)]),
+            Response::Value(Value::Int(42))
+        );
+        assert_eq!(
+            p.call("echo", vec![s("héllo")]),
+            Response::Value(s("héllo"))
+        );
+        let Response::Exception(e) = p.call("fail", vec![]) else {
+            panic!("{ser:?}")
+        };
+        assert_eq!(
+            (e.class_name.as_str(), e.message().as_str()),
+            ("builtins.ValueError", "nope")
+        );
+        assert!(e.traceback.unwrap().contains("ValueError: nope"));
+
+        // Oneway from metadata: done at once, nothing comes back.
+        let id = p
+            .client
+            .call(
+                "log",
+                vec![s("x")],
+                Dict::default(),
+                &CallOptions::default(),
+                NOW,
+            )
+            .unwrap();
+        let ev = p.run();
+        assert_eq!(
+            ev,
+            [ClientEvent::Reply {
+                call: id,
+                response: Response::Value(Value::None),
+                annotations: Annotations::new()
+            }]
+        );
+        assert!(p.client.is_ready());
+
+        let id = p
+            .client
+            .get_attr("value", &CallOptions::default(), NOW)
+            .unwrap();
+        assert_eq!(p.response(id), Response::Value(Value::Int(5)));
+        let id = p
+            .client
+            .set_attr("value", Value::Int(6), &CallOptions::default(), NOW)
+            .unwrap();
+        assert_eq!(p.response(id), Response::Value(Value::None));
+
+        let calls = vec![
+            BatchCall {
+                method: "add".into(),
+                vargs: vec![Value::Int(1), Value::Int(1)],
+                kwargs: Dict::default(),
+            },
+            BatchCall {
+                method: "fail".into(),
+                vargs: vec![],
+                kwargs: Dict::default(),
+            },
+            BatchCall {
+                method: "add".into(),
+                vargs: vec![Value::Int(2), Value::Int(2)],
+                kwargs: Dict::default(),
+            },
+        ];
+        let id = p
+            .client
+            .batch(calls, false, &CallOptions::default(), NOW)
+            .unwrap();
+        let Response::Batch(results) = p.response(id) else {
+            panic!()
+        };
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0], Ok(Value::Int(2)));
+        assert_eq!(results[1].as_ref().unwrap_err().short_name(), "ValueError");
+
+        let Response::Stream(stream) = p.call("count", vec![Value::Int(2)]) else {
+            panic!()
+        };
+        for expected in [
+            Response::Value(Value::Int(0)),
+            Response::Value(Value::Int(1)),
+            Response::StreamEnd,
+        ] {
+            let id = p.client.next_stream_item(&stream, NOW).unwrap();
+            assert_eq!(p.response(id), expected, "{ser:?}");
+        }
+        let Response::Stream(stream) = p.call("count", vec![Value::Int(5)]) else {
+            panic!()
+        };
+        p.client.close_stream(&stream, NOW).unwrap();
+        p.run();
+        assert_eq!(p.daemon.stream_count(), 0);
+
+        let id = p.client.ping(NOW).unwrap();
+        assert_eq!(p.response(id), Response::Pong);
+    }
+}
+
+#[test]
+fn metadata_is_fetched_by_a_call_when_the_daemon_does_not_send_it() {
+    let mut p = Pair::new(ClientConfig::new("calc"), ServerConfig::default());
+    p.no_meta = true;
+    let ev = p.connect();
+    let [ClientEvent::Connected {
+        handshake,
+        metadata: Some(meta),
+    }] = &ev[..]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(handshake, &s("hello"));
+    assert_eq!(meta.attrs, ["value"]);
+    // CONNECT used seq 0, get_metadata seq 1: the next call is seq 2.
+    assert_eq!(p.client.seq(), 1);
+    assert_eq!(
+        p.call("add", vec![Value::Int(1), Value::Int(2)]),
+        Response::Value(Value::Int(3))
+    );
+    assert_eq!(p.client.seq(), 2);
+}
+
+#[test]
+fn unknown_object_fails_the_handshake_with_the_daemons_text() {
+    let mut p = Pair::new(ClientConfig::new("nope"), ServerConfig::default());
+    let ev = p.connect();
+    assert_eq!(
+        ev,
+        [ClientEvent::Closed(CloseReason::HandshakeFailed(
+            "unknown object".into()
+        ))]
+    );
+    assert!(p
+        .client
+        .call("x", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .is_err());
+}
+
+#[test]
+fn without_metadata_nothing_is_oneway_and_no_object_is_named() {
+    let mut config = ClientConfig::new("nope");
+    config.metadata = false;
+    let mut p = Pair::new(config, ServerConfig::default());
+    let ev = p.connect();
+    assert_eq!(
+        ev,
+        [ClientEvent::Connected {
+            handshake: s("hello"),
+            metadata: None
+        }]
+    );
+    let Response::Exception(e) = p.call("log", vec![s("x")]) else {
+        panic!()
+    };
+    assert_eq!(e.message(), "unknown object");
+}
+
+#[test]
+fn seq_wraps_and_carries_over() {
+    let mut p = Pair::new(ClientConfig::new("calc"), ServerConfig::default());
+    p.client = ClientSession::new(ClientConfig::new("calc"), 65535);
+    p.connect();
+    assert_eq!(
+        p.call("add", vec![Value::Int(1), Value::Int(1)]),
+        Response::Value(Value::Int(2))
+    );
+    assert_eq!(p.client.seq(), 0);
+}
+
+fn result_frame(seq: u16, serializer: u16, payload: &[u8]) -> Vec<u8> {
+    Message::new(MessageType::Result, serializer, payload.to_vec())
+        .with_seq(seq)
+        .encode(None)
+        .unwrap()
+}
+
+fn ready_client(serializer: SerializerId) -> ClientSession {
+    let mut config = ClientConfig::new("o");
+    config.metadata = false;
+    config.serializer = serializer;
+    config.timeout = Some(Duration::from_secs(3));
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    c
+}
+
+#[test]
+fn reply_checks_close_the_session_like_pyro4() {
+    let mut c = ready_client(SerializerId::Json);
+    c.receive(&result_frame(5, 2, b"1"));
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::Protocol(
+            "invoke: reply sequence out of sync, got 5 expected 1".into()
+        )))
+    );
+    let mut c = ready_client(SerializerId::Json);
+    c.receive(&result_frame(1, 3, b"N"));
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::Protocol(
+            "invalid serializer in response: 3".into()
+        )))
+    );
+    let mut c = ready_client(SerializerId::Json);
+    c.receive(&result_frame(1, 2, b"{broken"));
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::Protocol(_)))
+    ));
+    let mut c = ready_client(SerializerId::Json);
+    c.receive(&result_frame(1, 2, b"[1, 2]"));
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Reply {
+            response: Response::Value(Value::List(_)),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn timeouts_fail_the_request_and_close() {
+    let mut c = ready_client(SerializerId::Json);
+    assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(3)));
+    c.handle_timeout(NOW + Duration::from_secs(2));
+    assert!(c.poll_event().is_none());
+    c.handle_timeout(NOW + Duration::from_secs(3));
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::TimedOut))
+    );
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn one_request_at_a_time() {
+    let mut c = ready_client(SerializerId::Json);
+    assert!(matches!(
+        c.call(
+            "again",
+            vec![],
+            Dict::default(),
+            &CallOptions::default(),
+            NOW
+        ),
+        Err(SessionError::InvalidState(_))
+    ));
+}
+
+#[test]
+fn hmac_mismatch_on_a_result_is_a_security_error_and_keeps_the_session() {
+    let mut config = ClientConfig::new("o");
+    config.metadata = false;
+    config.serializer = SerializerId::Json;
+    config.hmac_key = Some(b"k1".to_vec());
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    let frame = Message::new(MessageType::Result, 2, &b"1"[..])
+        .with_seq(1)
+        .encode(Some(b"k2"))
+        .unwrap();
+    c.receive(&frame);
+    let ev = c.poll_event();
+    let Some(ClientEvent::Reply {
+        response: Response::Exception(e),
+        ..
+    }) = ev
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (e.class_name.as_str(), e.message().as_str()),
+        ("Pyro4.errors.SecurityError", "message hmac mismatch")
+    );
+    assert!(c.is_ready());
+}
+
+#[test]
+fn request_bytes_match_captured_pyro4_traffic() {
+    // serpent_connect_nometa.txt: CONNECT then multiply(3, 4), no CORR (nothing random).
+    let mut config = ClientConfig::new("test.obj");
+    config.metadata = false;
+    let mut c = ClientSession::new(config, 0);
+    c.connect(NOW).unwrap();
+    let connect = c.poll_transmit().unwrap();
+    let mut expected = hex("5059524f0030000100000000000000 2f0001000000 00354a");
+    expected.extend_from_slice(b"# serpent utf-8 python3.2\n{'handshake':'hello'}");
+    assert_eq!(&connect[..], &expected[..]);
+    let ok = Message::new(
+        MessageType::ConnectOk,
+        1,
+        &b"# serpent utf-8 python3.2\n'hello'"[..],
+    )
+    .encode(None)
+    .unwrap();
+    c.receive(&ok);
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Connected { metadata: None, .. })
+    ));
+    c.call(
+        "multiply",
+        vec![Value::Int(3), Value::Int(4)],
+        Dict::default(),
+        &CallOptions::default(),
+        NOW,
+    )
+    .unwrap();
+    let invoke = c.poll_transmit().unwrap();
+    let mut expected = hex("5059524f00300004000000010000003a0001000000003559");
+    expected.extend_from_slice(b"# serpent utf-8 python3.2\n('test.obj','multiply',(3,4),{})");
+    assert_eq!(&invoke[..], &expected[..]);
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(core::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn only_a_connectfail_is_a_refusal_of_the_handshake() {
+    // A CONNECTFAIL is the daemon's refusal, with its text.
+    let mut c = ClientSession::new(ClientConfig::new("o"), 0);
+    c.connect(NOW).unwrap();
+    let fail = Message::new(MessageType::ConnectFail, 2, &b"\"go away\""[..])
+        .encode(None)
+        .unwrap();
+    c.receive(&fail);
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::HandshakeFailed(
+            "go away".into()
+        )))
+    );
+    // An answer signed with another key is not the daemon's word: a framing
+    // (HMAC) failure, as Pyro4's "cannot connect to ...: message hmac mismatch".
+    let mut config = ClientConfig::new("o");
+    config.hmac_key = Some(b"mine".to_vec());
+    let mut c = ClientSession::new(config, 0);
+    c.connect(NOW).unwrap();
+    let fail = Message::new(MessageType::ConnectFail, 2, &b"\"go away\""[..])
+        .encode(Some(b"theirs"))
+        .unwrap();
+    c.receive(&fail);
+    let ev = c.poll_event();
+    let Some(ClientEvent::Closed(CloseReason::Frame(e))) = &ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(e.to_string(), "message hmac mismatch");
+    // An undecodable or incomplete CONNECTOK is a protocol error.
+    for payload in [&b"{broken"[..], &b"{\"handshake\": \"hello\"}"[..]] {
+        let mut c = ClientSession::new(ClientConfig::new("o"), 0);
+        c.connect(NOW).unwrap();
+        let ok = Message::new(MessageType::ConnectOk, 2, payload)
+            .with_flags(Flags::META_ON_CONNECT)
+            .encode(None)
+            .unwrap();
+        c.receive(&ok);
+        let ev = c.poll_event();
+        assert!(
+            matches!(ev, Some(ClientEvent::Closed(CloseReason::Protocol(_)))),
+            "{ev:?}"
+        );
+    }
+}
+
+#[test]
+fn set_timeout_applies_from_the_next_request() {
+    let mut c = ready_client(SerializerId::Json);
+    c.set_timeout(Some(Duration::from_secs(10)));
+    // The outstanding request keeps its 3 s deadline.
+    assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(3)));
+    c.receive(&result_frame(1, 2, b"1"));
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Reply { .. })));
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(10)));
+}
