@@ -4,9 +4,12 @@
     python3 fuzz/seeds.py        # writes fuzz/corpus/<target>/ (git-ignored)
 
 frame_parser gets every whole message (and each connection's byte stream);
+server_session gets each connection's client stream, raw and as records;
 the codec targets get the payloads of the messages in their format (and the
 unit vectors); uri_parser gets URI strings found in the vectors plus the URI
-tables of the protocol notes.
+tables of the protocol notes; client_session gets every S2C message and each
+connection's S2C stream after its handshake reply, behind the target's two
+option bytes (bit 0 = HMAC key when the message is signed; split 256).
 """
 import hashlib
 import os
@@ -60,6 +63,48 @@ def payload_of(msg):
     return ser, data
 
 
+def client_session_options(msg):
+    """Option bytes of the client_session target: HMAC key on for signed messages, split 256."""
+    signed = len(msg) >= 24 and b"HMAC" in msg[24:24 + struct.unpack("!H", msg[18:20])[0]]
+    return bytes([1 if signed else 0, 255])
+
+
+def client_session_stream(msgs):
+    """The daemon's side of one connection after its handshake reply, as one input."""
+    if len(msgs) > 1:
+        rest = b"".join(msgs[1:])
+        write("client_session", client_session_options(msgs[1]) + rest)
+
+
+def server_session_seeds(client):
+    """server_session: the raw client stream (starts with PYRO), and the
+    structured form: options byte (handshake serializer) + one record
+    [type][flags][seq][serializer][len][payload] per message after the CONNECT."""
+    if not client:
+        return
+    write("server_session", b"".join(client))
+    first = client[0]
+    if len(first) < 24 or first[:4] != b"PYRO":
+        return
+    handshake_ser = struct.unpack("!H", first[16:18])[0]
+    records = bytes([{1: 0, 2: 1, 3: 2, 4: 3}.get(handshake_ser, 0)])
+    for msg in client[1:]:
+        if len(msg) < 24 or msg[:4] != b"PYRO":
+            continue
+        _tag, _ver, typ, flags, seq, dlen, ser, alen, _res, _ck = struct.unpack("!4sHHHHiHHHH", msg[:24])
+        data = msg[24 + alen:24 + alen + dlen]
+        if flags & 2:
+            try:
+                data = zlib.decompress(data)
+            except zlib.error:
+                continue
+            ser |= 0x80
+        if b"BLBI" in msg[24:24 + alen]:
+            ser |= 0x20
+        records += struct.pack("!BBHBH", typ & 0xff, flags & 0xfd, seq, ser & 0xff, len(data) & 0xffff) + data
+    write("server_session", records)
+
+
 def main():
     count = 0
     for fname in sorted(os.listdir(VECTORS)):
@@ -67,12 +112,19 @@ def main():
             continue
         text = open(os.path.join(VECTORS, fname), encoding="utf-8").read()
         stream = b""
+        s2c = []
+        client = []  # this connection's C2S messages, for server_session
         unit_codec = next((c for k, c in UNIT_CODECS.items() if fname == f"unit_serializer_{k}.txt"), None)
         for line in text.splitlines():
             if not line or line.startswith("#"):
                 if line.startswith("## connection") and stream:
                     write("frame_parser", stream)
                     stream = b""
+                if line.startswith("## connection"):
+                    client_session_stream(s2c)
+                    s2c = []
+                    server_session_seeds(client)
+                    client = []
                 continue
             tag, _, hexdata = line.partition(" ")
             try:
@@ -84,6 +136,11 @@ def main():
                 count += 1
                 if tag in ("C2S", "S2C"):
                     stream += data
+                if tag == "S2C":
+                    s2c.append(data)
+                    write("client_session", client_session_options(data) + data)
+                if tag in ("C2S", "RAW-C2S"):
+                    client.append(data)
                 ser, payload = payload_of(data)
                 if ser in CODEC_TARGETS and payload:
                     write(CODEC_TARGETS[ser], payload)
@@ -93,6 +150,8 @@ def main():
                 write("uri_parser", uri)
         if stream:
             write("frame_parser", stream)
+        client_session_stream(s2c)
+        server_session_seeds(client)
     for uri in EXTRA_URIS:
         write("uri_parser", uri.encode())
     print(f"seeded fuzz/corpus from {count} messages", file=sys.stderr)

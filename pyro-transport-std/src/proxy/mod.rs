@@ -1,36 +1,4 @@
 //! The blocking [`Proxy`]: Pyro4's `Pyro4.Proxy` on a std socket.
-//!
-//! A proxy is made from a `PYRO:` URI (TCP over IPv4 or IPv6, or a Unix
-//! socket `PYRO:obj@./u:/path`) and connects lazily, on its first call or on
-//! [`Proxy::bind`]. Each connection is a [`ClientSession`] driven over a
-//! socket: requests are lock-step, one at a time, as in Pyro4, so a proxy
-//! shared between threads serialises their calls (like Pyro4's connection lock).
-//!
-//! Pyro4's behaviour is kept where it shows:
-//! * after a timeout, a broken connection, a protocol error or a remote
-//!   `CommunicationError` the connection is dropped and the next call
-//!   connects again; the sequence number carries over (Pyro4's `_pyroSeq`);
-//! * with metadata (the default), oneway methods are found in the object's
-//!   metadata and names the object does not expose are refused locally;
-//! * a method call is retried `max_retries` times after a timeout or a closed
-//!   connection (`_pyroMaxRetries`, 0 by default);
-//! * [`Proxy::reconnect`] retries every 2 seconds (configurable);
-//! * [`Clone`] is Pyro4's `copy.copy(proxy)`: same URI and settings, its own
-//!   (not yet opened) connection.
-//!
-//! ```no_run
-//! use pyro_transport_std::Proxy;
-//!
-//! let calc = Proxy::new("PYRO:example.calc@localhost:9999")?;
-//! let sum: i64 = calc.call("add", (2, 40))?;
-//! let squares: Vec<i64> = calc.stream("squares", (4,))?.collect::<Result<_, _>>()?;
-//! let mut batch = calc.batch();
-//! batch.call("add", (1, 1)).call("divide", (1, 0)).call("add", (2, 2));
-//! let mut results = batch.run()?;
-//! assert_eq!(results.next_as::<i64>().unwrap()?, 2);
-//! assert!(results.next().unwrap().is_err()); // ZeroDivisionError; the batch stopped there
-//! # Ok::<(), pyro_transport_std::ProxyError>(())
-//! ```
 
 mod batch;
 mod conn;
@@ -50,7 +18,7 @@ use pyro_proto::serialize::SerializerId;
 use pyro_proto::session::{
     CallId, CallOptions, ClientConfig, ClientSession, Metadata, Response, SessionError,
 };
-use pyro_proto::value::{from_value, to_value, Dict, Value};
+use pyro_proto::value::{from_value, to_value, ClassRegistry, Dict, Value};
 use pyro_proto::Uri;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -121,7 +89,12 @@ pub struct ProxyBuilder {
     config: ClientConfig,
     max_retries: u32,
     reconnect_interval: Duration,
+    validator: Option<HandshakeValidator>,
 }
+
+/// Checks the daemon's handshake answer (Pyro4's `_pyroValidateHandshake`):
+/// an `Err` aborts the connection with that reason.
+pub type HandshakeValidator = Arc<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
 
 impl Default for ProxyBuilder {
     fn default() -> Self {
@@ -129,6 +102,7 @@ impl Default for ProxyBuilder {
             config: ClientConfig::new(""),
             max_retries: 0,
             reconnect_interval: DEFAULT_RECONNECT_INTERVAL,
+            validator: None,
         }
     }
 }
@@ -171,6 +145,17 @@ impl ProxyBuilder {
         self
     }
 
+    /// Check the daemon's handshake answer on every connect (Pyro4's
+    /// `_pyroValidateHandshake`); a refusal drops the connection and the
+    /// call fails with [`ProxyError::Handshake`].
+    pub fn validate_handshake(
+        mut self,
+        check: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.validator = Some(Arc::new(check));
+        self
+    }
+
     /// Compress requests of 200 bytes or more (Pyro4's `COMPRESSION`).
     pub fn compression(mut self, on: bool) -> Self {
         self.config.compression = on;
@@ -210,6 +195,14 @@ impl ProxyBuilder {
         self
     }
 
+    /// Application classes to accept in replies (Python's
+    /// `register_dict_to_class`), e.g. custom exception classes, which
+    /// Pyro4's serializers otherwise refuse. Serpent, json and marshal only.
+    pub fn classes(mut self, registry: Arc<ClassRegistry>) -> Self {
+        self.config.classes = Some(registry);
+        self
+    }
+
     /// A proxy for `uri` with these settings (nothing is connected yet).
     pub fn build(&self, uri: impl IntoUri) -> Result<Proxy, ProxyError> {
         let uri = uri.into_uri()?;
@@ -223,6 +216,7 @@ impl ProxyBuilder {
                 config,
                 max_retries: self.max_retries,
                 reconnect_interval: self.reconnect_interval,
+                validator: self.validator.clone(),
             },
             None,
         ))
@@ -234,6 +228,7 @@ struct Settings {
     config: ClientConfig,
     max_retries: u32,
     reconnect_interval: Duration,
+    validator: Option<HandshakeValidator>,
 }
 
 /// The mutable part of a proxy, behind its lock.
@@ -280,6 +275,13 @@ impl Shared {
             &mut inner.seq,
             self.clock,
         )?;
+        if let Some(check) = &inner.settings.validator {
+            // Dropping `conn` closes the socket.
+            check(&connected.handshake).map_err(|reason| ProxyError::Handshake {
+                address: self.target.describe(),
+                reason,
+            })?;
+        }
         if connected.metadata.is_some() {
             inner.metadata = connected.metadata;
         }
@@ -336,9 +338,40 @@ impl Shared {
 
 /// A connection to one remote object, as Pyro4's `Proxy`.
 ///
+/// A proxy is made from a `PYRO:` URI (TCP over IPv4 or IPv6, or a Unix
+/// socket `PYRO:obj@./u:/path`) and connects lazily, on its first call or on
+/// [`Proxy::bind`]. Each connection is a [`ClientSession`] driven over a
+/// socket: requests are lock-step, one at a time, as in Pyro4, so a proxy
+/// shared between threads serialises their calls (like Pyro4's connection lock).
+///
+/// Pyro4's behaviour is kept where it shows:
+/// * after a timeout, a broken connection, a protocol error or a remote
+///   `CommunicationError` the connection is dropped and the next call
+///   connects again; the sequence number carries over (Pyro4's `_pyroSeq`);
+/// * with metadata (the default), oneway methods are found in the object's
+///   metadata and names the object does not expose are refused locally;
+/// * a method call is retried `max_retries` times after a timeout or a closed
+///   connection (`_pyroMaxRetries`, 0 by default);
+/// * [`Proxy::reconnect`] retries every 2 seconds (configurable);
+/// * [`Clone`] is Pyro4's `copy.copy(proxy)`: same URI and settings, its own
+///   (not yet opened) connection.
+///
+/// ```no_run
+/// use pyro_transport_std::Proxy;
+///
+/// let calc = Proxy::new("PYRO:example.calc@localhost:9999")?;
+/// let sum: i64 = calc.call("add", (2, 40))?;
+/// let squares: Vec<i64> = calc.stream("squares", (4,))?.collect::<Result<_, _>>()?;
+/// let mut batch = calc.batch();
+/// batch.call("add", (1, 1)).call("divide", (1, 0)).call("add", (2, 2));
+/// let mut results = batch.run()?;
+/// assert_eq!(results.next_as::<i64>().unwrap()?, 2);
+/// assert!(results.next().unwrap().is_err()); // ZeroDivisionError; the batch stopped there
+/// # Ok::<(), pyro_transport_std::ProxyError>(())
+/// ```
+///
 /// Methods take `&self`: a proxy can be shared between threads, which then
-/// take turns on its one connection. See the [module docs](self) for the
-/// Pyro4 behaviours it keeps.
+/// take turns on its one connection.
 pub struct Proxy {
     shared: Arc<Shared>,
 }
@@ -485,6 +518,8 @@ impl Proxy {
     /// Drop the connection and connect again, trying up to `tries` times
     /// with the reconnect interval in between (Pyro4's `_pyroReconnect`).
     /// The new connection continues the sequence numbers of the old one.
+    /// At least one attempt is made; only connection errors are retried
+    /// (not, say, an invalid serializer).
     pub fn reconnect(&self, tries: u32) -> Result<(), ProxyError> {
         let mut inner = self.shared.lock();
         inner.release();
@@ -684,7 +719,11 @@ impl Proxy {
                 method: method.to_string(),
                 what: format!("a {} where a stream was expected", other.type_name()),
             }),
-            other => expect_value(method, other).map(|_| unreachable!("not a value")),
+            Response::Exception(e) => Err(ProxyError::Remote(e)),
+            other => Err(ProxyError::UnexpectedReply {
+                method: method.to_string(),
+                what: format!("{other:?}"),
+            }),
         }
     }
 

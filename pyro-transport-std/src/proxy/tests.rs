@@ -415,3 +415,102 @@ fn without_metadata_nothing_is_checked_or_oneway() {
     let err = p.call::<()>("nope", ()).unwrap_err();
     assert_eq!(err.remote().unwrap().short_name(), "AttributeError");
 }
+
+#[test]
+fn a_proxy_is_shared_between_threads_on_one_connection() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Proxy>();
+    send_sync::<RemoteStream<i64>>();
+    let d = tcp();
+    let p = Arc::new(Proxy::new(&d.uri).unwrap());
+    let workers: Vec<_> = (0..4i64)
+        .map(|t| {
+            let p = p.clone();
+            thread::spawn(move || {
+                for i in 0..25i64 {
+                    assert_eq!(p.call::<i64>("add", (i, t * 1000)).unwrap(), i + t * 1000);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(d.handle.connection_count(), 1);
+}
+
+/// A listener that accepts one connection, reads the request, then either
+/// stays silent for `silence` or closes.
+fn mute_server(silence: Duration) -> (String, JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let t = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        // Read the whole CONNECT, so that closing sends FIN and not RST.
+        conn.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok(1..) = std::io::Read::read(&mut conn, &mut buf) {}
+        thread::sleep(silence);
+    });
+    (format!("PYRO:x@127.0.0.1:{port}"), t)
+}
+
+#[test]
+fn a_silent_or_closing_daemon_is_reported_as_such() {
+    let (uri, t) = mute_server(Duration::from_millis(800));
+    let p = Proxy::builder()
+        .timeout(Some(Duration::from_millis(200)))
+        .build(&uri)
+        .unwrap();
+    let start = Instant::now();
+    let err = p.bind().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProxyError::TimedOut {
+                phase: Phase::Receiving,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_millis(700));
+    t.join().unwrap();
+
+    let (uri, t) = mute_server(Duration::ZERO);
+    let err = Proxy::new(&uri).unwrap().bind().unwrap_err();
+    assert!(
+        matches!(&err, ProxyError::ConnectionClosed { reason, .. } if reason == "connection closed by peer"),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    t.join().unwrap();
+}
+
+#[test]
+fn handshake_answers_can_be_validated() {
+    let server = tcp();
+    let strict = Proxy::builder()
+        .validate_handshake(|answer| match answer {
+            Value::Str(s) if s == "welcome" => Ok(()),
+            other => Err(format!("unexpected handshake answer {other:?}")),
+        })
+        .build(server.uri.as_str())
+        .unwrap();
+    let err = strict.call::<i64>("add", (1, 2)).unwrap_err();
+    assert!(
+        matches!(&err, ProxyError::Handshake { reason, .. } if reason.contains("unexpected handshake answer")),
+        "{err}"
+    );
+    assert!(!strict.is_connected());
+    let lenient = Proxy::builder()
+        .validate_handshake(|answer| {
+            (answer == &Value::Str("hello".into()))
+                .then_some(())
+                .ok_or_else(|| "no".into())
+        })
+        .build(server.uri.as_str())
+        .unwrap();
+    assert_eq!(lenient.call::<i64>("add", (1, 2)).unwrap(), 3);
+}

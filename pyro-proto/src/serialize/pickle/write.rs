@@ -326,5 +326,16 @@ fn proxy_pickle_state(state: &[Value]) -> Result<Vec<Value>, String> {
             *names = Value::Set(core::mem::take(items));
         }
     }
+    // The dict form carries the HMAC key as `b64:<base64>`; pickle as bytes.
+    if let Some(hmac) = out.get_mut(5) {
+        if let Value::Str(text) = hmac {
+            use base64::Engine;
+            let key = text
+                .strip_prefix("b64:")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .ok_or_else(|| String::from("hmac encoding error"))?;
+            *hmac = Value::Bytes(key);
+        }
+    }
     Ok(out)
 }
