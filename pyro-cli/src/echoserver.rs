@@ -342,6 +342,10 @@ pub fn start(options: &Options) -> Result<(Daemon, String), EchoError> {
 
 /// Run the echo server as Python's script does: print its banner and URI,
 /// serve until `shutdown()` is called or Ctrl-C / SIGTERM arrives.
+///
+/// Installs the process's Ctrl-C/SIGTERM handler, which a process can have
+/// only once: a second call fails with [`EchoError::Signal`]. Embedders
+/// that want several servers use [`start`] and their own shutdown logic.
 pub fn run(options: &Options) -> Result<(), EchoError> {
     let quiet = options.quiet && !options.verbose;
     let mut out = std::io::stdout();
