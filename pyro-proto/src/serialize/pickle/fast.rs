@@ -342,7 +342,9 @@ pub(crate) fn loads(data: &[u8]) -> Option<Value> {
     let mut f = Fast {
         data,
         pos: 0,
-        stack: Vec::with_capacity(8),
+        // Every stack entry took at least one input byte: sized by what was
+        // received, enough for a typical call without regrowing.
+        stack: Vec::with_capacity(data.len().min(32)),
         marks: [0; MAX_MARKS],
         nmarks: 0,
     };
