@@ -343,8 +343,9 @@ pub(crate) fn loads(data: &[u8]) -> Option<Value> {
         data,
         pos: 0,
         // Every stack entry took at least one input byte: sized by what was
-        // received, enough for a typical call without regrowing.
-        stack: Vec::with_capacity(data.len().min(32)),
+        // received, enough for a typical call without regrowing, and small
+        // enough (1 KiB) for the allocator's fast per-thread cache.
+        stack: Vec::with_capacity(data.len().min(16)),
         marks: [0; MAX_MARKS],
         nmarks: 0,
     };
