@@ -71,6 +71,8 @@ impl Writer {
             Value::None => self.out.push(b'N'),
             Value::Bool(true) => self.out.push(0x88),
             Value::Bool(false) => self.out.push(0x89),
+            // BININT1, the most common int, inline.
+            Value::Int(i @ 0..=0xff) => self.out.extend_from_slice(&[b'K', *i as u8]),
             Value::Int(i) => self.int(*i),
             Value::Float(f) => self.float(*f),
             Value::Str(s) => self.str(s),
@@ -132,6 +134,7 @@ impl Writer {
         Ok(())
     }
 
+    #[inline(never)]
     fn int(&mut self, i: i64) {
         if (0..=0xff).contains(&i) {
             self.out.extend_from_slice(&[b'K', i as u8]);
@@ -164,6 +167,7 @@ impl Writer {
         self.out.extend_from_slice(&f.to_be_bytes());
     }
 
+    #[inline]
     fn str(&mut self, s: &str) {
         let n = s.len();
         if n < 256 {
