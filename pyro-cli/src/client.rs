@@ -19,7 +19,7 @@ use crate::cli::{
     EXIT_COMMUNICATION, EXIT_REMOTE_ERROR,
 };
 use crate::literal::{parse_kwargs, parse_literal};
-use crate::repr::{py_repr, py_repr_received, py_str};
+use pyro_proto::value::repr::{py_repr, py_repr_received, py_str};
 
 /// The object id of every daemon's own object (Pyro4's `Pyro.Daemon`).
 pub const DAEMON_OBJECT: &str = "Pyro.Daemon";

@@ -19,7 +19,7 @@ use pyro_proto::session::Metadata;
 use pyro_proto::value::{RemoteError, Value};
 use pyro_transport_std::{Daemon, DaemonHandle};
 
-use crate::repr::py_repr_received;
+use pyro_proto::value::repr::py_repr_received;
 
 /// The object id Pyro4's echo server registers.
 pub const OBJECT_ID: &str = "test.echoserver";

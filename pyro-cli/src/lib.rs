@@ -2,8 +2,8 @@
 //! client that calls or pings any Pyro4 object from the shell.
 //!
 //! The binary is a thin wrapper around [`cli::main`]; the pieces are public
-//! so that tests (and other tools) can use them: [`repr::py_repr`] prints a
-//! value as Python's `repr` does, [`literal::parse_literal`] reads Python
+//! so that tests (and other tools) can use them (Python's `repr` of a value is
+//! `pyro_proto::value::repr::py_repr`): [`literal::parse_literal`] reads Python
 //! literals, [`echoserver`] holds the `EchoServer` servant.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -12,5 +12,3 @@ pub mod cli;
 pub mod client;
 pub mod echoserver;
 pub mod literal;
-pub mod pyhash;
-pub mod repr;

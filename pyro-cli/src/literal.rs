@@ -48,7 +48,7 @@ pub fn parse_literal(text: &str) -> Result<Value, LiteralError> {
     })?;
     // Sets in the order Python's `ast.literal_eval` would hold them, so
     // that they travel as a Python client would send them.
-    Ok(crate::pyhash::as_python_builds_it(value))
+    Ok(pyro_proto::value::repr::hash::as_python_builds_it(value))
 }
 
 /// Read `--kw name=literal` options into a kwargs dict (the last of a
@@ -73,7 +73,7 @@ pub fn parse_kwargs(items: &[String]) -> Result<Dict, LiteralError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repr::py_repr;
+    use pyro_proto::value::repr::py_repr;
 
     #[test]
     fn python_literals_read_as_python_does() {

@@ -5,8 +5,8 @@
 //! proxy gets from it. We decode the same payload the way the `pyro call`
 //! client does (codec, then class objects) and must print the same text.
 
-use pyro_cli::repr::py_repr_received;
 use pyro_proto::serialize::SerializerId;
+use pyro_proto::value::repr::py_repr_received;
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())

@@ -14,7 +14,7 @@ use core::fmt;
 
 use crate::serialize::SerializeError;
 use crate::value::classes::{exception_args, PYRO_ERRORS};
-use crate::value::repr::{bytes_repr, float_repr, str_repr};
+use crate::value::repr::{py_repr, py_str};
 use crate::value::{ClassDict, Dict, Value};
 
 /// The attribute holding the remote traceback text.
@@ -247,10 +247,8 @@ impl RemoteError {
     }
 
     /// Python's `str(exc)`: empty for no args, `str(args[0])` for one
-    /// (`repr` for `KeyError`), the tuple's repr otherwise. Strings, bytes,
-    /// numbers, None/bools and containers render as Python's `repr`; class
-    /// objects as `<name object>` (Python would show an address), and sets
-    /// in the order received.
+    /// (`repr` for `KeyError`), the tuple's repr otherwise, with
+    /// [`py_repr`]'s rendering of values.
     pub fn message(&self) -> String {
         match self.args.as_slice() {
             [] => String::new(),
@@ -374,81 +372,6 @@ impl ExceptionWrapper {
             out.push(Ok(item));
         }
         Ok(out)
-    }
-}
-
-/// Approximate Python `str()`.
-fn py_str(v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.clone(),
-        other => py_repr(other),
-    }
-}
-
-/// Approximate Python `repr()` (see [`RemoteError::message`]).
-fn py_repr(v: &Value) -> String {
-    let mut out = String::new();
-    repr_into(v, &mut out, 0);
-    out
-}
-
-fn repr_into(v: &Value, out: &mut String, depth: usize) {
-    if depth > crate::serialize::MAX_DEPTH {
-        out.push_str("...");
-        return;
-    }
-    let seq = |items: &[Value], open: &str, close: &str, out: &mut String| {
-        out.push_str(open);
-        for (i, x) in items.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            repr_into(x, out, depth + 1);
-        }
-        out.push_str(close);
-    };
-    match v {
-        Value::None => out.push_str("None"),
-        Value::Bool(true) => out.push_str("True"),
-        Value::Bool(false) => out.push_str("False"),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::BigInt(b) => out.push_str(&b.to_string()),
-        Value::Float(f) => out.push_str(&float_repr(*f)),
-        Value::Complex { re, im } => {
-            let im_s = float_repr(*im);
-            let sign = if im_s.starts_with('-') { "" } else { "+" };
-            if *re == 0.0 && re.is_sign_positive() {
-                out.push_str(&format!("{im_s}j"));
-            } else {
-                out.push_str(&format!("({}{sign}{im_s}j)", float_repr(*re)));
-            }
-        }
-        Value::Str(s) => out.push_str(&str_repr(s)),
-        Value::Bytes(b) => out.push_str(&bytes_repr(b)),
-        Value::List(items) => seq(items, "[", "]", out),
-        Value::Tuple(items) if items.len() == 1 => {
-            out.push('(');
-            repr_into(&items[0], out, depth + 1);
-            out.push_str(",)");
-        }
-        Value::Tuple(items) => seq(items, "(", ")", out),
-        Value::Set(items) if items.is_empty() => out.push_str("set()"),
-        Value::Set(items) => seq(items, "{", "}", out),
-        Value::FrozenSet(items) if items.is_empty() => out.push_str("frozenset()"),
-        Value::FrozenSet(items) => seq(items, "frozenset({", "})", out),
-        Value::Dict(d) => {
-            out.push('{');
-            for (i, (k, x)) in d.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                repr_into(k, out, depth + 1);
-                out.push_str(": ");
-                repr_into(x, out, depth + 1);
-            }
-            out.push('}');
-        }
-        Value::Class(c) => out.push_str(&format!("<{} object>", c.class_name)),
     }
 }
 

@@ -6,9 +6,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+pub mod hash;
 mod nonprintable;
+mod python;
 
 pub use nonprintable::UNICODE_VERSION;
+pub use python::{py_repr, py_repr_received, py_str};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

@@ -7,23 +7,26 @@
 //! integers and the class objects Pyro4 sends (exceptions, URIs, proxies).
 //!
 //! Sets are listed in CPython's hash-table order where that is the same in
-//! every process (numbers, tuples of numbers: see [`crate::pyhash`]). Two
+//! every process (numbers, tuples of numbers: see [`hash`](super::hash)). Two
 //! things cannot be reproduced and are documented deviations: sets holding
 //! strings, bytes or `None` (hashes randomised per process, or addresses)
 //! keep the order they arrived in, and object reprs that carry a memory
 //! address (`<Pyro4.core.URI at 0x7f..>`) show `0x?` instead.
 
-use pyro_proto::serialize::{SerializerId, MAX_DEPTH};
-use pyro_proto::value::repr::{float_repr, write_bytes_repr, write_str_repr};
-use pyro_proto::value::{ClassDict, Value};
-use pyro_proto::Uri;
+use super::{float_repr, write_bytes_repr, write_str_repr};
+use crate::serialize::{SerializerId, MAX_DEPTH};
+use crate::uri::Uri;
+use crate::value::{ClassDict, Value};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 /// Python's `repr(value)` for a value built from these items in this order
 /// (a set as Python builds it by adding its items one by one).
 ///
 /// ```
-/// use pyro_cli::repr::py_repr;
-/// use pyro_proto::value::Value;
+/// use pyro_proto::value::repr::py_repr;
+/// use crate::value::Value;
 /// let v = Value::tuple([Value::from("a"), Value::Float(1.0)]);
 /// assert_eq!(py_repr(&v), "('a', 1.0)");
 /// ```
@@ -104,7 +107,7 @@ impl Repr {
 
     /// A set in the order CPython 3.11 lists it after `passes` rounds of
     /// adding the items to a new set in the previous order (see
-    /// [`crate::pyhash`]); the received order when hashes are not fixed.
+    /// [`hash`](super::hash)); the received order when hashes are not fixed.
     fn set(
         &self,
         out: &mut Vec<u8>,
@@ -117,7 +120,7 @@ impl Repr {
         let mut ordered: Vec<&Value> = items.iter().collect();
         for _ in 0..passes {
             let current: Vec<Value> = ordered.iter().map(|v| (*v).clone()).collect();
-            match crate::pyhash::set_order(&current) {
+            match super::hash::set_order(&current) {
                 Some(order) => ordered = order.into_iter().map(|i| ordered[i]).collect(),
                 None => break,
             }
@@ -213,7 +216,8 @@ impl Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pyro_proto::value::Dict;
+    use crate::value::Dict;
+    use alloc::vec;
 
     #[test]
     fn scalars() {

@@ -10,8 +10,10 @@
 //! differently in every Python process (hash randomisation), and `None`'s
 //! hash is its address in 3.11: sets holding those keep the received order.
 
+use crate::value::Value;
+use alloc::vec;
+use alloc::vec::Vec;
 use num_bigint::{BigInt, Sign};
-use pyro_proto::value::Value;
 
 /// `sys.hash_info.modulus`: 2**61 - 1.
 const MODULUS: u64 = (1 << 61) - 1;
@@ -185,7 +187,7 @@ impl Table {
         while size <= minused {
             size <<= 1;
         }
-        let old = std::mem::replace(self, Table::new(size));
+        let old = core::mem::replace(self, Table::new(size));
         for (hash, index) in old.slots.into_iter().flatten() {
             self.insert(hash, index);
         }
@@ -231,7 +233,7 @@ pub fn as_python_builds_it(value: Value) -> Value {
         Value::Tuple(items) => Value::Tuple(items.into_iter().map(as_python_builds_it).collect()),
         Value::Dict(mut d) => {
             for (_, v) in d.0.iter_mut() {
-                *v = as_python_builds_it(std::mem::replace(v, Value::None));
+                *v = as_python_builds_it(core::mem::replace(v, Value::None));
             }
             Value::Dict(d)
         }
