@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 ///
 /// ```
 /// use pyro_proto::value::repr::py_repr;
-/// use crate::value::Value;
+/// use pyro_proto::value::Value;
 /// let v = Value::tuple([Value::from("a"), Value::Float(1.0)]);
 /// assert_eq!(py_repr(&v), "('a', 1.0)");
 /// ```
