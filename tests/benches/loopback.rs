@@ -1,0 +1,813 @@
+//! Round trips over TCP loopback for the four client/daemon pairings of
+//! Python Pyro4 4.82 and pyro-rs, in one run, client and daemon pinned to the
+//! same CPU, next to a raw 1-byte TCP ping-pong as the floor (issue 6).
+//!
+//!     cargo bench -p pyro-tests --bench loopback
+//!
+//! Pinning: the bench re-executes itself under `taskset -c $LOOPBACK_CPU`
+//! (default 0), so every thread of the Rust client, the raw ping-pong and
+//! every child (the daemons, the Python client) is confined to that one CPU.
+//! Affinity is inherited over fork/exec and by new threads, so this needs no
+//! unsafe `sched_setaffinity` and no extra crate; the children are launched
+//! under `taskset` as well, to be explicit. The Rust daemon runs as a child
+//! process too (this binary with `--serve-rust-daemon`), so each pairing is
+//! one client process and one daemon process, as with Python.
+//!
+//! Measurements (each about `LOOPBACK_SECONDS`, default 1 s, after a warm-up;
+//! `tests/python/loopback_client.py` does the same on the Python side):
+//! - sync: `small()`, no arguments, returns 42 (serpent);
+//! - echo100: `echo(s)` with a 100-character str (serpent);
+//! - echo1mib: `echo(b)` with 1 MiB of bytes, marshal; MB/s counts the
+//!   payload once per call (10^6 bytes per MB);
+//! - oneway: rounds of 1000 oneway `noop()` calls followed by one `small()`;
+//! - batch100: batches of 100 `small()` calls, batches/s;
+//! - stream: items/s of the generator `gen(1000)` (one round trip per item);
+//! - connect: new proxy, handshake (with metadata), `small()`, close;
+//! - clients8: 8 threads, each with its own proxy, calling `small()`; total.
+//!
+//! The targets are printed with a verdict per line; nothing is asserted
+//! (the machine is shared and timings are noisy).
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pyro_proto::serialize::SerializerId;
+use pyro_proto::servant::{Reply, ServantBuilder};
+use pyro_proto::value::Value;
+use pyro_tests::python::{python, scripts_dir};
+use pyro_transport_std::Daemon;
+use serde_json::Value as Json;
+
+/// Object id under which both daemons serve the bench object.
+const OBJECT: &str = "loopback";
+/// Role argument that makes this binary the Rust daemon.
+const SERVE_ARG: &str = "--serve-rust-daemon";
+/// Set in the re-executed, pinned bench process.
+const PINNED_ENV: &str = "LOOPBACK_PINNED";
+const ECHO_TEXT_LEN: usize = 100;
+const MIB: usize = 1 << 20;
+const ONEWAY_ROUND: u64 = 1000;
+const BATCH_SIZE: usize = 100;
+const STREAM_ITEMS: i64 = 1000;
+const CLIENTS: usize = 8;
+
+/// Metric key (shared with loopback_client.py) and row label.
+const METRICS: [(&str, &str); 8] = [
+    ("sync", "sync small() calls/s"),
+    ("echo100", "echo 100 chars calls/s"),
+    ("echo1mib", "echo 1 MiB marshal MB/s"),
+    ("oneway", "oneway calls/s"),
+    ("batch100", "batch of 100 batches/s"),
+    ("stream", "stream items/s"),
+    ("connect", "connects/s"),
+    ("clients8", "8 clients calls/s"),
+];
+
+/// One pairing's figures: metric key -> rate, or why it could not be measured.
+type Figures = BTreeMap<String, Result<f64, String>>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == SERVE_ARG) {
+        return match serve_rust_daemon() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rust daemon: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cpu = std::env::var("LOOPBACK_CPU").unwrap_or_else(|_| "0".into());
+    if std::env::var_os(PINNED_ENV).is_none() {
+        // Re-run this very binary on one CPU; fall back to unpinned (and say
+        // so in the header) where taskset is missing.
+        let exe = std::env::current_exe().expect("path of the bench binary");
+        match Command::new("taskset")
+            .args(["-c", &cpu])
+            .arg(exe)
+            .args(&args)
+            .env(PINNED_ENV, "1")
+            .status()
+        {
+            Ok(status) => {
+                return if status.success() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("taskset unavailable ({e}): running UNPINNED");
+                std::env::set_var(PINNED_ENV, "0");
+            }
+        }
+    }
+    let pinned = std::env::var(PINNED_ENV).as_deref() == Ok("1");
+    run_bench(&cpu, pinned);
+    ExitCode::SUCCESS
+}
+
+fn seconds() -> f64 {
+    std::env::var("LOOPBACK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &f64| *s > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// The CPUs this process may run on, as the kernel reports them.
+fn allowed_cpus() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+fn run_bench(cpu: &str, pinned: bool) {
+    let secs = seconds();
+    // Online CPUs of the machine (available_parallelism would see the pinning).
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map_or_else(|_| "?".into(), |s| s.trim().to_string());
+    println!(
+        "loopback bench: {} (this process may run on CPUs {}; machine CPUs {online}), ~{secs} s per measurement",
+        if pinned {
+            format!("client and daemon pinned to CPU {cpu} with taskset")
+        } else {
+            "UNPINNED".to_string()
+        },
+        allowed_cpus()
+    );
+    let ping = match raw_ping_pong(secs) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("raw ping-pong failed: {e}");
+            f64::NAN
+        }
+    };
+
+    let mut columns: Vec<(&str, Figures)> = Vec::new();
+    for daemon in [DaemonKind::Python, DaemonKind::Rust] {
+        let server = match Server::start(daemon, cpu) {
+            Ok(s) => s,
+            Err(e) => {
+                println!("{} daemon did not start: {e}", daemon.name());
+                let failed = |_| {
+                    METRICS
+                        .iter()
+                        .map(|(k, _)| (k.to_string(), Err(e.clone())))
+                        .collect()
+                };
+                columns.push((daemon.column(true), failed(())));
+                columns.push((daemon.column(false), failed(())));
+                continue;
+            }
+        };
+        eprintln!("{} daemon at {}", daemon.name(), server.uri);
+        columns.push((daemon.column(true), python_client(&server.uri, cpu, secs)));
+        columns.push((daemon.column(false), rust_client(&server.uri, secs)));
+        server.stop();
+    }
+    // Column order: Py->Py, Py->Rust, Rust->Py, Rust->Rust.
+    columns.sort_by_key(|(name, _)| {
+        ["Py->Py", "Py->Rust", "Rust->Py", "Rust->Rust"]
+            .iter()
+            .position(|c| c == name)
+    });
+    print_table(&columns, ping, secs);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum DaemonKind {
+    Python,
+    Rust,
+}
+
+impl DaemonKind {
+    fn name(self) -> &'static str {
+        match self {
+            DaemonKind::Python => "Python",
+            DaemonKind::Rust => "Rust",
+        }
+    }
+
+    fn column(self, python_client: bool) -> &'static str {
+        match (python_client, self) {
+            (true, DaemonKind::Python) => "Py->Py",
+            (true, DaemonKind::Rust) => "Py->Rust",
+            (false, DaemonKind::Python) => "Rust->Py",
+            (false, DaemonKind::Rust) => "Rust->Rust",
+        }
+    }
+}
+
+/// `taskset -c cpu program`, or just `program` when not pinning.
+fn pinned_command(cpu: &str, program: impl Into<PathBuf>) -> Command {
+    if std::env::var(PINNED_ENV).as_deref() == Ok("1") {
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", cpu]).arg(program.into());
+        cmd
+    } else {
+        Command::new(program.into())
+    }
+}
+
+fn python_command(cpu: &str, script: &str) -> Command {
+    let mut cmd = pinned_command(cpu, python());
+    cmd.arg(scripts_dir().join(script))
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd
+}
+
+/// A daemon child process: prints its URI first, serves until its stdin closes.
+struct Server {
+    child: Child,
+    uri: String,
+}
+
+impl Server {
+    fn start(kind: DaemonKind, cpu: &str) -> Result<Server, String> {
+        let mut cmd = match kind {
+            DaemonKind::Python => python_command(cpu, "loopback_server.py"),
+            DaemonKind::Rust => {
+                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                let mut cmd = pinned_command(cpu, exe);
+                cmd.arg(SERVE_ARG);
+                cmd
+            }
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let uri = line.trim().to_string();
+        if !uri.starts_with("PYRO:") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("expected a URI, got {uri:?}"));
+        }
+        Ok(Server { child, uri })
+    }
+
+    /// Close its stdin and wait for it to end (killing it after 10 s).
+    fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("daemon did not stop in 10 s; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Rust daemon role: the same object as `loopback_server.py`.
+fn serve_rust_daemon() -> Result<(), String> {
+    let daemon = Daemon::builder()
+        .tcp("127.0.0.1", 0)
+        .bind()
+        .map_err(|e| e.to_string())?;
+    let servant = ServantBuilder::new("Loopback")
+        .method("small", |()| Ok(42i64))
+        .raw_method("echo", |_ctx, args| {
+            Ok(Reply::Value(
+                args.vargs.into_iter().next().unwrap_or(Value::None),
+            ))
+        })
+        .oneway("noop", |()| Ok(()))
+        .generator("gen", |(n,): (i64,)| Ok(0..n))
+        .build();
+    let uri = daemon
+        .register(servant, Some(OBJECT))
+        .map_err(|e| e.to_string())?;
+    println!("{uri}");
+    io::stdout().flush().map_err(|e| e.to_string())?;
+    let handle = daemon.handle();
+    thread::spawn(move || {
+        let _ = io::copy(&mut io::stdin(), &mut io::sink());
+        handle.shutdown();
+    });
+    daemon.request_loop().map_err(|e| e.to_string())
+}
+
+/// Units per second of `step` (which returns the units it did), run for
+/// `secs` after `warmup` untimed steps.
+fn timed(
+    secs: f64,
+    warmup: usize,
+    mut step: impl FnMut() -> Result<u64, String>,
+) -> Result<f64, String> {
+    for _ in 0..warmup {
+        step()?;
+    }
+    let start = Instant::now();
+    let mut units = 0u64;
+    loop {
+        units += step()?;
+        let elapsed = start.elapsed().as_secs_f64();
+        if elapsed >= secs {
+            return Ok(units as f64 / elapsed);
+        }
+    }
+}
+
+/// Round trips/s of one byte over a loopback TCP connection (Nagle off),
+/// both ends in this (pinned) process.
+fn raw_ping_pong(secs: f64) -> Result<f64, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = thread::spawn(move || -> io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        let mut b = [0u8; 1];
+        while s.read(&mut b)? == 1 {
+            s.write_all(&b)?;
+        }
+        Ok(())
+    });
+    let mut c = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    c.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut b = [7u8; 1];
+    let rate = timed(secs, 1000, || {
+        c.write_all(&b).map_err(|e| e.to_string())?;
+        c.read_exact(&mut b).map_err(|e| e.to_string())?;
+        Ok(1)
+    });
+    drop(c);
+    let _ = server.join();
+    rate
+}
+
+/// Runs loopback_client.py against `uri` and reads its JSON figures.
+fn python_client(uri: &str, cpu: &str, secs: f64) -> Figures {
+    let out = python_command(cpu, "loopback_client.py")
+        .arg(uri)
+        .arg(secs.to_string())
+        .stderr(Stdio::inherit())
+        .output();
+    let parsed = out
+        .map_err(|e| format!("cannot run loopback_client.py: {e}"))
+        .and_then(|o| {
+            if o.status.success() {
+                serde_json::from_slice::<Json>(&o.stdout)
+                    .map_err(|e| format!("loopback_client.py output: {e}"))
+            } else {
+                Err(format!("loopback_client.py failed: {}", o.status))
+            }
+        });
+    METRICS
+        .iter()
+        .map(|(key, _)| {
+            let fig = match &parsed {
+                Err(e) => Err(e.clone()),
+                Ok(json) => match &json[key] {
+                    Json::Number(n) => n.as_f64().ok_or_else(|| "not a number".to_string()),
+                    other => Err(other["error"].as_str().unwrap_or("missing").to_string()),
+                },
+            };
+            (key.to_string(), fig)
+        })
+        .collect()
+}
+
+/// The Rust client's figures against `uri`, metric by metric.
+fn rust_client(uri: &str, secs: f64) -> Figures {
+    let text = Value::Str("x".repeat(ECHO_TEXT_LEN));
+    let blob = Value::Bytes((0..MIB).map(|i| i as u8).collect());
+    let mut out = Figures::new();
+    let serpent = || client::Client::open(uri, SerializerId::Serpent);
+
+    out.insert(
+        "sync".into(),
+        serpent().and_then(|mut p| {
+            timed(secs, 20, || {
+                p.small()?;
+                Ok(1)
+            })
+        }),
+    );
+    out.insert(
+        "echo100".into(),
+        serpent().and_then(|mut p| {
+            timed(secs, 20, || {
+                p.echo(text.clone())?;
+                Ok(1)
+            })
+        }),
+    );
+    out.insert(
+        "echo1mib".into(),
+        client::Client::open(uri, SerializerId::Marshal).and_then(|mut p| {
+            timed(secs, 3, || match p.echo(blob.clone())? {
+                Value::Bytes(b) if b.len() == MIB => Ok(MIB as u64),
+                other => Err(format!("echo of 1 MiB returned {}", describe(&other))),
+            })
+            .map(|bytes_per_s| bytes_per_s / 1e6)
+        }),
+    );
+    out.insert(
+        "oneway".into(),
+        serpent().and_then(|mut p| {
+            timed(secs, 1, || {
+                for _ in 0..ONEWAY_ROUND {
+                    p.noop()?;
+                }
+                p.small()?;
+                Ok(ONEWAY_ROUND)
+            })
+        }),
+    );
+    out.insert(
+        "batch100".into(),
+        serpent().and_then(|mut p| {
+            timed(secs, 2, || {
+                let n = p.batch_small(BATCH_SIZE)?;
+                if n != BATCH_SIZE {
+                    return Err(format!("batch gave {n} results"));
+                }
+                Ok(1)
+            })
+        }),
+    );
+    out.insert(
+        "stream".into(),
+        serpent().and_then(|mut p| {
+            timed(secs, 1, || {
+                let n = p.stream_count(STREAM_ITEMS)?;
+                if n != STREAM_ITEMS as u64 {
+                    return Err(format!("stream gave {n} items"));
+                }
+                Ok(n)
+            })
+        }),
+    );
+    out.insert(
+        "connect".into(),
+        timed(secs, 5, || {
+            let mut p = serpent()?;
+            p.small()?;
+            drop(p);
+            Ok(1)
+        }),
+    );
+    out.insert("clients8".into(), concurrent(uri, secs));
+    out
+}
+
+/// Total calls/s of `CLIENTS` threads, each with its own proxy.
+fn concurrent(uri: &str, secs: f64) -> Result<f64, String> {
+    let barrier = Barrier::new(CLIENTS + 1);
+    let stop = AtomicBool::new(false);
+    let calls = AtomicU64::new(0);
+    let failed = Arc::new(std::sync::Mutex::new(None::<String>));
+    let elapsed = thread::scope(|s| {
+        for _ in 0..CLIENTS {
+            s.spawn(|| {
+                let proxy = client::Client::open(uri, SerializerId::Serpent).and_then(|mut p| {
+                    p.small()?;
+                    Ok(p)
+                });
+                barrier.wait();
+                let result = proxy.and_then(|mut p| {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        p.small()?;
+                        n += 1;
+                    }
+                    Ok(n)
+                });
+                match result {
+                    Ok(n) => {
+                        calls.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Err(e) => *failed.lock().unwrap() = Some(e),
+                }
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        thread::sleep(Duration::from_secs_f64(secs));
+        stop.store(true, Ordering::Relaxed);
+        start
+    })
+    .elapsed();
+    if let Some(e) = failed.lock().unwrap().take() {
+        return Err(e);
+    }
+    Ok(calls.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
+}
+
+fn describe(v: &Value) -> String {
+    let s = format!("{v:?}");
+    if s.len() > 80 {
+        format!("{}...", &s[..80])
+    } else {
+        s
+    }
+}
+
+/// The Rust client: a minimal blocking proxy over `ClientSession` and a
+/// `TcpStream`, doing what `pyro_transport_std::Proxy` does on the wire.
+mod client {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Instant;
+
+    use pyro_proto::serialize::SerializerId;
+    use pyro_proto::session::{
+        BatchCall, CallId, CallOptions, ClientConfig, ClientEvent, ClientSession, Response,
+    };
+    use pyro_proto::value::{Dict, Value};
+    use pyro_proto::Uri;
+
+    /// One connection to the bench object.
+    pub struct Client {
+        sock: TcpStream,
+        session: ClientSession,
+        buf: Vec<u8>,
+        start: Instant,
+    }
+
+    impl Client {
+        /// Connect and handshake (with metadata, as Pyro4's default).
+        pub fn open(uri: &str, serializer: SerializerId) -> Result<Client, String> {
+            let uri = Uri::parse(uri).map_err(|e| e.to_string())?;
+            let host = uri.host().ok_or("URI without host")?.to_string();
+            let port = uri.tcp_port().ok_or("URI without port")?;
+            let sock = TcpStream::connect((host.as_str(), port)).map_err(|e| e.to_string())?;
+            sock.set_nodelay(true).map_err(|e| e.to_string())?;
+            let mut config = ClientConfig::new(uri.object());
+            config.serializer = serializer;
+            let mut c = Client {
+                sock,
+                session: ClientSession::new(config, 0),
+                buf: vec![0; 256 * 1024],
+                start: Instant::now(),
+            };
+            let now = c.start.elapsed();
+            c.session.connect(now).map_err(|e| e.to_string())?;
+            c.wait(None)?;
+            Ok(c)
+        }
+
+        /// `small()`, expecting 42.
+        pub fn small(&mut self) -> Result<i64, String> {
+            match self.call("small", Vec::new(), false)? {
+                Value::Int(n) => Ok(n),
+                other => Err(format!("small() returned {}", super::describe(&other))),
+            }
+        }
+
+        /// `echo(value)`.
+        pub fn echo(&mut self, value: Value) -> Result<Value, String> {
+            self.call("echo", vec![value], false)
+        }
+
+        /// `noop()` as a oneway call.
+        pub fn noop(&mut self) -> Result<(), String> {
+            self.call("noop", Vec::new(), true).map(|_| ())
+        }
+
+        /// A batch of `n` `small()` calls; the number of results.
+        pub fn batch_small(&mut self, n: usize) -> Result<usize, String> {
+            let calls = (0..n)
+                .map(|_| BatchCall {
+                    method: "small".into(),
+                    vargs: Vec::new(),
+                    kwargs: Dict::default(),
+                })
+                .collect();
+            let now = self.start.elapsed();
+            let id = self
+                .session
+                .batch(calls, false, &CallOptions::default(), now)
+                .map_err(|e| e.to_string())?;
+            match self.wait(Some(id))? {
+                Some(Response::Batch(results)) => {
+                    for r in &results {
+                        r.as_ref().map_err(|e| e.to_string())?;
+                    }
+                    Ok(results.len())
+                }
+                other => Err(format!("batch answered {other:?}")),
+            }
+        }
+
+        /// Iterate `gen(n)` to its end; the number of items.
+        pub fn stream_count(&mut self, n: i64) -> Result<u64, String> {
+            let now = self.start.elapsed();
+            let id = self
+                .session
+                .call(
+                    "gen",
+                    vec![Value::Int(n)],
+                    Dict::default(),
+                    &CallOptions::default(),
+                    now,
+                )
+                .map_err(|e| e.to_string())?;
+            let stream = match self.wait(Some(id))? {
+                Some(Response::Stream(s)) => s,
+                other => return Err(format!("gen() answered {other:?}")),
+            };
+            let mut items = 0;
+            loop {
+                let now = self.start.elapsed();
+                let id = self
+                    .session
+                    .next_stream_item(&stream, now)
+                    .map_err(|e| e.to_string())?;
+                match self.wait(Some(id))? {
+                    Some(Response::Value(_)) => items += 1,
+                    Some(Response::StreamEnd) => return Ok(items),
+                    other => return Err(format!("stream item answered {other:?}")),
+                }
+            }
+        }
+
+        fn call(&mut self, method: &str, vargs: Vec<Value>, oneway: bool) -> Result<Value, String> {
+            let opts = CallOptions {
+                oneway: Some(oneway),
+                ..CallOptions::default()
+            };
+            let now = self.start.elapsed();
+            let id = self
+                .session
+                .call(method, vargs, Dict::default(), &opts, now)
+                .map_err(|e| e.to_string())?;
+            match self.wait(Some(id))? {
+                Some(Response::Value(v)) => Ok(v),
+                Some(Response::Exception(e)) => Err(e.to_string()),
+                other => Err(format!("{method}() answered {other:?}")),
+            }
+        }
+
+        /// Send what is queued, then read until the reply to `id` (or, with
+        /// `None`, the handshake) arrives.
+        fn wait(&mut self, id: Option<CallId>) -> Result<Option<Response>, String> {
+            while let Some(bytes) = self.session.poll_transmit() {
+                self.sock.write_all(&bytes).map_err(|e| e.to_string())?;
+            }
+            loop {
+                while let Some(event) = self.session.poll_event() {
+                    match event {
+                        ClientEvent::Connected { .. } if id.is_none() => return Ok(None),
+                        ClientEvent::Reply { call, response, .. } if Some(call) == id => {
+                            return Ok(Some(response))
+                        }
+                        ClientEvent::Closed(reason) => return Err(reason.to_string()),
+                        _ => {}
+                    }
+                }
+                let n = self.sock.read(&mut self.buf).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    self.session.end_of_input();
+                } else {
+                    self.session.receive(&self.buf[..n]);
+                }
+            }
+        }
+    }
+}
+
+fn fmt_rate(r: f64) -> String {
+    if !r.is_finite() {
+        return "-".into();
+    }
+    if r >= 1000.0 {
+        let n = r.round() as u64;
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+fn print_table(columns: &[(&str, Figures)], ping: f64, secs: f64) {
+    let fig = |col: &str, key: &str| -> Option<f64> {
+        columns
+            .iter()
+            .find(|(c, _)| *c == col)
+            .and_then(|(_, f)| f.get(key))
+            .and_then(|r| r.as_ref().ok().copied())
+    };
+    println!();
+    println!(
+        "raw 1-byte TCP ping-pong (Rust, same CPU): {} round trips/s",
+        fmt_rate(ping)
+    );
+    println!();
+    print!("{:<26}", "client->daemon");
+    for (name, _) in columns {
+        print!("{name:>13}");
+    }
+    println!();
+    let mut errors = Vec::new();
+    for (key, label) in METRICS {
+        print!("{label:<26}");
+        for (name, figures) in columns {
+            match figures.get(key) {
+                Some(Ok(r)) => print!("{:>13}", fmt_rate(*r)),
+                Some(Err(e)) => {
+                    print!("{:>13}", "error");
+                    errors.push(format!("{name} {key}: {e}"));
+                }
+                None => print!("{:>13}", "-"),
+            }
+        }
+        println!();
+    }
+    for e in &errors {
+        println!("  error: {e}");
+    }
+
+    println!();
+    println!(
+        "{:<48}{:>14}{:>16}  verdict",
+        "target (not asserted; ~{secs} s per figure)".replace("{secs}", &secs.to_string()),
+        "measured",
+        "target"
+    );
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let line = |what: &str, measured: Option<f64>, target: f64, show: &dyn Fn(f64) -> String| {
+        let verdict = match measured {
+            Some(m) if m >= target => "MET",
+            Some(_) => "MISSED",
+            None => "NOT MEASURED",
+        };
+        println!(
+            "{what:<48}{:>14}{:>16}  {verdict}",
+            measured.map_or("-".into(), show),
+            format!(">= {}", show(target))
+        );
+    };
+    let times = |x: f64| format!("{x:.2}x");
+    let percent = |x: f64| format!("{:.0}%", x * 100.0);
+    let mbs = |x: f64| format!("{} MB/s", fmt_rate(x));
+    let per_s = |x: f64| format!("{}/s", fmt_rate(x));
+    line(
+        "Rust<->Rust sync vs Py<->Py sync",
+        ratio(fig("Rust->Rust", "sync"), fig("Py->Py", "sync")),
+        8.0,
+        &times,
+    );
+    line(
+        "Rust<->Rust sync vs raw ping-pong",
+        ratio(
+            fig("Rust->Rust", "sync"),
+            Some(ping).filter(|p| p.is_finite()),
+        ),
+        0.6,
+        &percent,
+    );
+    line(
+        "Py client: Rust daemon vs Py daemon (sync)",
+        ratio(fig("Py->Rust", "sync"), fig("Py->Py", "sync")),
+        1.3,
+        &times,
+    );
+    line(
+        "Rust<->Rust echo 1 MiB (marshal)",
+        fig("Rust->Rust", "echo1mib"),
+        1000.0,
+        &mbs,
+    );
+    line(
+        "8 Rust clients -> Rust daemon (calls)",
+        fig("Rust->Rust", "clients8"),
+        100_000.0,
+        &per_s,
+    );
+}
