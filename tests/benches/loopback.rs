@@ -49,6 +49,8 @@ use serde_json::Value as Json;
 const OBJECT: &str = "loopback";
 /// Role argument that makes this binary the Rust daemon.
 const SERVE_ARG: &str = "--serve-rust-daemon";
+/// Role argument (followed by a URI) that runs only the Rust client, unpinned.
+const CLIENT_ARG: &str = "--rust-client";
 /// Set in the re-executed, pinned bench process.
 const PINNED_ENV: &str = "LOOPBACK_PINNED";
 const ECHO_TEXT_LEN: usize = 100;
@@ -83,6 +85,17 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Some(uri) = args
+        .iter()
+        .position(|a| a == CLIENT_ARG)
+        .and_then(|i| args.get(i + 1))
+    {
+        // Only the Rust client, printing its figures: for profiling one side.
+        for (key, fig) in rust_client(uri, seconds()) {
+            println!("{key}: {fig:?}");
+        }
+        return ExitCode::SUCCESS;
     }
     let cpu = std::env::var("LOOPBACK_CPU").unwrap_or_else(|_| "0".into());
     if std::env::var_os(PINNED_ENV).is_none() {
@@ -397,82 +410,103 @@ fn rust_client(uri: &str, secs: f64) -> Figures {
     let text = Value::Str("x".repeat(ECHO_TEXT_LEN));
     let blob = Value::Bytes((0..MIB).map(|i| i as u8).collect());
     let mut out = Figures::new();
+    let only = std::env::var("LOOPBACK_ONLY").ok();
+    let wanted = |key: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|k| k == key))
+    };
     let serpent = || client::Client::open(uri, SerializerId::Serpent);
 
-    out.insert(
-        "sync".into(),
-        serpent().and_then(|mut p| {
-            timed(secs, 20, || {
+    if wanted("sync") {
+        out.insert(
+            "sync".into(),
+            serpent().and_then(|mut p| {
+                timed(secs, 20, || {
+                    p.small()?;
+                    Ok(1)
+                })
+            }),
+        );
+    }
+    if wanted("echo100") {
+        out.insert(
+            "echo100".into(),
+            serpent().and_then(|mut p| {
+                timed(secs, 20, || {
+                    p.echo(text.clone())?;
+                    Ok(1)
+                })
+            }),
+        );
+    }
+    if wanted("echo1mib") {
+        out.insert(
+            "echo1mib".into(),
+            client::Client::open(uri, SerializerId::Marshal).and_then(|mut p| {
+                timed(secs, 3, || match p.echo(blob.clone())? {
+                    Value::Bytes(b) if b.len() == MIB => Ok(MIB as u64),
+                    other => Err(format!("echo of 1 MiB returned {}", describe(&other))),
+                })
+                .map(|bytes_per_s| bytes_per_s / 1e6)
+            }),
+        );
+    }
+    if wanted("oneway") {
+        out.insert(
+            "oneway".into(),
+            serpent().and_then(|mut p| {
+                timed(secs, 1, || {
+                    for _ in 0..ONEWAY_ROUND {
+                        p.noop()?;
+                    }
+                    p.small()?;
+                    Ok(ONEWAY_ROUND)
+                })
+            }),
+        );
+    }
+    if wanted("batch100") {
+        out.insert(
+            "batch100".into(),
+            serpent().and_then(|mut p| {
+                timed(secs, 2, || {
+                    let n = p.batch_small(BATCH_SIZE)?;
+                    if n != BATCH_SIZE {
+                        return Err(format!("batch gave {n} results"));
+                    }
+                    Ok(1)
+                })
+            }),
+        );
+    }
+    if wanted("stream") {
+        out.insert(
+            "stream".into(),
+            serpent().and_then(|mut p| {
+                timed(secs, 1, || {
+                    let n = p.stream_count(STREAM_ITEMS)?;
+                    if n != STREAM_ITEMS as u64 {
+                        return Err(format!("stream gave {n} items"));
+                    }
+                    Ok(n)
+                })
+            }),
+        );
+    }
+    if wanted("connect") {
+        out.insert(
+            "connect".into(),
+            timed(secs, 5, || {
+                let mut p = serpent()?;
                 p.small()?;
+                drop(p);
                 Ok(1)
-            })
-        }),
-    );
-    out.insert(
-        "echo100".into(),
-        serpent().and_then(|mut p| {
-            timed(secs, 20, || {
-                p.echo(text.clone())?;
-                Ok(1)
-            })
-        }),
-    );
-    out.insert(
-        "echo1mib".into(),
-        client::Client::open(uri, SerializerId::Marshal).and_then(|mut p| {
-            timed(secs, 3, || match p.echo(blob.clone())? {
-                Value::Bytes(b) if b.len() == MIB => Ok(MIB as u64),
-                other => Err(format!("echo of 1 MiB returned {}", describe(&other))),
-            })
-            .map(|bytes_per_s| bytes_per_s / 1e6)
-        }),
-    );
-    out.insert(
-        "oneway".into(),
-        serpent().and_then(|mut p| {
-            timed(secs, 1, || {
-                for _ in 0..ONEWAY_ROUND {
-                    p.noop()?;
-                }
-                p.small()?;
-                Ok(ONEWAY_ROUND)
-            })
-        }),
-    );
-    out.insert(
-        "batch100".into(),
-        serpent().and_then(|mut p| {
-            timed(secs, 2, || {
-                let n = p.batch_small(BATCH_SIZE)?;
-                if n != BATCH_SIZE {
-                    return Err(format!("batch gave {n} results"));
-                }
-                Ok(1)
-            })
-        }),
-    );
-    out.insert(
-        "stream".into(),
-        serpent().and_then(|mut p| {
-            timed(secs, 1, || {
-                let n = p.stream_count(STREAM_ITEMS)?;
-                if n != STREAM_ITEMS as u64 {
-                    return Err(format!("stream gave {n} items"));
-                }
-                Ok(n)
-            })
-        }),
-    );
-    out.insert(
-        "connect".into(),
-        timed(secs, 5, || {
-            let mut p = serpent()?;
-            p.small()?;
-            drop(p);
-            Ok(1)
-        }),
-    );
-    out.insert("clients8".into(), concurrent(uri, secs));
+            }),
+        );
+    }
+    if wanted("clients8") {
+        out.insert("clients8".into(), concurrent(uri, secs));
+    }
     out
 }
 
