@@ -6,7 +6,9 @@
 frame_parser gets every whole message (and each connection's byte stream);
 the codec targets get the payloads of the messages in their format (and the
 unit vectors); uri_parser gets URI strings found in the vectors plus the URI
-tables of the protocol notes.
+tables of the protocol notes; client_session gets every S2C message and each
+connection's S2C stream after its handshake reply, behind the target's two
+option bytes (bit 0 = HMAC key when the message is signed; split 256).
 """
 import hashlib
 import os
@@ -60,6 +62,19 @@ def payload_of(msg):
     return ser, data
 
 
+def client_session_options(msg):
+    """Option bytes of the client_session target: HMAC key on for signed messages, split 256."""
+    signed = len(msg) >= 24 and b"HMAC" in msg[24:24 + struct.unpack("!H", msg[18:20])[0]]
+    return bytes([1 if signed else 0, 255])
+
+
+def client_session_stream(msgs):
+    """The daemon's side of one connection after its handshake reply, as one input."""
+    if len(msgs) > 1:
+        rest = b"".join(msgs[1:])
+        write("client_session", client_session_options(msgs[1]) + rest)
+
+
 def main():
     count = 0
     for fname in sorted(os.listdir(VECTORS)):
@@ -67,12 +82,16 @@ def main():
             continue
         text = open(os.path.join(VECTORS, fname), encoding="utf-8").read()
         stream = b""
+        s2c = []
         unit_codec = next((c for k, c in UNIT_CODECS.items() if fname == f"unit_serializer_{k}.txt"), None)
         for line in text.splitlines():
             if not line or line.startswith("#"):
                 if line.startswith("## connection") and stream:
                     write("frame_parser", stream)
                     stream = b""
+                if line.startswith("## connection"):
+                    client_session_stream(s2c)
+                    s2c = []
                 continue
             tag, _, hexdata = line.partition(" ")
             try:
@@ -84,6 +103,9 @@ def main():
                 count += 1
                 if tag in ("C2S", "S2C"):
                     stream += data
+                if tag == "S2C":
+                    s2c.append(data)
+                    write("client_session", client_session_options(data) + data)
                 ser, payload = payload_of(data)
                 if ser in CODEC_TARGETS and payload:
                     write(CODEC_TARGETS[ser], payload)
@@ -93,6 +115,7 @@ def main():
                 write("uri_parser", uri)
         if stream:
             write("frame_parser", stream)
+        client_session_stream(s2c)
     for uri in EXTRA_URIS:
         write("uri_parser", uri.encode())
     print(f"seeded fuzz/corpus from {count} messages", file=sys.stderr)

@@ -3,4 +3,5 @@
 #![forbid(unsafe_code)]
 
 pub mod python;
+pub mod replay;
 pub mod vectors;

@@ -111,11 +111,6 @@ fn fail_with(what: &str, mismatches: &[String], checked: usize) {
 /// Divergences from Pyro4 that are known, reported to the codec's owner and
 /// printed on every run instead of failing it. Each entry says why.
 ///
-/// * pickle/classes: the pickle codec gives `Pyro4.core.Proxy` the state
-///   Python pickles (`__getstate__`: URI object, sets, raw hmac key), the
-///   other codecs carry Pyro4's dict form (`__getstate_for_dict__`: URI
-///   string, tuples, `'b64:'` hmac). Neither side converts, so a proxy
-///   cannot cross from pickle to another serializer or back.
 /// * marshal: Pyro4's `MarshalSerializer.dumps` converts only the top-level
 ///   object with `class_to_dict` (`dumpsCall`: each argument), so a class
 ///   object (exception, URI) inside a container is refused by Python's
@@ -133,40 +128,6 @@ fn known_divergence(ser: SerializerId, v: &Value) -> Option<&'static str> {
             Value::Class(c) => c.fields.iter().any(|(_, x)| nested_class(x)),
             _ => false,
         }
-    }
-    /// Does `v` hold a Proxy whose state's URI is (`want_str`) / is not a string?
-    fn proxy_with(v: &Value, want_str: bool) -> bool {
-        match v {
-            Value::List(xs) | Value::Tuple(xs) | Value::Set(xs) | Value::FrozenSet(xs) => {
-                xs.iter().any(|x| proxy_with(x, want_str))
-            }
-            Value::Dict(d) => d.iter().any(|(_, x)| proxy_with(x, want_str)),
-            Value::Class(c) if c.class_name == "Pyro4.core.Proxy" => {
-                let first = c
-                    .fields
-                    .get_str("state")
-                    .and_then(Value::as_seq)
-                    .and_then(|s| s.first());
-                matches!(first, Some(Value::Str(_))) == want_str
-            }
-            Value::Class(c) => c.fields.iter().any(|(_, x)| proxy_with(x, want_str)),
-            _ => false,
-        }
-    }
-    if proxy_with(v, true) {
-        return Some(
-            "KNOWN DIVERGENCE pickle: a Proxy in dict form (as serpent/json/marshal deliver it: \
-             uri string, tuples, 'b64:' hmac) is not converted to the state Python pickles \
-             (URI object, sets, raw hmac key): the Rust pickle writer refuses it (earlier: wrote \
-             it unchanged, giving Python a Proxy with a str URI)",
-        );
-    }
-    if ser != SerializerId::Pickle && proxy_with(v, false) {
-        return Some(
-            "KNOWN DIVERGENCE pickle/classes: a Proxy read from pickle keeps pickle's state \
-             (URI object, sets, raw hmac bytes), which the class-dict serializers write as is; \
-             Pyro4's dict form is (uri string, tuples, 'b64:' hmac) and Python cannot read ours",
-        );
     }
     if ser == SerializerId::Marshal && nested_class(v) {
         return Some(

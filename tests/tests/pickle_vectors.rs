@@ -485,13 +485,11 @@ fn py_repr(v: &Value) -> String {
                 let Value::Tuple(st) = field(c, "state") else {
                     panic!("proxy state")
                 };
-                let Value::Class(u) = &st[0] else {
+                // The reader gives the class-dict form: the URI as text.
+                let Value::Str(uri) = &st[0] else {
                     panic!("proxy uri")
                 };
-                format!(
-                    "<Pyro4.core.Proxy at 0x0; not connected; for {}>",
-                    uri_text(field(u, "state"))
-                )
+                format!("<Pyro4.core.Proxy at 0x0; not connected; for {uri}>")
             }
             "Pyro4.futures._ExceptionWrapper" => {
                 "<Pyro4.futures._ExceptionWrapper object at 0x0>".into()

@@ -14,6 +14,7 @@
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -25,7 +26,7 @@ use crate::message::{
     AnnotationId, Annotations, Decoder, Encoder, ExpectedTypes, Flags, Message, MessageType,
 };
 use crate::serialize::{Call, SerializerId};
-use crate::value::{Dict, ExceptionWrapper, RemoteError, Value};
+use crate::value::{ClassRegistry, Dict, ExceptionWrapper, RemoteError, Value};
 
 /// How a proxy talks to its object.
 #[derive(Clone)]
@@ -49,6 +50,10 @@ pub struct ClientConfig {
     pub max_decompressed_size: usize,
     /// How long to wait for a reply (Pyro4's `_pyroTimeout`); `None` waits forever.
     pub timeout: Option<Duration>,
+    /// Application classes accepted in replies on top of Pyro4's built-in
+    /// ones (Python's `register_dict_to_class`; a Python pickle client takes
+    /// any importable class, Rust only registered ones). `None`: built-ins only.
+    pub classes: Option<Arc<ClassRegistry>>,
 }
 
 impl ClientConfig {
@@ -64,6 +69,7 @@ impl ClientConfig {
             max_message_size: None,
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
             timeout: None,
+            classes: None,
         }
     }
 }
@@ -78,6 +84,7 @@ impl core::fmt::Debug for ClientConfig {
             .field("handshake", &self.handshake)
             .field("compression", &self.compression)
             .field("timeout", &self.timeout)
+            .field("classes", &self.classes)
             .finish()
     }
 }
@@ -241,6 +248,12 @@ impl ClientSession {
         &self.config
     }
 
+    /// Change the reply timeout (Pyro4's `_pyroTimeout` setter): it applies
+    /// from the next request on; a request already waiting keeps its deadline.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.config.timeout = timeout;
+    }
+
     /// The last seq used; start the next session with it after a reconnect.
     pub fn seq(&self) -> u16 {
         self.seq
@@ -268,6 +281,13 @@ impl ClientSession {
 
     /// Queue the CONNECT (call once, right after the transport connected).
     pub fn connect(&mut self, now: Duration) -> Result<(), SessionError> {
+        self.connect_with(&CallOptions::default(), now)
+    }
+
+    /// [`connect`](Self::connect) with the annotations and correlation id
+    /// the application has set: Pyro4's proxy sends the context's `CORR` and
+    /// annotations with the CONNECT too, not only with requests.
+    pub fn connect_with(&mut self, opts: &CallOptions, now: Duration) -> Result<(), SessionError> {
         if !matches!(self.state, State::Idle) {
             return Err(SessionError::InvalidState(
                 "connect() is called once, first",
@@ -289,7 +309,7 @@ impl ClientSession {
         let msg = Message::new(MessageType::Connect, self.config.serializer.id(), payload)
             .with_flags(flags)
             .with_seq(self.seq);
-        self.send(msg, &CallOptions::default())?;
+        self.send(msg, opts)?;
         self.state = State::Connecting;
         self.arm(now);
         Ok(())
@@ -319,6 +339,46 @@ impl ClientSession {
         };
         let flags = if oneway { Flags::ONEWAY } else { Flags::NONE };
         self.invoke(call, flags, Expect::Call, opts, now)
+    }
+
+    /// Call `method` with a `SerializedBlob(info, data)` as its only
+    /// argument, as Pyro4's proxy sends it: `data` becomes the call's vargs
+    /// as it is (a list stays a list), `(info, object, method)` goes
+    /// marshalled into the `BLBI` annotation and the request carries
+    /// `FLAGS_KEEPSERIALIZED`, so a gateway daemon can route the payload
+    /// without decoding it. `info` must be marshallable.
+    pub fn call_blob(
+        &mut self,
+        method: &str,
+        info: Value,
+        data: Value,
+        opts: &CallOptions,
+        now: Duration,
+    ) -> Result<CallId, SessionError> {
+        let blob_info = Value::Tuple(alloc::vec![
+            info,
+            Value::Str(self.config.object.clone()),
+            Value::Str(method.to_string()),
+        ]);
+        let mut opts = opts.clone();
+        opts.annotations
+            .insert(AnnotationId::BLBI, SerializerId::Marshal.dumps(&blob_info)?);
+        let oneway = opts.oneway.unwrap_or_else(|| {
+            self.metadata
+                .as_ref()
+                .is_some_and(|m| m.oneway.iter().any(|o| o == method))
+        });
+        let call = Call {
+            object: self.config.object.clone(),
+            method: method.to_string(),
+            vargs: data,
+            kwargs: Some(Dict::default()),
+        };
+        let mut flags = Flags::KEEPSERIALIZED;
+        if oneway {
+            flags = flags.with(Flags::ONEWAY);
+        }
+        self.invoke(call, flags, Expect::Call, &opts, now)
     }
 
     /// Read the remote attribute `name` (`__getattr__`).
@@ -582,7 +642,9 @@ impl ClientSession {
         match self.state {
             State::Connecting => {
                 if let Err(e) = hmac {
-                    return self.shut(CloseReason::HandshakeFailed(e.to_string()));
+                    // Not the daemon's refusal: its answer cannot be trusted
+                    // (Pyro4: "cannot connect to ...: message hmac mismatch").
+                    return self.shut(CloseReason::Frame(e));
                 }
                 self.on_handshake_reply(msg)
             }
@@ -649,7 +711,9 @@ impl ClientSession {
         msg.decompress(self.config.max_decompressed_size)
             .map_err(|e| e.to_string())?;
         let serializer = SerializerId::from_id(msg.serializer_id).map_err(|e| e.to_string())?;
-        serializer.loads(&msg.data).map_err(|e| e.to_string())
+        serializer
+            .loads_with(&msg.data, self.config.classes.as_deref())
+            .map_err(|e| e.to_string())
     }
 
     /// What a RESULT means (section 5.5: ITEMSTREAMRESULT before EXCEPTION).
@@ -684,7 +748,7 @@ impl ClientSession {
     fn on_handshake_reply(&mut self, mut msg: Message) {
         let value = match self.decode(&mut msg) {
             Ok(v) => v,
-            Err(reason) => return self.shut(CloseReason::HandshakeFailed(reason)),
+            Err(reason) => return self.protocol_error(reason),
         };
         match msg.msg_type {
             MessageType::ConnectFail => {
@@ -701,9 +765,9 @@ impl ClientSession {
                 };
                 let get = |k: &str| fields.and_then(|d| d.get_str(k)).cloned();
                 let (Some(handshake), Some(meta)) = (get("handshake"), get("meta")) else {
-                    return self.shut(CloseReason::HandshakeFailed(
+                    return self.protocol_error(
                         "CONNECTOK with metadata lacks 'handshake' or 'meta'".into(),
-                    ));
+                    );
                 };
                 self.handshake_reply = Some(handshake);
                 self.on_metadata(&meta);
@@ -722,7 +786,7 @@ impl ClientSession {
                     &CallOptions::default(),
                     Duration::ZERO,
                 ) {
-                    return self.shut(CloseReason::HandshakeFailed(e.to_string()));
+                    return self.protocol_error(e.to_string());
                 }
                 self.deadline = deadline;
             }
@@ -740,10 +804,8 @@ impl ClientSession {
 
     fn on_metadata(&mut self, meta: &Value) {
         match Metadata::from_value(meta) {
-            Ok(m) if m.methods.is_empty() && m.attrs.is_empty() => self.shut(
-                CloseReason::HandshakeFailed(
-                    "remote object doesn't expose any methods or attributes. Did you forget setting @expose on them?".into(),
-                ),
+            Ok(m) if m.methods.is_empty() && m.attrs.is_empty() => self.protocol_error(
+                "remote object doesn't expose any methods or attributes. Did you forget setting @expose on them?".into(),
             ),
             Ok(m) => {
                 self.metadata = Some(m.clone());
@@ -754,7 +816,7 @@ impl ClientSession {
                     metadata: Some(m),
                 });
             }
-            Err(e) => self.shut(CloseReason::HandshakeFailed(e.to_string())),
+            Err(e) => self.protocol_error(e.to_string()),
         }
     }
 

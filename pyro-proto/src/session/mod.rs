@@ -101,7 +101,9 @@ pub enum CloseReason {
     /// The byte stream broke the framing rules (or the peer closed mid-message).
     #[error("protocol error: {0}")]
     Frame(#[from] FrameError),
-    /// A CONNECTFAIL was sent (server) or received (client).
+    /// The daemon refused the connection: a CONNECTFAIL was sent (server) or
+    /// received (client; also when the `get_metadata` call that stands in
+    /// for metadata in the handshake raised). The text is the daemon's reason.
     #[error("handshake failed: {0}")]
     HandshakeFailed(String),
     /// A message type that is not allowed in this state (e.g. a second CONNECT).

@@ -555,15 +555,6 @@ impl ServerSession {
             );
             return;
         };
-        if msg.flags.contains(Flags::KEEPSERIALIZED) {
-            let text = "this daemon does not support SerializedBlob (KEEPSERIALIZED) calls";
-            fail(
-                self,
-                err("Pyro4.errors.SerializeError", text, "handleRequest"),
-                false,
-            );
-            return;
-        }
         if let Err(e) = msg.decompress(self.config.max_decompressed_size) {
             fail(
                 self,
@@ -572,10 +563,16 @@ impl ServerSession {
             );
             return;
         }
-        let call = match serializer.loads_call(&msg.data) {
+        let call = if msg.flags.contains(Flags::KEEPSERIALIZED) {
+            blob_call(serializer, &msg)
+        } else {
+            serializer
+                .loads_call(&msg.data)
+                .map_err(|e| deserialize_error(&e))
+        };
+        let call = match call {
             Ok(call) => call,
-            Err(e) => {
-                let (error, close) = deserialize_error(&e);
+            Err((error, close)) => {
                 fail(self, error, close);
                 return;
             }
@@ -620,7 +617,8 @@ impl ServerSession {
 
     /// Send a reply for a request (seq, serializer) with `outcome`.
     fn answer(&mut self, seq: u16, serializer: SerializerId, corr: [u8; 16], outcome: Outcome) {
-        let (payload, mut flags, mut annotations, close) = match outcome {
+        // `raised` names the exception being sent, for error texts.
+        let (payload, mut flags, mut annotations, close, raised) = match outcome {
             Outcome::NoReply { close } => {
                 if close {
                     self.shut(CloseReason::AfterError("oneway call failed".into()));
@@ -630,7 +628,7 @@ impl ServerSession {
             Outcome::Value {
                 value,
                 response_annotations,
-            } => (value, Flags::NONE, response_annotations, false),
+            } => (value, Flags::NONE, response_annotations, false, None),
             Outcome::Batch {
                 results,
                 response_annotations,
@@ -639,37 +637,42 @@ impl ServerSession {
                 Flags::BATCH,
                 response_annotations,
                 false,
+                None,
             ),
             Outcome::Exception { error, close } => (
                 error.to_value(),
                 Flags::EXCEPTION,
                 Annotations::new(),
                 close,
+                Some(error.to_string()),
             ),
             Outcome::Stream { stream_id } => {
+                // An empty id means the daemon does not stream (ITER_STREAMING
+                // off): Pyro4 then sends the marker without a STRM annotation.
                 let mut annotations = Annotations::new();
-                annotations.insert(AnnotationId::STRM, Bytes::from(stream_id.into_bytes()));
-                let marker =
-                    RemoteError::protocol_error("result of call is an iterator").to_value();
+                if !stream_id.is_empty() {
+                    annotations.insert(AnnotationId::STRM, Bytes::from(stream_id.into_bytes()));
+                }
+                let marker = RemoteError::protocol_error("result of call is an iterator");
                 (
-                    marker,
+                    marker.to_value(),
                     Flags::EXCEPTION.with(Flags::ITEMSTREAMRESULT),
                     annotations,
                     false,
+                    Some(marker.to_string()),
                 )
             }
         };
-        let is_exception = flags.contains(Flags::EXCEPTION);
-        if !is_exception {
+        if raised.is_none() {
             annotations.insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
         }
         let data = match serializer.dumps(&payload) {
             Ok(data) => data,
-            Err(e) if is_exception => {
+            Err(e) if raised.is_some() => {
                 // Pyro4 replaces an exception it cannot serialize by a PyroError.
                 let text = format!(
                     "Error serializing exception: {e}. Original exception: {}",
-                    describe(&payload)
+                    raised.as_deref().unwrap_or_default()
                 );
                 let fallback = err("Pyro4.errors.PyroError", &text, "handleRequest");
                 match serializer.dumps(&fallback.to_value()) {
@@ -696,7 +699,7 @@ impl ServerSession {
         msg.flags = flags;
         self.send(&msg);
         if close {
-            self.shut(CloseReason::AfterError(describe(&payload)));
+            self.shut(CloseReason::AfterError(raised.unwrap_or_default()));
         }
     }
 
@@ -757,7 +760,7 @@ fn handshake_fields(data: &Value, wants_metadata: bool) -> Result<(Value, Option
         other => {
             return Err(format!(
                 "'{}' object is not subscriptable",
-                type_name(other)
+                other.type_name()
             ))
         }
     };
@@ -773,13 +776,78 @@ fn handshake_fields(data: &Value, wants_metadata: bool) -> Result<(Value, Option
     let object = match get("object") {
         Some(Value::Str(s)) => Some(s.clone()),
         Some(other) if wants_metadata => {
-            return Err(format!("invalid object id type: {}", type_name(other)))
+            return Err(format!("invalid object id type: {}", other.type_name()))
         }
         Some(_) => None,
         None if wants_metadata => return Err("'object'".to_string()),
         None => None,
     };
     Ok((handshake, object))
+}
+
+/// The class name a SerializedBlob argument carries (Pyro4's `core.SerializedBlob`).
+pub const SERIALIZED_BLOB_CLASS: &str = "Pyro4.core.SerializedBlob";
+
+/// The call of a KEEPSERIALIZED request (Pyro4's `__deserializeBlobArgs`):
+/// object, method and blob info come from the marshal tuple in the `BLBI`
+/// annotation; the payload is not decoded but handed to the method as its
+/// only argument, a [`SERIALIZED_BLOB_CLASS`] value with fields `info`,
+/// `serializer` (the payload's serializer id) and `data` (the call payload,
+/// decompressed: `loads_call` on it gives the blob's data in `vargs`, which is
+/// what Python's `blob.deserialized()` returns). A gateway can forward
+/// `data` unchanged.
+fn blob_call(serializer: SerializerId, msg: &Message) -> Result<Call, (RemoteError, bool)> {
+    let fail = |class: &str, text: String| Err((err(class, &text, "handleRequest"), false));
+    let Some(blbi) = msg.annotations.get(AnnotationId::BLBI) else {
+        // Python: KeyError('BLBI') from msg.annotations["BLBI"]
+        return fail("builtins.KeyError", "BLBI".to_string());
+    };
+    let info = match SerializerId::Marshal.loads_raw(blbi) {
+        Ok(v) => v,
+        Err(e) => return fail("builtins.ValueError", e.to_string()),
+    };
+    let (info, object, method) = match info {
+        Value::Tuple(items) | Value::List(items) if items.len() == 3 => {
+            let mut items = items.into_iter();
+            match (items.next(), items.next(), items.next()) {
+                (Some(info), Some(Value::Str(object)), Some(Value::Str(method))) => {
+                    (info, object, method)
+                }
+                _ => {
+                    return fail(
+                        "builtins.TypeError",
+                        "BLBI must hold (info, object id, method name) strings".to_string(),
+                    )
+                }
+            }
+        }
+        other => {
+            return fail(
+                "builtins.ValueError",
+                format!(
+                    "BLBI must hold a 3-tuple (info, object id, method), not {}",
+                    other.type_name()
+                ),
+            )
+        }
+    };
+    let blob = Value::Class(crate::value::ClassDict {
+        class_name: SERIALIZED_BLOB_CLASS.to_string(),
+        fields: Dict(alloc::vec![
+            (Value::Str("info".into()), info),
+            (
+                Value::Str("serializer".into()),
+                Value::Int(i64::from(serializer.id()))
+            ),
+            (Value::Str("data".into()), Value::Bytes(msg.data.to_vec())),
+        ]),
+    });
+    Ok(Call {
+        object,
+        method,
+        vargs: Value::Tuple(alloc::vec![blob]),
+        kwargs: Some(Dict::default()),
+    })
 }
 
 /// The exception Pyro4 sends when a call payload cannot be read, and whether
@@ -824,43 +892,6 @@ fn serialize_error(e: &SerializeError) -> (RemoteError, bool) {
             err("builtins.ValueError", &e.to_string(), "serializeData"),
             false,
         ),
-    }
-}
-
-/// `ClassName: message` of an exception value, for error texts.
-fn describe(exception: &Value) -> String {
-    match exception {
-        Value::Class(c) => {
-            let short = c.class_name.rsplit('.').next().unwrap_or(&c.class_name);
-            let args = c.fields.0.iter().find_map(|(k, v)| match (k, v) {
-                (Value::Str(k), Value::Tuple(a) | Value::List(a)) if k == "args" => Some(a),
-                _ => None,
-            });
-            match args.and_then(|a| a.first()) {
-                Some(Value::Str(msg)) => format!("{short}: {msg}"),
-                _ => short.to_string(),
-            }
-        }
-        other => type_name(other).to_string(),
-    }
-}
-
-/// Python's name for the type of `v`, for error messages.
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::None => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::BigInt(_) => "int",
-        Value::Float(_) => "float",
-        Value::Complex { .. } => "complex",
-        Value::Str(_) => "str",
-        Value::Bytes(_) => "bytes",
-        Value::List(_) => "list",
-        Value::Tuple(_) => "tuple",
-        Value::Set(_) => "set",
-        Value::FrozenSet(_) => "frozenset",
-        Value::Dict(_) => "dict",
-        Value::Class(_) => "object",
     }
 }
 

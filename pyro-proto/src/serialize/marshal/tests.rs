@@ -587,3 +587,41 @@ fn back_references_respect_the_depth_limit() {
     };
     assert_eq!(items[0], items[1]);
 }
+
+/// Items wait on one shared stack until their container is complete: a dict
+/// cut short by a NULL value inside a list, a back-reference replayed inside
+/// a dict, and sibling containers must each take exactly their own items.
+#[test]
+fn containers_take_exactly_their_items() {
+    // [ {1: 2, 3: NULL}, 7 ]: the inner dict keeps {1: 2} and drops key 3.
+    let v = loads(&hex(
+        "5b020000007be901000000e902000000e90300000030e907000000",
+    ))
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::List(vec![
+            Value::Dict(Dict(vec![(Value::Int(1), Value::Int(2))])),
+            Value::Int(7)
+        ])
+    );
+    // ("ab" flagged as ref 0, {"k": r0}, r0): replays inside and after a dict.
+    let v = loads(&hex("2903da0261627b7a016b7200000000307200000000")).unwrap();
+    assert_eq!(
+        v,
+        Value::Tuple(vec![
+            s("ab"),
+            Value::Dict(Dict(vec![(s("k"), s("ab"))])),
+            s("ab")
+        ])
+    );
+    // Long one-byte-per-char strings take the validated path; Latin-1 bytes
+    // still map to code points, ASCII stays as is.
+    let long_ascii = "x".repeat(40);
+    let mut data = vec![b'a', 40, 0, 0, 0];
+    data.extend_from_slice(long_ascii.as_bytes());
+    assert_eq!(loads(&data).unwrap(), s(&long_ascii));
+    let mut data = vec![b'a', 20, 0, 0, 0];
+    data.extend_from_slice(&[0xe9u8; 20]);
+    assert_eq!(loads(&data).unwrap(), s(&"é".repeat(20)));
+}

@@ -22,8 +22,10 @@
 //!   `_pyroTraceback` when present);
 //! * `Pyro4.core.URI`: `state: (protocol, object, sockname, host, port)`;
 //! * `Pyro4.core.Proxy`: `state: (uri, oneway, methods, attrs, timeout, hmac,
-//!   handshake, max_retries, serializer)` as Python pickles it (URI object,
-//!   sets, hmac key bytes);
+//!   handshake, max_retries, serializer)` in the class-dict form the other
+//!   serializers carry (URI text, tuples of names, `b64:` hmac text), turned
+//!   from and back into what Python pickles (URI object, sets, key bytes), so
+//!   a proxy received in one format is re-sent in any other unchanged;
 //! * `Pyro4.futures._ExceptionWrapper`: `exception: <exception>`;
 //! * `Pyro4.core.Daemon`: `state: ()`.
 //!
@@ -74,7 +76,56 @@ pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
 pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
     match fast::loads(data) {
         Some(v) => Ok(v),
-        None => read::Reader::new(data).run(),
+        None => {
+            // Only the full machine builds class values.
+            let mut v = read::Reader::new(data).run()?;
+            dict_form_proxies(&mut v);
+            Ok(v)
+        }
+    }
+}
+
+/// Give every `Pyro4.core.Proxy` in `v` the class-dict form of its state
+/// (Pyro4's `__getstate_for_dict__`): URI as text, names as tuples, the
+/// HMAC key as `b64:` text. Nesting is bounded by the reader's depth limit.
+fn dict_form_proxies(v: &mut Value) {
+    match v {
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
+            items.iter_mut().for_each(dict_form_proxies)
+        }
+        Value::Dict(d) => d.0.iter_mut().for_each(|(_, v)| dict_form_proxies(v)),
+        Value::Class(c) => {
+            if c.class_name == "Pyro4.core.Proxy" {
+                if let Some((_, Value::Tuple(state))) = c.fields.0.first_mut() {
+                    proxy_dict_state(state);
+                }
+            }
+            c.fields
+                .0
+                .iter_mut()
+                .for_each(|(_, v)| dict_form_proxies(v));
+        }
+        _ => {}
+    }
+}
+
+fn proxy_dict_state(state: &mut [Value]) {
+    if let Some(first) = state.first_mut() {
+        if let Ok(uri) = crate::uri::Uri::from_value(first) {
+            *first = Value::Str(alloc::string::ToString::to_string(&uri));
+        }
+    }
+    for names in state.iter_mut().skip(1).take(3) {
+        if let Value::Set(items) | Value::FrozenSet(items) | Value::List(items) = names {
+            *names = Value::Tuple(core::mem::take(items));
+        }
+    }
+    if let Some(hmac) = state.get_mut(5) {
+        if let Value::Bytes(key) = hmac {
+            use base64::Engine;
+            let text = base64::engine::general_purpose::STANDARD.encode(key);
+            *hmac = Value::Str(alloc::format!("b64:{text}"));
+        }
     }
 }
 

@@ -558,7 +558,7 @@ fn exception_state_is_taken_whole_and_built_once() {
 }
 
 #[test]
-fn proxy_state_must_hold_a_uri_object() {
+fn proxy_state_must_hold_a_uri() {
     let proxy = |first: Value| {
         Value::Class(ClassDict {
             class_name: "Pyro4.core.Proxy".into(),
@@ -585,9 +585,29 @@ fn proxy_state_must_hold_a_uri_object() {
         s("h"),
         Value::Int(1),
     ]));
-    assert_eq!(loads(&dumps(&good).unwrap()).unwrap(), good);
+    // Read back, a proxy has the class-dict form of the other serializers.
+    let dict_form = proxy(s("PYRO:o@h:1"));
+    let Value::Class(mut expected) = dict_form.clone() else {
+        unreachable!()
+    };
+    if let Some((_, Value::Tuple(st))) = expected.fields.0.first_mut() {
+        for names in &mut st[1..4] {
+            if let Value::Set(items) = names {
+                *names = Value::Tuple(core::mem::take(items));
+            }
+        }
+    }
+    assert_eq!(
+        loads(&dumps(&good).unwrap()).unwrap(),
+        Value::Class(expected.clone())
+    );
+    assert_eq!(
+        loads(&dumps(&dict_form).unwrap()).unwrap(),
+        Value::Class(expected)
+    );
+    // A first entry that is neither a URI nor its text is refused.
     assert!(matches!(
-        dumps(&proxy(s("PYRO:o@h:1"))),
+        dumps(&proxy(Value::Int(3))),
         Err(SerializeError::Unsupported { .. })
     ));
 }
@@ -631,4 +651,48 @@ fn fast_path_takes_python_call_payloads_and_agrees() {
             assert_eq!(Ok(fast), super::read::Reader::new(&data).run(), "{h}");
         }
     }
+}
+
+#[test]
+fn proxy_in_class_dict_form_is_pickled_as_python_pickles_a_proxy() {
+    // Daemon::proxy_for (and serpent/json/marshal) give the state with the
+    // uri as text and tuples of names; Python's pickled Proxy has a URI
+    // object and sets (pickle_autoproxy.txt).
+    let names = |n: &[&str]| Value::Tuple(n.iter().map(|s| Value::Str((*s).into())).collect());
+    let state = Value::Tuple(vec![
+        Value::Str("PYRO:made.obj0@127.0.0.1:47108".into()),
+        names(&["oneway_call"]),
+        names(&["echo", "oneway_call"]),
+        names(&["value"]),
+        Value::Float(0.0),
+        Value::None,
+        Value::Str("hello".into()),
+        Value::Int(0),
+        Value::None,
+    ]);
+    let proxy = Value::Class(crate::value::ClassDict {
+        class_name: "Pyro4.core.Proxy".into(),
+        fields: Dict(vec![(Value::Str("state".into()), state)]),
+    });
+    let bytes = dumps(&proxy).unwrap();
+    // Python gets a URI object (STACK_GLOBAL 'Pyro4.core' 'URI') and sets ('\x8f' EMPTY_SET).
+    let uri_global = hex("8c0a5079726f342e636f72658c0355524993");
+    assert!(bytes.windows(uri_global.len()).any(|w| w == uri_global));
+    assert_eq!(bytes.iter().filter(|b| **b == 0x8f).count(), 3);
+    // ...and we read it back in the class-dict form it was given in.
+    assert_eq!(loads(&bytes).unwrap(), proxy);
+    // The HMAC key travels as `b64:` text in the dict form and as bytes in a pickle.
+    let Value::Class(mut keyed) = proxy.clone() else {
+        unreachable!()
+    };
+    if let Some((_, Value::Tuple(st))) = keyed.fields.0.first_mut() {
+        st[5] = Value::Str("b64:c2VjcmV0".into());
+    }
+    let bytes = dumps(&Value::Class(keyed.clone())).unwrap();
+    assert!(bytes.windows(6).any(|w| w == b"secret"));
+    assert_eq!(loads(&bytes).unwrap(), Value::Class(keyed.clone()));
+    if let Some((_, Value::Tuple(st))) = keyed.fields.0.first_mut() {
+        st[5] = Value::Str("no-prefix".into());
+    }
+    assert!(dumps(&Value::Class(keyed)).is_err());
 }

@@ -7,6 +7,7 @@
 //! state (BUILD). No memo is written: a [`Value`] is a tree, nothing is shared.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use num_bigint::BigInt;
@@ -224,15 +225,13 @@ impl Writer {
                 if name == "Pyro4.core.URI" && state.len() != 5 {
                     return Err(unsupported("state must have 5 items"));
                 }
-                // Python's Proxy.__setstate__ takes the URI object as is: the
-                // dict form's URI text (serpent/json) would give a broken proxy.
-                if name == "Pyro4.core.Proxy"
-                    && !matches!(state.first(), Some(Value::Class(u)) if u.class_name == "Pyro4.core.URI")
-                {
-                    return Err(unsupported(
-                        "state must start with a Pyro4.core.URI object (the dict form's URI text is not pickled)",
-                    ));
-                }
+                let converted;
+                let state = if name == "Pyro4.core.Proxy" {
+                    converted = proxy_pickle_state(state).map_err(|e| unsupported(&e))?;
+                    &converted
+                } else {
+                    state
+                };
                 let (module, cls) = name.rsplit_once('.').expect("literal has a dot");
                 self.global(module, cls);
                 self.out.extend_from_slice(&[b')', 0x81]);
@@ -302,4 +301,41 @@ impl Writer {
         self.out.push(b't');
         Ok(())
     }
+}
+
+/// A proxy state as Python's `Proxy.__getstate__` gives it to pickle: the URI
+/// as a `Pyro4.core.URI` object and the oneway/methods/attrs names as sets.
+/// The class-dict form the other serializers use (and `Daemon::proxy_for`
+/// builds) has the URI as text and the names as tuples; a Python peer that
+/// unpickled that form would get a proxy whose `_pyroUri` is a str, which
+/// fails as soon as it connects.
+fn proxy_pickle_state(state: &[Value]) -> Result<Vec<Value>, String> {
+    let mut out = state.to_vec();
+    match out.first_mut() {
+        Some(Value::Str(text)) => {
+            let uri = crate::uri::Uri::parse(text)
+                .map_err(|e| format!("state has an invalid uri {text:?}: {e}"))?;
+            out[0] = uri.to_value();
+        }
+        // Python's Proxy.__setstate__ takes the URI object as it is.
+        Some(Value::Class(c)) if c.class_name == "Pyro4.core.URI" => {}
+        _ => return Err("state must start with the proxy's URI".into()),
+    }
+    for names in out.iter_mut().skip(1).take(3) {
+        if let Value::Tuple(items) | Value::List(items) = names {
+            *names = Value::Set(core::mem::take(items));
+        }
+    }
+    // The dict form carries the HMAC key as `b64:<base64>`; pickle as bytes.
+    if let Some(hmac) = out.get_mut(5) {
+        if let Value::Str(text) = hmac {
+            use base64::Engine;
+            let key = text
+                .strip_prefix("b64:")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .ok_or_else(|| String::from("hmac encoding error"))?;
+            *hmac = Value::Bytes(key);
+        }
+    }
+    Ok(out)
 }

@@ -469,3 +469,181 @@ fn hex(text: &str) -> Vec<u8> {
         .map(|p| u8::from_str_radix(core::str::from_utf8(p).unwrap(), 16).unwrap())
         .collect()
 }
+
+#[test]
+fn only_a_connectfail_is_a_refusal_of_the_handshake() {
+    // A CONNECTFAIL is the daemon's refusal, with its text.
+    let mut c = ClientSession::new(ClientConfig::new("o"), 0);
+    c.connect(NOW).unwrap();
+    let fail = Message::new(MessageType::ConnectFail, 2, &b"\"go away\""[..])
+        .encode(None)
+        .unwrap();
+    c.receive(&fail);
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::HandshakeFailed(
+            "go away".into()
+        )))
+    );
+    // An answer signed with another key is not the daemon's word: a framing
+    // (HMAC) failure, as Pyro4's "cannot connect to ...: message hmac mismatch".
+    let mut config = ClientConfig::new("o");
+    config.hmac_key = Some(b"mine".to_vec());
+    let mut c = ClientSession::new(config, 0);
+    c.connect(NOW).unwrap();
+    let fail = Message::new(MessageType::ConnectFail, 2, &b"\"go away\""[..])
+        .encode(Some(b"theirs"))
+        .unwrap();
+    c.receive(&fail);
+    let ev = c.poll_event();
+    let Some(ClientEvent::Closed(CloseReason::Frame(e))) = &ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(e.to_string(), "message hmac mismatch");
+    // An undecodable or incomplete CONNECTOK is a protocol error.
+    for payload in [&b"{broken"[..], &b"{\"handshake\": \"hello\"}"[..]] {
+        let mut c = ClientSession::new(ClientConfig::new("o"), 0);
+        c.connect(NOW).unwrap();
+        let ok = Message::new(MessageType::ConnectOk, 2, payload)
+            .with_flags(Flags::META_ON_CONNECT)
+            .encode(None)
+            .unwrap();
+        c.receive(&ok);
+        let ev = c.poll_event();
+        assert!(
+            matches!(ev, Some(ClientEvent::Closed(CloseReason::Protocol(_)))),
+            "{ev:?}"
+        );
+    }
+}
+
+#[test]
+fn set_timeout_applies_from_the_next_request() {
+    let mut c = ready_client(SerializerId::Json);
+    c.set_timeout(Some(Duration::from_secs(10)));
+    // The outstanding request keeps its 3 s deadline.
+    assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(3)));
+    c.receive(&result_frame(1, 2, b"1"));
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Reply { .. })));
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    assert_eq!(c.poll_timeout(), Some(NOW + Duration::from_secs(10)));
+}
+
+#[test]
+fn connect_with_sends_the_correlation_id_and_annotations() {
+    // serpent_correlation_id.txt: a proxy with a context correlation id sends
+    // CORR on the CONNECT too, not only on its requests.
+    let corr = [7u8; 16];
+    let mut annotations = Annotations::new();
+    annotations.insert(AnnotationId::new("XYZZ").unwrap(), b"x".to_vec());
+    let opts = CallOptions {
+        correlation_id: Some(corr),
+        annotations,
+        ..CallOptions::default()
+    };
+    let mut c = ClientSession::new(ClientConfig::new("test.obj"), 0);
+    c.connect_with(&opts, Duration::ZERO).unwrap();
+    let frame = c.poll_transmit().unwrap();
+    let mut d = Decoder::new(ExpectedTypes::DAEMON);
+    d.receive(&frame);
+    let msg = d.next_message().unwrap().unwrap();
+    assert_eq!(msg.msg_type, MessageType::Connect);
+    assert_eq!(msg.annotations.get(AnnotationId::CORR).unwrap()[..], corr);
+    assert_eq!(
+        &msg.annotations
+            .get(AnnotationId::new("XYZZ").unwrap())
+            .unwrap()[..],
+        b"x"
+    );
+    // connect() stays bare.
+    let mut c = ClientSession::new(ClientConfig::new("test.obj"), 0);
+    c.connect(Duration::ZERO).unwrap();
+    let mut d = Decoder::new(ExpectedTypes::DAEMON);
+    d.receive(&c.poll_transmit().unwrap());
+    assert!(d.next_message().unwrap().unwrap().annotations.is_empty());
+}
+
+#[test]
+fn registered_classes_are_accepted_in_replies() {
+    let exception = br#"{"__class__": "app.CustomError", "__exception__": true, "args": ["bad"], "attributes": {"code": 42}}"#;
+    let reply = Message::new(MessageType::Result, 2, &exception[..])
+        .with_seq(1)
+        .with_flags(Flags::EXCEPTION)
+        .encode(None)
+        .unwrap();
+    // Unknown to Pyro4: refused like Python's "unsupported serialized class".
+    let mut c = ready_client(SerializerId::Json);
+    c.receive(&reply);
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Closed(CloseReason::Protocol(
+            "unsupported serialized class: app.CustomError".into()
+        )))
+    );
+    // Registered: a remote exception of that class.
+    let mut registry = ClassRegistry::new();
+    registry.register("app.CustomError");
+    let mut config = ClientConfig::new("o");
+    config.metadata = false;
+    config.serializer = SerializerId::Json;
+    config.classes = Some(Arc::new(registry));
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    c.receive(&reply);
+    let ev = c.poll_event();
+    let Some(ClientEvent::Reply {
+        response: Response::Exception(e),
+        ..
+    }) = &ev
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(e.class_name, "app.CustomError");
+    assert_eq!(e.message(), "bad");
+    assert_eq!(e.attribute("code"), Some(&Value::Int(42)));
+}
+
+#[test]
+fn a_serialized_blob_call_is_sent_as_pyro4_sends_it() {
+    // serpent_serialized_blob.txt: SerializedBlob('blobinfo', [1, 2, 3])
+    // as the only argument of blob(): flags KEEPSERIALIZED, BLBI =
+    // marshal(('blobinfo', 'test.obj', 'blob')), vargs = the data as is.
+    let mut config = ClientConfig::new("test.obj");
+    config.metadata = false;
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    let data = Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
+    c.call_blob(
+        "blob",
+        s("blobinfo"),
+        data.clone(),
+        &CallOptions::default(),
+        NOW,
+    )
+    .unwrap();
+    let mut d = Decoder::new(ExpectedTypes::DAEMON);
+    d.receive(&c.poll_transmit().unwrap());
+    let msg = d.next_message().unwrap().unwrap();
+    assert_eq!(msg.flags, Flags::KEEPSERIALIZED);
+    assert_eq!(msg.seq, 1);
+    assert_eq!(
+        &msg.data[..],
+        b"# serpent utf-8 python3.2\n('test.obj','blob',[1,2,3],{})"
+    );
+    let blbi = msg.annotations.get(AnnotationId::BLBI).unwrap();
+    assert_eq!(
+        SerializerId::Marshal.loads(blbi).unwrap(),
+        Value::Tuple(vec![s("blobinfo"), s("test.obj"), s("blob")])
+    );
+    // The reply is an ordinary result.
+    c.receive(&result_frame(
+        1,
+        1,
+        b"# serpent utf-8 python3.2\n['blobinfo',[1,2,3]]",
+    ));
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Reply { response: Response::Value(Value::List(v)), .. }) if v[1] == data
+    ));
+}

@@ -595,3 +595,87 @@ fn replies_to_unknown_ids_are_refused() {
         Err(SessionError::UnknownId)
     );
 }
+
+#[test]
+fn stream_reply_without_streaming_has_no_strm() {
+    // serpent_stream_disabled.txt: ITER_STREAMING off -> EXCEPTION|ITEMSTREAMRESULT, no STRM.
+    let mut srv = ready();
+    srv.receive(&frame(
+        &invoke(JSON, &call("gen", alloc::vec![]), Flags::NONE, 1),
+        None,
+    ));
+    let req = next_request(&mut srv);
+    srv.reply(
+        req.id,
+        Outcome::Stream {
+            stream_id: String::new(),
+        },
+    )
+    .unwrap();
+    let out = sent(&mut srv);
+    assert_eq!(out[0].flags, Flags(0x21));
+    assert!(out[0].annotations.is_empty(), "{:?}", out[0].annotations);
+}
+
+#[test]
+fn keepserialized_request_passes_the_blob_undecoded() {
+    // serpent_serialized_blob.txt: BLBI = marshal ('blobinfo', 'test.obj', 'blob'),
+    // payload = the call tuple whose vargs slot holds the blob's data.
+    let mut srv = ready();
+    let blbi = crate::message::Bytes::from(
+        SerializerId::Marshal
+            .dumps(&Value::Tuple(alloc::vec![
+                s("blobinfo"),
+                s("test.obj"),
+                s("blob")
+            ]))
+            .unwrap(),
+    );
+    let data_call = Call {
+        object: "test.obj".into(),
+        method: "blob".into(),
+        vargs: Value::List(alloc::vec![Value::Int(1), Value::Int(2)]),
+        kwargs: Some(Dict::default()),
+    };
+    let payload = JSON.dumps_call(&data_call).unwrap();
+    let msg = Message::new(MessageType::Invoke, JSON.id(), payload.clone())
+        .with_flags(Flags::KEEPSERIALIZED)
+        .with_seq(1)
+        .with_annotation(AnnotationId::BLBI, blbi);
+    srv.receive(&frame(&msg, None));
+    let req = next_request(&mut srv);
+    assert_eq!(req.call.object, "test.obj");
+    assert_eq!(req.call.method, "blob");
+    let Value::Tuple(args) = &req.call.vargs else {
+        panic!("{:?}", req.call.vargs)
+    };
+    let Value::Class(blob) = &args[0] else {
+        panic!("{args:?}")
+    };
+    assert_eq!(blob.class_name, SERIALIZED_BLOB_CLASS);
+    assert_eq!(blob.fields.get_str("info"), Some(&s("blobinfo")));
+    assert_eq!(blob.fields.get_str("serializer"), Some(&Value::Int(2)));
+    let Some(Value::Bytes(data)) = blob.fields.get_str("data") else {
+        panic!("{blob:?}")
+    };
+    assert_eq!(data, &payload);
+    // Python's blob.deserialized(): the vargs slot of the call tuple.
+    assert!(JSON
+        .loads_call(data)
+        .unwrap()
+        .vargs
+        .bits_eq(&data_call.vargs));
+
+    // Without BLBI: KeyError reply, connection kept.
+    srv.reply(req.id, Outcome::value(Value::None)).unwrap();
+    sent(&mut srv);
+    let bare = Message::new(MessageType::Invoke, JSON.id(), payload)
+        .with_flags(Flags::KEEPSERIALIZED)
+        .with_seq(2);
+    srv.receive(&frame(&bare, None));
+    let out = sent(&mut srv);
+    assert_eq!(out[0].flags, Flags::EXCEPTION);
+    let e = RemoteError::from_value(&JSON.loads_raw(&out[0].data).unwrap()).unwrap();
+    assert_eq!(e.class_name, "builtins.KeyError");
+    assert!(!srv.is_closed());
+}

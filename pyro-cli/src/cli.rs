@@ -1,0 +1,268 @@
+//! Command-line parsing and the exit codes of `pyro`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use pyro_proto::serialize::SerializerId;
+
+use crate::echoserver;
+
+/// Success.
+pub const EXIT_OK: u8 = 0;
+/// The remote method raised an exception (printed as Python shows it).
+pub const EXIT_REMOTE_ERROR: u8 = 1;
+/// The command line itself is wrong (unknown option, missing argument).
+pub const EXIT_USAGE: u8 = 2;
+/// An argument is unusable: not a Python literal, a bad `--kw`, a bad URI,
+/// an unknown serializer, or something the tool does not support yet.
+pub const EXIT_BAD_ARGUMENT: u8 = 3;
+/// Communication failed: cannot bind or connect, connection refused or
+/// lost, handshake rejected (e.g. wrong HMAC key), timeout.
+pub const EXIT_COMMUNICATION: u8 = 4;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the remote method raised an exception (remote traceback printed on stderr)
+  2  wrong command line (unknown option, missing argument)
+  3  unusable argument: not a Python literal, bad --kw, bad URI, unknown
+     serializer, or an option that is not supported yet
+  4  communication failure: cannot bind or connect, connection lost,
+     handshake refused (wrong HMAC key?), timeout";
+
+/// Pyro4-compatible command-line tools (Pyro4 4.82, wire protocol 48).
+#[derive(Debug, Parser)]
+#[command(name = "pyro", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run Pyro's test echo server (the twin of `pyro4-test-echoserver` /
+    /// `python -m Pyro4.test.echoserver`).
+    ///
+    /// Serves the object `test.echoserver` with the methods echo, error,
+    /// error_with_text, oneway_echo, slow, oneway_slow, generator, nan, inf
+    /// and shutdown, and the property verbose. Prints its URI, then serves
+    /// until a client calls shutdown() or Ctrl-C / SIGTERM arrives.
+    #[command(after_help = EXIT_CODES)]
+    Echoserver(EchoserverArgs),
+    /// Call a method of a Pyro object and print the result as Python's repr.
+    ///
+    /// Arguments are Python literals: 42, 'text', b'bytes', [1, (2, 3)],
+    /// {'a': 1}, {1, 2}, 1+2j, None, True. Expressions are not evaluated:
+    /// write 2**70 as 1180591620717411303424. A generator's items are
+    /// printed one per line. A remote exception is printed like Python's
+    /// Pyro4.util.getPyroTraceback() shows it: the remote traceback, then
+    /// `Class: message`.
+    #[command(after_help = EXIT_CODES)]
+    Call(CallArgs),
+    /// Connect to the daemon of a Pyro URI and ping it (the handshake, then
+    /// Pyro.Daemon's ping()), printing the round-trip time.
+    #[command(after_help = EXIT_CODES)]
+    Ping(PingArgs),
+}
+
+/// Options of `pyro echoserver`, as in Pyro4's echoserver script.
+#[derive(Debug, Args)]
+pub struct EchoserverArgs {
+    /// Hostname to bind server on.
+    #[arg(short = 'H', long, default_value = "localhost")]
+    pub host: String,
+    /// Port to bind server on (0: a free port).
+    #[arg(short, long, default_value_t = 0)]
+    pub port: u16,
+    /// Unix domain socket name to bind server on (instead of host/port).
+    #[arg(short, long, value_name = "PATH")]
+    pub unixsocket: Option<PathBuf>,
+    /// Register with a name server (not supported yet).
+    #[arg(short = 'n', long)]
+    pub naming: bool,
+    /// Also start a name server (not supported yet).
+    #[arg(short = 'N', long)]
+    pub nameserver: bool,
+    /// Verbose output: a line for every call.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Don't output anything.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The HMAC key to use (deprecated: visible in the process list; set
+    /// PYRO_HMAC_KEY instead).
+    #[arg(short, long)]
+    pub key: Option<String>,
+    /// Serializers clients may use, comma-separated (Pyro4's
+    /// SERIALIZERS_ACCEPTED). Add pickle only on trusted networks.
+    #[arg(
+        long,
+        env = "PYRO_SERIALIZERS_ACCEPTED",
+        default_value = "serpent,marshal,json",
+        value_name = "LIST"
+    )]
+    pub serializers: String,
+}
+
+/// Options of `pyro call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The object's URI, e.g. PYRO:test.echoserver@localhost:9999.
+    pub uri: String,
+    /// The method to call.
+    pub method: String,
+    /// Positional arguments, each a Python literal.
+    #[arg(allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// A keyword argument, name=literal (repeatable).
+    #[arg(long = "kw", value_name = "NAME=LITERAL")]
+    pub kwargs: Vec<String>,
+    #[command(flatten)]
+    /// Connection options.
+    pub conn: ConnArgs,
+    /// Call as a oneway method: send the call, do not wait for a result.
+    #[arg(long)]
+    pub oneway: bool,
+}
+
+/// Options of `pyro ping`.
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// A URI of any object of the daemon, e.g. PYRO:test.echoserver@localhost:9999.
+    pub uri: String,
+    #[command(flatten)]
+    /// Connection options.
+    pub conn: ConnArgs,
+}
+
+/// What a Pyro4 proxy is configured with.
+#[derive(Debug, Args)]
+pub struct ConnArgs {
+    /// Serializer: serpent, json, marshal or pickle (Pyro4's SERIALIZER).
+    #[arg(long, env = "PYRO_SERIALIZER", default_value = "serpent")]
+    pub serializer: String,
+    /// The HMAC key shared with the daemon (Pyro4's _pyroHmacKey).
+    #[arg(long, env = "PYRO_HMAC_KEY", hide_env_values = true)]
+    pub hmac_key: Option<String>,
+    /// Seconds to wait for connecting and for each reply (Pyro4's
+    /// COMMTIMEOUT / _pyroTimeout); none by default.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+}
+
+/// A failure with its exit code; printed as one line on stderr.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: u8,
+    /// The message.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure exiting with `code`.
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parse a comma-separated list of serializer names.
+pub fn parse_serializers(list: &str) -> Result<Vec<SerializerId>, Failure> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| {
+            SerializerId::from_name(name).ok_or_else(|| {
+                Failure::new(
+                    EXIT_BAD_ARGUMENT,
+                    format!(
+                        "unknown serializer '{name}' (choose from serpent, json, marshal, pickle)"
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+fn echoserver(args: EchoserverArgs) -> Result<(), Failure> {
+    if args.naming || args.nameserver {
+        return Err(Failure::new(
+            EXIT_BAD_ARGUMENT,
+            "name server support (-n/--naming, -N/--nameserver) is not supported yet: \
+             pyro-rs has no name server; run without -n/-N and give clients the printed URI",
+        ));
+    }
+    let env_key = std::env::var("PYRO_HMAC_KEY").ok();
+    if args.key.is_some() {
+        eprintln!(
+            "warning: using -k to supply HMAC key on the command line is a security problem \
+             and is deprecated since Pyro 4.72. Set PYRO_HMAC_KEY instead."
+        );
+        if env_key.is_some() {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                "don't use -k and PYRO_HMAC_KEY at the same time",
+            ));
+        }
+    }
+    let key = args.key.or(env_key).unwrap_or_default();
+    let serializers = parse_serializers(&args.serializers)?;
+    let options = echoserver::Options {
+        host: args.host,
+        port: args.port,
+        unixsocket: args.unixsocket,
+        verbose: args.verbose,
+        quiet: args.quiet,
+        hmac_key: key.into_bytes(),
+        serializers,
+    };
+    echoserver::run(&options).map_err(|e| Failure::new(EXIT_COMMUNICATION, e.to_string()))
+}
+
+/// Run `pyro` with the process's arguments; returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Echoserver(args) => echoserver(args),
+        Command::Call(args) => crate::client::call(args),
+        Command::Ping(args) => crate::client::ping(args),
+    };
+    match result {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("pyro: error: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serializer_lists() {
+        assert_eq!(
+            parse_serializers("serpent, json").unwrap(),
+            [SerializerId::Serpent, SerializerId::Json]
+        );
+        assert_eq!(
+            parse_serializers("yaml").unwrap_err().code,
+            EXIT_BAD_ARGUMENT
+        );
+    }
+}

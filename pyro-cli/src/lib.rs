@@ -1,0 +1,16 @@
+//! The `pyro` command-line tool: Pyro4's test echo server in Rust, and a
+//! client that calls or pings any Pyro4 object from the shell.
+//!
+//! The binary is a thin wrapper around [`cli::main`]; the pieces are public
+//! so that tests (and other tools) can use them: [`repr::py_repr`] prints a
+//! value as Python's `repr` does, [`literal::parse_literal`] reads Python
+//! literals, [`echoserver`] holds the `EchoServer` servant.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod client;
+pub mod echoserver;
+pub mod literal;
+pub mod pyhash;
+pub mod repr;

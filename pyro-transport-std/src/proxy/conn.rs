@@ -1,0 +1,346 @@
+//! One proxy connection: a socket driven by a [`ClientSession`]. Only socket
+//! and clock concerns live here; what goes on the wire is the session's.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pyro_proto::message::Annotations;
+use pyro_proto::session::{
+    CallId, ClientConfig, ClientEvent, ClientSession, CloseReason, Metadata, Response, SessionError,
+};
+use pyro_proto::uri::{Protocol, Uri};
+use pyro_proto::value::Value;
+
+use super::error::{Phase, ProxyError};
+use crate::net::Conn;
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Socket timeouts of zero are refused by std; wait at least this long.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
+/// Where a proxy connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// The connect location of a PYRO URI.
+    pub(crate) fn from_uri(uri: &Uri) -> Result<Target, ProxyError> {
+        if uri.protocol() != Protocol::Pyro {
+            return Err(ProxyError::NameServerUnsupported {
+                uri: uri.to_string(),
+            });
+        }
+        let no_location = || ProxyError::NoLocation {
+            uri: uri.to_string(),
+        };
+        if let Some(path) = uri.sockname() {
+            if path.is_empty() || cfg!(not(unix)) {
+                return Err(no_location());
+            }
+            return Ok(Target::Unix(PathBuf::from(path)));
+        }
+        match (uri.host(), uri.tcp_port()) {
+            (Some(host), Some(port)) if !host.is_empty() => Ok(Target::Tcp {
+                host: host.to_string(),
+                port,
+            }),
+            _ => Err(no_location()),
+        }
+    }
+
+    /// The address as Pyro4's messages print it: `('host', port)` or the socket path.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Target::Tcp { host, port } => format!("('{host}', {port})"),
+            Target::Unix(path) => path.display().to_string(),
+        }
+    }
+
+    /// Open the socket (within `timeout` for TCP, trying every resolved address).
+    fn open(&self, timeout: Option<Duration>) -> Result<Conn, ProxyError> {
+        let address = self.describe();
+        let connect_error = |source: io::Error| match source.kind() {
+            ErrorKind::ConnectionRefused => ProxyError::ConnectionRefused {
+                address: address.clone(),
+            },
+            ErrorKind::TimedOut | ErrorKind::WouldBlock if timeout.is_some() => {
+                ProxyError::TimedOut {
+                    address: address.clone(),
+                    phase: Phase::Connecting,
+                    timeout: timeout.unwrap_or_default(),
+                }
+            }
+            _ => ProxyError::Connect {
+                address: address.clone(),
+                source,
+            },
+        };
+        match self {
+            Target::Tcp { host, port } => {
+                let addrs = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(connect_error)?;
+                let mut last = io::Error::new(
+                    ErrorKind::NotFound,
+                    format!("host '{host}' resolved to no address"),
+                );
+                for addr in addrs {
+                    let attempt = match timeout {
+                        Some(t) => TcpStream::connect_timeout(&addr, t.max(MIN_WAIT)),
+                        None => TcpStream::connect(addr),
+                    };
+                    match attempt {
+                        Ok(stream) => {
+                            // Requests are written whole; no Nagle delay (Pyro4's SOCK_NODELAY).
+                            let _ = stream.set_nodelay(true);
+                            return Ok(Conn::Tcp(stream));
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                Err(connect_error(last))
+            }
+            #[cfg(unix)]
+            Target::Unix(path) => UnixStream::connect(path)
+                .map(Conn::Unix)
+                .map_err(connect_error),
+            #[cfg(not(unix))]
+            Target::Unix(_) => Err(ProxyError::Connect {
+                address,
+                source: io::Error::new(ErrorKind::Unsupported, "no Unix domain sockets"),
+            }),
+        }
+    }
+}
+
+/// The clock a proxy hands its sessions (time since the proxy was made).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock(Instant);
+
+impl Clock {
+    pub(crate) fn new() -> Clock {
+        Clock(Instant::now())
+    }
+
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+/// What a finished handshake gave.
+pub(crate) struct Connected {
+    pub(crate) handshake: Value,
+    pub(crate) metadata: Option<Metadata>,
+}
+
+/// An open, handshaken connection.
+pub(crate) struct Connection {
+    conn: Conn,
+    session: ClientSession,
+    address: String,
+    timeout: Option<Duration>,
+    clock: Clock,
+    buf: Vec<u8>,
+}
+
+impl Connection {
+    /// Connect to `target` and do the handshake; the session starts at `seq`.
+    /// On failure, `seq` is updated with what the attempt used.
+    pub(crate) fn open(
+        target: &Target,
+        config: &ClientConfig,
+        seq: &mut u16,
+        clock: Clock,
+    ) -> Result<(Connection, Connected), ProxyError> {
+        let conn = target.open(config.timeout)?;
+        let mut c = Connection {
+            conn,
+            session: ClientSession::new(config.clone(), *seq),
+            address: target.describe(),
+            timeout: config.timeout,
+            clock,
+            buf: vec![0; READ_CHUNK],
+        };
+        let result = c.handshake();
+        *seq = c.session.seq();
+        result.map(|connected| (c, connected))
+    }
+
+    fn handshake(&mut self) -> Result<Connected, ProxyError> {
+        let now = self.clock.now();
+        self.session.connect(now).map_err(|e| self.local_error(e))?;
+        self.flush()?;
+        loop {
+            match self.next_event()? {
+                ClientEvent::Connected {
+                    handshake,
+                    metadata,
+                } => {
+                    return Ok(Connected {
+                        handshake,
+                        metadata,
+                    })
+                }
+                ClientEvent::Closed(reason) => return Err(self.handshake_error(reason)),
+                ClientEvent::Reply { .. } => {}
+            }
+        }
+    }
+
+    /// The last seq used (to carry over into the next connection).
+    pub(crate) fn seq(&self) -> u16 {
+        self.session.seq()
+    }
+
+    /// Change the timeout for the next requests.
+    pub(crate) fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+        self.session.set_timeout(timeout);
+    }
+
+    /// Whether a new request can be sent now.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.session.is_ready()
+    }
+
+    /// Start a request with `start`, send it and wait for its reply (a
+    /// oneway request is done once written). Any error leaves the
+    /// connection unusable: the caller drops it.
+    pub(crate) fn request(
+        &mut self,
+        start: &dyn Fn(&mut ClientSession, Duration) -> Result<CallId, SessionError>,
+    ) -> Result<(Response, Annotations), ProxyError> {
+        let now = self.clock.now();
+        let id = start(&mut self.session, now).map_err(|e| self.local_error(e))?;
+        self.flush()?;
+        loop {
+            match self.next_event()? {
+                ClientEvent::Reply {
+                    call,
+                    response,
+                    annotations,
+                } if call == id => return Ok((response, annotations)),
+                ClientEvent::Closed(reason) => return Err(self.closed_error(reason)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Write everything the session queued, within the timeout.
+    fn flush(&mut self) -> Result<(), ProxyError> {
+        while let Some(bytes) = self.session.poll_transmit() {
+            self.conn
+                .set_timeout(self.timeout.map(|t| t.max(MIN_WAIT)))
+                .and_then(|()| self.conn.write_all(&bytes))
+                .map_err(|e| self.io_error(e, Phase::Sending))?;
+        }
+        Ok(())
+    }
+
+    /// Read until the session reports something (or the deadline passes).
+    fn next_event(&mut self) -> Result<ClientEvent, ProxyError> {
+        loop {
+            if let Some(event) = self.session.poll_event() {
+                return Ok(event);
+            }
+            let now = self.clock.now();
+            let wait = match self.session.poll_timeout() {
+                Some(deadline) if deadline <= now => {
+                    self.session.handle_timeout(now);
+                    continue;
+                }
+                Some(deadline) => Some((deadline - now).max(MIN_WAIT)),
+                None => None,
+            };
+            self.conn
+                .set_timeout(wait)
+                .map_err(|e| self.io_error(e, Phase::Receiving))?;
+            match self.conn.read(&mut self.buf) {
+                Ok(0) => self.session.end_of_input(),
+                Ok(n) => self.session.receive(&self.buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    self.session.handle_timeout(self.clock.now())
+                }
+                Err(e) => return Err(self.io_error(e, Phase::Receiving)),
+            }
+        }
+    }
+
+    fn io_error(&self, e: io::Error, phase: Phase) -> ProxyError {
+        match (e.kind(), self.timeout) {
+            (ErrorKind::WouldBlock | ErrorKind::TimedOut, Some(timeout)) => ProxyError::TimedOut {
+                address: self.address.clone(),
+                phase,
+                timeout,
+            },
+            _ => ProxyError::ConnectionClosed {
+                address: self.address.clone(),
+                reason: format!("{phase}: {e}"),
+            },
+        }
+    }
+
+    /// A command the session refused before anything was sent.
+    fn local_error(&self, e: SessionError) -> ProxyError {
+        match e {
+            SessionError::Serialize(source) => ProxyError::Serialize {
+                what: "request",
+                source,
+            },
+            SessionError::Closed(reason) => self.closed_error(reason),
+            other => ProxyError::Protocol {
+                address: self.address.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    fn closed_error(&self, reason: CloseReason) -> ProxyError {
+        let address = self.address.clone();
+        match reason {
+            CloseReason::TimedOut => ProxyError::TimedOut {
+                address,
+                phase: Phase::Receiving,
+                timeout: self.timeout.unwrap_or_default(),
+            },
+            CloseReason::PeerClosed | CloseReason::Local | CloseReason::AfterError(_) => {
+                ProxyError::ConnectionClosed {
+                    address,
+                    reason: reason.to_string(),
+                }
+            }
+            CloseReason::HandshakeFailed(reason) => ProxyError::Rejected { address, reason },
+            CloseReason::Frame(e) => ProxyError::Protocol {
+                address,
+                reason: e.to_string(),
+            },
+            CloseReason::UnexpectedMessage(code) => ProxyError::Protocol {
+                address,
+                reason: format!("invalid msg type {code} received"),
+            },
+            CloseReason::Protocol(reason) => ProxyError::Protocol { address, reason },
+        }
+    }
+
+    fn handshake_error(&self, reason: CloseReason) -> ProxyError {
+        let text = match reason {
+            CloseReason::Frame(e) => e.to_string(),
+            CloseReason::Protocol(text) => text,
+            CloseReason::UnexpectedMessage(code) => format!("invalid msg type {code} received"),
+            other => return self.closed_error(other),
+        };
+        ProxyError::Handshake {
+            address: self.address.clone(),
+            reason: text,
+        }
+    }
+}
