@@ -562,166 +562,69 @@ fn describe(v: &Value) -> String {
     }
 }
 
-/// The Rust client: a minimal blocking proxy over `ClientSession` and a
-/// `TcpStream`, doing what `pyro_transport_std::Proxy` does on the wire.
+/// The Rust client: `pyro_transport_std::Proxy`, one per connection.
 mod client {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-    use std::time::Instant;
-
     use pyro_proto::serialize::SerializerId;
-    use pyro_proto::session::{
-        BatchCall, CallId, CallOptions, ClientConfig, ClientEvent, ClientSession, Response,
-    };
     use pyro_proto::value::{Dict, Value};
-    use pyro_proto::Uri;
+    use pyro_transport_std::Proxy;
 
-    /// One connection to the bench object.
-    pub struct Client {
-        sock: TcpStream,
-        session: ClientSession,
-        buf: Vec<u8>,
-        start: Instant,
+    /// A connected proxy of the bench object.
+    pub struct Client(Proxy);
+
+    fn text(e: impl std::fmt::Display) -> String {
+        e.to_string()
     }
 
     impl Client {
-        /// Connect and handshake (with metadata, as Pyro4's default).
+        /// Connect and handshake now (with metadata, as Pyro4's default).
         pub fn open(uri: &str, serializer: SerializerId) -> Result<Client, String> {
-            let uri = Uri::parse(uri).map_err(|e| e.to_string())?;
-            let host = uri.host().ok_or("URI without host")?.to_string();
-            let port = uri.tcp_port().ok_or("URI without port")?;
-            let sock = TcpStream::connect((host.as_str(), port)).map_err(|e| e.to_string())?;
-            sock.set_nodelay(true).map_err(|e| e.to_string())?;
-            let mut config = ClientConfig::new(uri.object());
-            config.serializer = serializer;
-            let mut c = Client {
-                sock,
-                session: ClientSession::new(config, 0),
-                buf: vec![0; 256 * 1024],
-                start: Instant::now(),
-            };
-            let now = c.start.elapsed();
-            c.session.connect(now).map_err(|e| e.to_string())?;
-            c.wait(None)?;
-            Ok(c)
+            let proxy = Proxy::builder()
+                .serializer(serializer)
+                .build(uri)
+                .map_err(text)?;
+            proxy.bind().map_err(text)?;
+            Ok(Client(proxy))
         }
 
         /// `small()`, expecting 42.
         pub fn small(&mut self) -> Result<i64, String> {
-            match self.call("small", Vec::new(), false)? {
-                Value::Int(n) => Ok(n),
-                other => Err(format!("small() returned {}", super::describe(&other))),
-            }
+            self.0.call("small", ()).map_err(text)
         }
 
         /// `echo(value)`.
         pub fn echo(&mut self, value: Value) -> Result<Value, String> {
-            self.call("echo", vec![value], false)
+            self.0
+                .call_value("echo", vec![value], Dict::default())
+                .map_err(text)
         }
 
-        /// `noop()` as a oneway call.
+        /// `noop()`, oneway (as the metadata says).
         pub fn noop(&mut self) -> Result<(), String> {
-            self.call("noop", Vec::new(), true).map(|_| ())
+            self.0.oneway("noop", ()).map_err(text)
         }
 
         /// A batch of `n` `small()` calls; the number of results.
         pub fn batch_small(&mut self, n: usize) -> Result<usize, String> {
-            let calls = (0..n)
-                .map(|_| BatchCall {
-                    method: "small".into(),
-                    vargs: Vec::new(),
-                    kwargs: Dict::default(),
-                })
-                .collect();
-            let now = self.start.elapsed();
-            let id = self
-                .session
-                .batch(calls, false, &CallOptions::default(), now)
-                .map_err(|e| e.to_string())?;
-            match self.wait(Some(id))? {
-                Some(Response::Batch(results)) => {
-                    for r in &results {
-                        r.as_ref().map_err(|e| e.to_string())?;
-                    }
-                    Ok(results.len())
-                }
-                other => Err(format!("batch answered {other:?}")),
+            let mut batch = self.0.batch();
+            for _ in 0..n {
+                batch.call("small", ());
             }
+            let mut results = 0;
+            for r in batch.run().map_err(text)? {
+                r.map_err(text)?;
+                results += 1;
+            }
+            Ok(results)
         }
 
         /// Iterate `gen(n)` to its end; the number of items.
         pub fn stream_count(&mut self, n: i64) -> Result<u64, String> {
-            let now = self.start.elapsed();
-            let id = self
-                .session
-                .call(
-                    "gen",
-                    vec![Value::Int(n)],
-                    Dict::default(),
-                    &CallOptions::default(),
-                    now,
-                )
-                .map_err(|e| e.to_string())?;
-            let stream = match self.wait(Some(id))? {
-                Some(Response::Stream(s)) => s,
-                other => return Err(format!("gen() answered {other:?}")),
-            };
             let mut items = 0;
-            loop {
-                let now = self.start.elapsed();
-                let id = self
-                    .session
-                    .next_stream_item(&stream, now)
-                    .map_err(|e| e.to_string())?;
-                match self.wait(Some(id))? {
-                    Some(Response::Value(_)) => items += 1,
-                    Some(Response::StreamEnd) => return Ok(items),
-                    other => return Err(format!("stream item answered {other:?}")),
-                }
+            for item in self.0.stream::<i64>("gen", (n,)).map_err(text)? {
+                item.map_err(text)?;
+                items += 1;
             }
-        }
-
-        fn call(&mut self, method: &str, vargs: Vec<Value>, oneway: bool) -> Result<Value, String> {
-            let opts = CallOptions {
-                oneway: Some(oneway),
-                ..CallOptions::default()
-            };
-            let now = self.start.elapsed();
-            let id = self
-                .session
-                .call(method, vargs, Dict::default(), &opts, now)
-                .map_err(|e| e.to_string())?;
-            match self.wait(Some(id))? {
-                Some(Response::Value(v)) => Ok(v),
-                Some(Response::Exception(e)) => Err(e.to_string()),
-                other => Err(format!("{method}() answered {other:?}")),
-            }
-        }
-
-        /// Send what is queued, then read until the reply to `id` (or, with
-        /// `None`, the handshake) arrives.
-        fn wait(&mut self, id: Option<CallId>) -> Result<Option<Response>, String> {
-            while let Some(bytes) = self.session.poll_transmit() {
-                self.sock.write_all(&bytes).map_err(|e| e.to_string())?;
-            }
-            loop {
-                while let Some(event) = self.session.poll_event() {
-                    match event {
-                        ClientEvent::Connected { .. } if id.is_none() => return Ok(None),
-                        ClientEvent::Reply { call, response, .. } if Some(call) == id => {
-                            return Ok(Some(response))
-                        }
-                        ClientEvent::Closed(reason) => return Err(reason.to_string()),
-                        _ => {}
-                    }
-                }
-                let n = self.sock.read(&mut self.buf).map_err(|e| e.to_string())?;
-                if n == 0 {
-                    self.session.end_of_input();
-                } else {
-                    self.session.receive(&self.buf[..n]);
-                }
-            }
+            Ok(items)
         }
     }
 }
