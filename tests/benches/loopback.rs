@@ -34,7 +34,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -161,13 +161,14 @@ fn run_bench(cpu: &str, pinned: bool) {
         },
         allowed_cpus()
     );
-    let ping = match raw_ping_pong(secs) {
-        Ok(r) => r,
-        Err(e) => {
-            println!("raw ping-pong failed: {e}");
+    let ping_pong = |conns| {
+        raw_ping_pong(secs, conns).unwrap_or_else(|e| {
+            println!("raw ping-pong over {conns} connection(s) failed: {e}");
             f64::NAN
-        }
+        })
     };
+    let ping = ping_pong(1);
+    let ping8 = ping_pong(CLIENTS);
 
     let mut columns: Vec<(&str, Figures)> = Vec::new();
     for daemon in [DaemonKind::Python, DaemonKind::Rust] {
@@ -197,7 +198,7 @@ fn run_bench(cpu: &str, pinned: bool) {
             .iter()
             .position(|c| c == name)
     });
-    print_table(&columns, ping, secs);
+    print_table(&columns, ping, ping8, secs);
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -346,31 +347,88 @@ fn timed(
     }
 }
 
-/// Round trips/s of one byte over a loopback TCP connection (Nagle off),
-/// both ends in this (pinned) process.
-fn raw_ping_pong(secs: f64) -> Result<f64, String> {
+/// Round trips/s of one byte over `conns` loopback TCP connections (Nagle
+/// off), each driven by its own client thread and served by its own thread,
+/// all in this (pinned) process: the floor for the sync and 8-client figures.
+fn raw_ping_pong(secs: f64, conns: usize) -> Result<f64, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = thread::spawn(move || -> io::Result<()> {
-        let (mut s, _) = listener.accept()?;
-        s.set_nodelay(true)?;
-        let mut b = [0u8; 1];
-        while s.read(&mut b)? == 1 {
-            s.write_all(&b)?;
+    let servers = thread::spawn(move || -> io::Result<()> {
+        let mut echoers = Vec::new();
+        for _ in 0..conns {
+            let (mut s, _) = listener.accept()?;
+            s.set_nodelay(true)?;
+            echoers.push(thread::spawn(move || -> io::Result<()> {
+                let mut b = [0u8; 1];
+                while s.read(&mut b)? == 1 {
+                    s.write_all(&b)?;
+                }
+                Ok(())
+            }));
+        }
+        for e in echoers {
+            let _ = e.join();
         }
         Ok(())
     });
-    let mut c = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    c.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut b = [7u8; 1];
-    let rate = timed(secs, 1000, || {
-        c.write_all(&b).map_err(|e| e.to_string())?;
-        c.read_exact(&mut b).map_err(|e| e.to_string())?;
-        Ok(1)
+    let clients = (0..conns)
+        .map(|_| {
+            let c = TcpStream::connect(addr)?;
+            c.set_nodelay(true)?;
+            Ok(c)
+        })
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| e.to_string());
+    let rate = clients.and_then(|clients| {
+        run_clients(secs, clients, |c: &mut TcpStream| {
+            let mut b = [7u8; 1];
+            c.write_all(&b).map_err(|e| e.to_string())?;
+            c.read_exact(&mut b).map_err(|e| e.to_string())
+        })
     });
-    drop(c);
-    let _ = server.join();
+    let _ = servers.join();
     rate
+}
+
+/// Total steps/s of one thread per item of `clients`, each calling `step`
+/// on its client in a loop for `secs` (all start together); the clients are
+/// dropped (their connections closed) at the end.
+fn run_clients<C: Send>(
+    secs: f64,
+    clients: Vec<C>,
+    step: impl Fn(&mut C) -> Result<(), String> + Sync,
+) -> Result<f64, String> {
+    let barrier = Barrier::new(clients.len() + 1);
+    let stop = AtomicBool::new(false);
+    let steps = AtomicU64::new(0);
+    let failed = std::sync::Mutex::new(None::<String>);
+    let elapsed = thread::scope(|s| {
+        for mut client in clients {
+            let (barrier, stop, steps, failed, step) = (&barrier, &stop, &steps, &failed, &step);
+            s.spawn(move || {
+                barrier.wait();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Err(e) = step(&mut client) {
+                        *failed.lock().unwrap() = Some(e);
+                        break;
+                    }
+                    n += 1;
+                }
+                steps.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        thread::sleep(Duration::from_secs_f64(secs));
+        stop.store(true, Ordering::Relaxed);
+        start
+    })
+    .elapsed();
+    if let Some(e) = failed.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(steps.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
 }
 
 /// Runs loopback_client.py against `uri` and reads its JSON figures.
@@ -510,47 +568,17 @@ fn rust_client(uri: &str, secs: f64) -> Figures {
     out
 }
 
-/// Total calls/s of `CLIENTS` threads, each with its own proxy.
+/// Total calls/s of `CLIENTS` threads, each with its own proxy (connected
+/// and called once before the clock starts).
 fn concurrent(uri: &str, secs: f64) -> Result<f64, String> {
-    let barrier = Barrier::new(CLIENTS + 1);
-    let stop = AtomicBool::new(false);
-    let calls = AtomicU64::new(0);
-    let failed = Arc::new(std::sync::Mutex::new(None::<String>));
-    let elapsed = thread::scope(|s| {
-        for _ in 0..CLIENTS {
-            s.spawn(|| {
-                let proxy = client::Client::open(uri, SerializerId::Serpent).and_then(|mut p| {
-                    p.small()?;
-                    Ok(p)
-                });
-                barrier.wait();
-                let result = proxy.and_then(|mut p| {
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        p.small()?;
-                        n += 1;
-                    }
-                    Ok(n)
-                });
-                match result {
-                    Ok(n) => {
-                        calls.fetch_add(n, Ordering::Relaxed);
-                    }
-                    Err(e) => *failed.lock().unwrap() = Some(e),
-                }
-            });
-        }
-        barrier.wait();
-        let start = Instant::now();
-        thread::sleep(Duration::from_secs_f64(secs));
-        stop.store(true, Ordering::Relaxed);
-        start
-    })
-    .elapsed();
-    if let Some(e) = failed.lock().unwrap().take() {
-        return Err(e);
-    }
-    Ok(calls.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
+    let clients = (0..CLIENTS)
+        .map(|_| {
+            let mut p = client::Client::open(uri, SerializerId::Serpent)?;
+            p.small()?;
+            Ok(p)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    run_clients(secs, clients, |p| p.small().map(drop))
 }
 
 fn describe(v: &Value) -> String {
@@ -649,7 +677,7 @@ fn fmt_rate(r: f64) -> String {
     }
 }
 
-fn print_table(columns: &[(&str, Figures)], ping: f64, secs: f64) {
+fn print_table(columns: &[(&str, Figures)], ping: f64, ping8: f64, secs: f64) {
     let fig = |col: &str, key: &str| -> Option<f64> {
         columns
             .iter()
@@ -659,8 +687,9 @@ fn print_table(columns: &[(&str, Figures)], ping: f64, secs: f64) {
     };
     println!();
     println!(
-        "raw 1-byte TCP ping-pong (Rust, same CPU): {} round trips/s",
-        fmt_rate(ping)
+        "raw 1-byte TCP ping-pong (Rust, same CPU): {} round trips/s; over {CLIENTS} connections at once: {} round trips/s",
+        fmt_rate(ping),
+        fmt_rate(ping8)
     );
     println!();
     print!("{:<26}", "client->daemon");
@@ -746,5 +775,11 @@ fn print_table(columns: &[(&str, Figures)], ping: f64, secs: f64) {
         fig("Rust->Rust", "clients8"),
         100_000.0,
         &per_s,
+    );
+    println!(
+        "(for scale, not targets: Rust<->Rust 8 clients vs raw ping-pong over {CLIENTS} connections: {}; Py->Rust vs Py->Py echo 100 chars: {})",
+        ratio(fig("Rust->Rust", "clients8"), Some(ping8).filter(|p| p.is_finite()))
+            .map_or("-".into(), percent),
+        ratio(fig("Py->Rust", "echo100"), fig("Py->Py", "echo100")).map_or("-".into(), times),
     );
 }
