@@ -26,7 +26,14 @@
 //! - clients8: 8 threads, each with its own proxy, calling `small()`; total.
 //!
 //! The targets are printed with a verdict per line; nothing is asserted
-//! (the machine is shared and timings are noisy).
+//! (the machine is shared and timings are noisy). Outside `cargo bench` (no
+//! `--bench` argument, e.g. `cargo test --all-targets`) it does nothing.
+//!
+//! Knobs: `LOOPBACK_SECONDS` (per measurement), `LOOPBACK_CPU` (the CPU to
+//! pin to). For profiling one side: `loopback-<hash> --serve-rust-daemon`
+//! prints the Rust daemon's URI and serves until stdin closes;
+//! `loopback-<hash> --rust-client URI` runs only the Rust client (unpinned
+//! unless started under taskset), `LOOPBACK_ONLY=sync,echo1mib` picks metrics.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -95,6 +102,12 @@ fn main() -> ExitCode {
         for (key, fig) in rust_client(uri, seconds()) {
             println!("{key}: {fig:?}");
         }
+        return ExitCode::SUCCESS;
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --benches` / `--all-targets` runs us without `--bench`:
+        // the bench takes minutes and starts daemons, so only `cargo bench` runs it.
+        println!("loopback: not run outside `cargo bench` (use `cargo bench -p pyro-tests --bench loopback`)");
         return ExitCode::SUCCESS;
     }
     let cpu = std::env::var("LOOPBACK_CPU").unwrap_or_else(|_| "0".into());
