@@ -4,6 +4,7 @@
     python3 fuzz/seeds.py        # writes fuzz/corpus/<target>/ (git-ignored)
 
 frame_parser gets every whole message (and each connection's byte stream);
+server_session gets each connection's client stream, raw and as records;
 the codec targets get the payloads of the messages in their format (and the
 unit vectors); uri_parser gets URI strings found in the vectors plus the URI
 tables of the protocol notes; client_session gets every S2C message and each
@@ -75,6 +76,35 @@ def client_session_stream(msgs):
         write("client_session", client_session_options(msgs[1]) + rest)
 
 
+def server_session_seeds(client):
+    """server_session: the raw client stream (starts with PYRO), and the
+    structured form: options byte (handshake serializer) + one record
+    [type][flags][seq][serializer][len][payload] per message after the CONNECT."""
+    if not client:
+        return
+    write("server_session", b"".join(client))
+    first = client[0]
+    if len(first) < 24 or first[:4] != b"PYRO":
+        return
+    handshake_ser = struct.unpack("!H", first[16:18])[0]
+    records = bytes([{1: 0, 2: 1, 3: 2, 4: 3}.get(handshake_ser, 0)])
+    for msg in client[1:]:
+        if len(msg) < 24 or msg[:4] != b"PYRO":
+            continue
+        _tag, _ver, typ, flags, seq, dlen, ser, alen, _res, _ck = struct.unpack("!4sHHHHiHHHH", msg[:24])
+        data = msg[24 + alen:24 + alen + dlen]
+        if flags & 2:
+            try:
+                data = zlib.decompress(data)
+            except zlib.error:
+                continue
+            ser |= 0x80
+        if b"BLBI" in msg[24:24 + alen]:
+            ser |= 0x20
+        records += struct.pack("!BBHBH", typ & 0xff, flags & 0xfd, seq, ser & 0xff, len(data) & 0xffff) + data
+    write("server_session", records)
+
+
 def main():
     count = 0
     for fname in sorted(os.listdir(VECTORS)):
@@ -83,6 +113,7 @@ def main():
         text = open(os.path.join(VECTORS, fname), encoding="utf-8").read()
         stream = b""
         s2c = []
+        client = []  # this connection's C2S messages, for server_session
         unit_codec = next((c for k, c in UNIT_CODECS.items() if fname == f"unit_serializer_{k}.txt"), None)
         for line in text.splitlines():
             if not line or line.startswith("#"):
@@ -92,6 +123,8 @@ def main():
                 if line.startswith("## connection"):
                     client_session_stream(s2c)
                     s2c = []
+                    server_session_seeds(client)
+                    client = []
                 continue
             tag, _, hexdata = line.partition(" ")
             try:
@@ -106,6 +139,8 @@ def main():
                 if tag == "S2C":
                     s2c.append(data)
                     write("client_session", client_session_options(data) + data)
+                if tag in ("C2S", "RAW-C2S"):
+                    client.append(data)
                 ser, payload = payload_of(data)
                 if ser in CODEC_TARGETS and payload:
                     write(CODEC_TARGETS[ser], payload)
@@ -116,6 +151,7 @@ def main():
         if stream:
             write("frame_parser", stream)
         client_session_stream(s2c)
+        server_session_seeds(client)
     for uri in EXTRA_URIS:
         write("uri_parser", uri.encode())
     print(f"seeded fuzz/corpus from {count} messages", file=sys.stderr)

@@ -480,6 +480,45 @@ mod tests {
     }
 
     #[test]
+    fn compare_reply_sees_header_payload_and_corr_changes() {
+        let file = crate::vectors::named("serpent_invoke_result.txt");
+        let result = file
+            .lines
+            .iter()
+            .filter(|l| l.tag == "S2C")
+            .nth(1)
+            .expect("RESULT 42")
+            .bytes
+            .clone();
+        let mut state = CompareState::default();
+        assert!(compare_reply(&result, &result, None, &mut state).is_empty());
+        let mut other_seq = result.clone();
+        other_seq[11] ^= 1;
+        assert!(compare_reply(&result, &other_seq, None, &mut state)[0].starts_with("header"));
+        let mut other_value = result.clone();
+        *other_value.last_mut().unwrap() = b'3';
+        assert!(compare_reply(&result, &other_value, None, &mut state)[0].starts_with("payload"));
+        let corr = [0u8; 16];
+        let d = compare_reply(&result, &result, Some(&corr), &mut state);
+        assert_eq!(d, ["rust CORR does not echo the request's CORR"]);
+        // a captured reply with a fresh CORR whose Rust counterpart reuses one
+        let mut state = CompareState::default();
+        let first = file
+            .lines
+            .iter()
+            .find(|l| l.tag == "S2C")
+            .unwrap()
+            .bytes
+            .clone();
+        assert!(compare_reply(&first, &first, None, &mut state).is_empty());
+        let mut reused = result.clone();
+        let corr_at = 24 + 6;
+        reused[corr_at..corr_at + 16].copy_from_slice(&first[corr_at..corr_at + 16]);
+        let d = compare_reply(&result, &reused, None, &mut state);
+        assert_eq!(d, ["rust reuses a CORR where Pyro4 made a fresh one"]);
+    }
+
+    #[test]
     fn split_frames_keeps_the_tail() {
         let ping = crate::vectors::hex("5059524f0030000600000005000000000001000000003525");
         let mut two = ping.clone();

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use num_bigint::BigInt;
-use pyro_proto::message::{AnnotationId, Annotations, Decoder, ExpectedTypes};
+use pyro_proto::message::{AnnotationId, Annotations, Decoder, ExpectedTypes, FrameError};
 use pyro_proto::session::{
     BatchCall, CallId, CallOptions, ClientConfig, ClientEvent, ClientSession, CloseReason,
     Metadata, Response,
@@ -212,11 +212,11 @@ fn exc_text(e: &RemoteError) -> String {
 /// capture script printed.
 fn closed_text(reason: &CloseReason, port: u16) -> String {
     match reason {
-        CloseReason::HandshakeFailed(r)
-            if r.starts_with("message hmac mismatch") || r.contains("hmac") =>
-        {
-            format!("CommunicationError: cannot connect to ('127.0.0.1', {port}): {r}")
-        }
+        // The daemon's CONNECTFAIL fails our own HMAC check first, so the
+        // proxy cannot connect rather than being rejected.
+        CloseReason::Frame(
+            e @ (FrameError::HmacMismatch | FrameError::HmacMissing | FrameError::HmacUnexpected),
+        ) => format!("CommunicationError: cannot connect to ('127.0.0.1', {port}): {e}"),
         CloseReason::HandshakeFailed(r) => {
             format!("CommunicationError: connection to ('127.0.0.1', {port}) rejected: {r}")
         }

@@ -24,7 +24,9 @@ use pyro_proto::entropy::SeededEntropy;
 use pyro_proto::serialize::SerializerId;
 use pyro_proto::servant::{Args, CallContext, Reply, Servant, ServantBuilder};
 use pyro_proto::session::server::SERIALIZED_BLOB_CLASS;
-use pyro_proto::session::{HandshakeRequest, Metadata, ServerConfig, ServerEvent, ServerSession};
+use pyro_proto::session::{
+    CloseReason, HandshakeRequest, Metadata, ServerConfig, ServerEvent, ServerSession,
+};
 use pyro_proto::value::{ClassDict, Dict, RemoteError, Value};
 use pyro_tests::replay::{self, CompareState, Connection};
 use pyro_tests::vectors::{self, raw_frame, VectorFile};
@@ -531,7 +533,10 @@ struct FileResult {
 /// `chunk`: feed client bytes in pieces of this size (0: whole lines), each
 /// piece followed by a round of event handling.
 fn replay_file(file: &VectorFile, chunk: usize) -> FileResult {
-    let host = Host::new(&file.name);
+    replay_with(file, Host::new(&file.name), chunk)
+}
+
+fn replay_with(file: &VectorFile, host: Host, chunk: usize) -> FileResult {
     let mut diffs: Vec<Diff> = Vec::new();
     let mut state = CompareState {
         hmac_key: host.config.hmac_key.clone(),
@@ -688,6 +693,20 @@ fn replay_connection(
                 session.close_reason()
             ),
         ),
+        // ... but a Rust close there must be one Pyro4 makes too: after an
+        // error reply (SerializeError, SecurityError, failed @callback).
+        Some(false)
+            if session.is_closed()
+                && !matches!(session.close_reason(), Some(CloseReason::AfterError(_))) =>
+        {
+            report(
+                last_line,
+                format!(
+                    "rust closed the connection ({:?}); in the capture the client closed first",
+                    session.close_reason()
+                ),
+            )
+        }
         _ => {}
     }
     if !session.is_closed() {
@@ -798,4 +817,47 @@ fn check_all(chunk: usize) {
         replayed.len(),
         KNOWN_DIFFERENCES.len()
     );
+}
+
+/// The replay is not blind: a daemon set up differently from the capture's
+/// is caught.
+#[test]
+fn replay_detects_a_differently_configured_daemon() {
+    let diffs = |name: &str, change: &dyn Fn(&mut Host)| {
+        let file = vectors::named(name);
+        let mut host = Host::new(name);
+        change(&mut host);
+        replay_with(&file, host, 0).diffs
+    };
+    assert!(diffs("serpent_invoke_result.txt", &|_| {}).is_empty());
+    // pickle not accepted: CONNECTFAIL instead of CONNECTOK
+    let d = diffs("pickle_invoke_result.txt", &|h| {
+        let mut c = (*h.config).clone();
+        c.accepted.retain(|s| *s != SerializerId::Pickle);
+        h.config = Arc::new(c);
+    });
+    assert!(d.iter().any(|(_, _, t)| t.contains("header")), "{d:?}");
+    // compression off where the capture's daemon compressed
+    let d = diffs("serpent_compressed.txt", &|h| {
+        let mut c = (*h.config).clone();
+        c.compression = false;
+        h.config = Arc::new(c);
+    });
+    assert!(d.iter().any(|(_, _, t)| t.contains("header")), "{d:?}");
+    // a different object: unknown object -> CONNECTFAIL
+    let d = diffs("serpent_invoke_result.txt", &|h| {
+        h.daemon.lock().unwrap().unregister("test.obj");
+        h.daemon
+            .lock()
+            .unwrap()
+            .register(
+                ServantBuilder::new("TestObj")
+                    .method("multiply", |(a, b): (i64, i64)| Ok(a + b))
+                    .build(),
+                Some("test.obj"),
+                false,
+            )
+            .unwrap();
+    });
+    assert!(d.iter().any(|(_, _, t)| t.contains("payload")), "{d:?}");
 }
