@@ -65,9 +65,9 @@ def echo_100():
         return timed(step)
 
 
-def echo_1mib():
+def echo_1mib(serializer="marshal"):
     with Pyro4.Proxy(URI) as p:
-        p._pyroSerializer = "marshal"
+        p._pyroSerializer = serializer
         def step():
             r = p.echo(BLOB)
             if len(r) != len(BLOB):
@@ -163,6 +163,7 @@ METRICS = [
     ("sync", sync_calls),
     ("echo100", echo_100),
     ("echo1mib", echo_1mib),
+    ("echo1mib_pickle", lambda: echo_1mib("pickle")),
     ("oneway", oneway_calls),
     ("batch100", batches),
     ("stream", stream_items),

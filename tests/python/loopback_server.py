@@ -4,7 +4,7 @@ Usage: loopback_server.py
 
 Serves the bench object (the same methods as the Rust daemon the bench starts)
 under the id "loopback" on 127.0.0.1, a free port, with Pyro4's defaults
-(thread pool server, serializers serpent/json/marshal). Prints the object's URI
+(thread pool server, serializers serpent/json/marshal) plus pickle. Prints the object's URI
 as the first line of stdout, then serves until stdin is closed.
 """
 
@@ -36,6 +36,8 @@ class Loopback(object):
 
 
 def main():
+    # pickle too, for the bench's 1 MiB pickle echo (loopback only).
+    Pyro4.config.SERIALIZERS_ACCEPTED.add("pickle")
     daemon = Pyro4.Daemon(host="127.0.0.1", port=0)
     uri = daemon.register(Loopback(), "loopback")
     print(uri, flush=True)
