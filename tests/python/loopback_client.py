@@ -27,7 +27,7 @@ STREAM_ITEMS = 1000
 CLIENTS = 8
 
 
-WINDOWS = 3  # each figure is the best of this many windows (as the Rust side)
+WINDOWS = 5  # each figure is the best of this many windows (as the Rust side)
 
 
 def timed(step, warmup=20):
