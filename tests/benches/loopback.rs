@@ -17,7 +17,7 @@
 //! reported as the best of five equal windows, the one least disturbed by
 //! other processes on the CPU; `tests/python/loopback_client.py` does the
 //! same on the Python side). The pairings run `LOOPBACK_ROUNDS` times
-//! (default 2, interleaved) and each figure is the best of its rounds:
+//! (default 3, interleaved) and each figure is the best of its rounds:
 //! - sync: `small()`, no arguments, returns 42 (serpent);
 //! - echo100: `echo(s)` with a 100-character str (serpent);
 //! - echo1mib, echo1mib_pickle: `echo(b)` with 1 MiB of bytes, marshal
@@ -176,7 +176,7 @@ fn run_bench(cpu: &str, pinned: bool) {
         .ok()
         .and_then(|s| s.parse().ok())
         .filter(|&r: &u32| r > 0)
-        .unwrap_or(2);
+        .unwrap_or(3);
     println!(
         "loopback bench: {} (this process may run on CPUs {}; machine CPUs {online}); \
          ~{secs} s per measurement, best of {WINDOWS} windows; best of {rounds} rounds",
