@@ -19,7 +19,7 @@ use crate::cli::{
     EXIT_COMMUNICATION, EXIT_REMOTE_ERROR,
 };
 use crate::literal::{parse_kwargs, parse_literal};
-use crate::repr::py_repr_received;
+use crate::repr::{py_repr, py_repr_received, py_str};
 
 /// The object id of every daemon's own object (Pyro4's `Pyro.Daemon`).
 pub const DAEMON_OBJECT: &str = "Pyro.Daemon";
@@ -37,9 +37,31 @@ pub fn format_remote_error(e: &RemoteError) -> String {
         }
         out.push_str("\n +--- End of remote traceback\n");
     }
-    out.push_str(&e.to_string());
+    out.push_str(&exception_line(e));
     out.push('\n');
     out
+}
+
+/// The last line of a Python traceback (`traceback.format_exception_only`):
+/// the class (builtins without their module), then `: str(exc)` unless that
+/// is empty. `str(exc)` is computed with [`py_repr`] (exact for complex
+/// numbers and sets, unlike the approximation in `RemoteError`'s Display).
+pub fn exception_line(e: &RemoteError) -> String {
+    let name = e
+        .class_name
+        .strip_prefix("builtins.")
+        .unwrap_or(&e.class_name);
+    let message = match e.args.as_slice() {
+        [] => String::new(),
+        [one] if e.short_name() == "KeyError" => py_repr(one),
+        [one] => py_str(one),
+        many => py_repr(&Value::Tuple(many.to_vec())),
+    };
+    if message.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}: {message}")
+    }
 }
 
 /// Map a proxy error to the exit code and message of the tool.
@@ -191,6 +213,40 @@ mod tests {
             format_remote_error(&bare),
             "Pyro4.errors.NamingError: unknown name: x\n"
         );
+    }
+
+    #[test]
+    fn exception_lines_as_python_formats_them() {
+        // traceback.format_exception_only() of the same exceptions in Python 3.11.
+        let cases = [
+            (RemoteError::builtin("ValueError", "bad"), "ValueError: bad"),
+            (
+                RemoteError::new("builtins.ValueError", vec![]),
+                "ValueError",
+            ),
+            (
+                RemoteError::new("builtins.KeyError", vec![Value::from("k")]),
+                "KeyError: 'k'",
+            ),
+            (
+                RemoteError::new(
+                    "builtins.ValueError",
+                    vec![Value::from("a"), Value::Complex { re: 1.0, im: 2.0 }],
+                ),
+                "ValueError: ('a', (1+2j))",
+            ),
+            (
+                RemoteError::new("builtins.ValueError", vec![Value::Int(3)]),
+                "ValueError: 3",
+            ),
+            (
+                RemoteError::pyro("NamingError", "unknown name: x"),
+                "Pyro4.errors.NamingError: unknown name: x",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(exception_line(&e), want);
+        }
     }
 
     #[test]

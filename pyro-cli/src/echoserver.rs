@@ -19,7 +19,7 @@ use pyro_proto::session::Metadata;
 use pyro_proto::value::{RemoteError, Value};
 use pyro_transport_std::{Daemon, DaemonHandle};
 
-use crate::repr::py_repr;
+use crate::repr::py_repr_received;
 
 /// The object id Pyro4's echo server registers.
 pub const OBJECT_ID: &str = "test.echoserver";
@@ -167,7 +167,7 @@ impl Servant for EchoServer {
 
     fn invoke(
         &self,
-        _ctx: &mut CallContext,
+        ctx: &mut CallContext,
         method: &str,
         args: Args,
     ) -> Result<Reply, RemoteError> {
@@ -181,7 +181,10 @@ impl Servant for EchoServer {
         match method {
             "echo" => {
                 let message = args.next().unwrap_or(Value::None);
-                self.say(&format!("echo: {}", py_repr(&message)));
+                self.say(&format!(
+                    "echo: {}",
+                    py_repr_received(&message, ctx.serializer)
+                ));
                 Ok(Reply::Value(message))
             }
             "error" | "error_with_text" => {
@@ -197,7 +200,10 @@ impl Servant for EchoServer {
             }
             "oneway_echo" => {
                 let message = args.next().unwrap_or(Value::None);
-                self.say(&format!("oneway_echo: {}", py_repr(&message)));
+                self.say(&format!(
+                    "oneway_echo: {}",
+                    py_repr_received(&message, ctx.serializer)
+                ));
                 value(BOGUS)
             }
             "slow" => {
@@ -336,6 +342,10 @@ pub fn start(options: &Options) -> Result<(Daemon, String), EchoError> {
 
 /// Run the echo server as Python's script does: print its banner and URI,
 /// serve until `shutdown()` is called or Ctrl-C / SIGTERM arrives.
+///
+/// Installs the process's Ctrl-C/SIGTERM handler, which a process can have
+/// only once: a second call fails with [`EchoError::Signal`]. Embedders
+/// that want several servers use [`start`] and their own shutdown logic.
 pub fn run(options: &Options) -> Result<(), EchoError> {
     let quiet = options.quiet && !options.verbose;
     let mut out = std::io::stdout();

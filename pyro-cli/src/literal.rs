@@ -38,14 +38,17 @@ pub fn parse_literal(text: &str) -> Result<Value, LiteralError> {
     if text.trim_start().starts_with('#') {
         return Err(syntax("a comment is not a value".into()));
     }
-    serpent::loads(text.as_bytes()).map_err(|e| {
+    let value = serpent::loads(text.as_bytes()).map_err(|e| {
         syntax(match e {
             SerializeError::Malformed { offset, reason, .. } => {
                 format!("{reason} (at offset {offset})")
             }
             other => other.to_string(),
         })
-    })
+    })?;
+    // Sets in the order Python's `ast.literal_eval` would hold them, so
+    // that they travel as a Python client would send them.
+    Ok(crate::pyhash::as_python_builds_it(value))
 }
 
 /// Read `--kw name=literal` options into a kwargs dict (the last of a
@@ -94,6 +97,17 @@ mod tests {
             let v = parse_literal(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(py_repr(&v), want, "{text}");
         }
+    }
+
+    #[test]
+    fn sets_take_the_order_python_gives_them() {
+        // ast.literal_eval('{3, (1, 2)}') iterates as {(1, 2), 3}, and
+        // '[{8, 0, 1, 2}]' as [{8, 0, 2, 1}].
+        let v = parse_literal("{3, (1, 2)}").unwrap();
+        assert_eq!(v, Value::Set(vec![Value::tuple([1, 2]), Value::Int(3)]));
+        let v = parse_literal("[{8, 0, 1, 2}]").unwrap();
+        let order = [8, 0, 2, 1].map(Value::Int).to_vec();
+        assert_eq!(v, Value::List(vec![Value::Set(order)]));
     }
 
     #[test]

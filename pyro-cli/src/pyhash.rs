@@ -209,6 +209,36 @@ pub fn set_order(items: &[Value]) -> Option<Vec<usize>> {
     Some(table.slots.into_iter().flatten().map(|(_, i)| i).collect())
 }
 
+/// `value` with every set and frozenset in the order Python gives a set
+/// built from its items in the current order (what `ast.literal_eval`
+/// makes of a set display): so `pyro call` sends a set literal in the order
+/// a Python client would send it.
+pub fn as_python_builds_it(value: Value) -> Value {
+    let rebuild = |items: Vec<Value>| -> Vec<Value> {
+        let items: Vec<Value> = items.into_iter().map(as_python_builds_it).collect();
+        match set_order(&items) {
+            Some(order) => {
+                let mut slots: Vec<Option<Value>> = items.into_iter().map(Some).collect();
+                order.into_iter().filter_map(|i| slots[i].take()).collect()
+            }
+            None => items,
+        }
+    };
+    match value {
+        Value::Set(items) => Value::Set(rebuild(items)),
+        Value::FrozenSet(items) => Value::FrozenSet(rebuild(items)),
+        Value::List(items) => Value::List(items.into_iter().map(as_python_builds_it).collect()),
+        Value::Tuple(items) => Value::Tuple(items.into_iter().map(as_python_builds_it).collect()),
+        Value::Dict(mut d) => {
+            for (_, v) in d.0.iter_mut() {
+                *v = as_python_builds_it(std::mem::replace(v, Value::None));
+            }
+            Value::Dict(d)
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

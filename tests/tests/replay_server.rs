@@ -80,11 +80,6 @@ const KNOWN_DIFFERENCES: &[(&str, usize, &str, &str)] = &[
     ("marshal_types_extended.txt", 26, "header (type, flags, seq, serializer): captured (5, 1, 1, 3), rust (5, 0, 1, 3)", PY_ONLY_TYPES),
     ("marshal_types_extended.txt", 26, r#"annotation ids: captured [], rust ["CORR"]"#, PY_ONLY_TYPES),
     ("marshal_types_extended.txt", 26, r#"Str("unmarshallable object")"#, PY_ONLY_TYPES),
-    ("json_types_extended.txt", 26, "json cannot serialize <class 'bytes'>: don't know how to serialize class <class 'bytes'> using serializer JsonSerializer",
-     "Same exception class (Pyro4.errors.SerializeError), flags and connection close as Pyro4 \
-      (which fails on the same bytes value); the message carries Python's sentence verbatim after \
-      the Rust error's context prefix \"json cannot serialize <class 'bytes'>: \" \
-      (SerializeError::Unsupported's Display)."),
     // -- Python-specific error texts and classes.
     ("raw_invoke_edge_cases.txt", 38, "TestObj.multiply() argument after ** must be a mapping, not NoneType",
      "CPython names the function module-qualified ('vectorsvc.TestObj.multiply()'); a Rust servant \

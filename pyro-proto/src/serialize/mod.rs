@@ -206,6 +206,15 @@ pub enum SerializeError {
         /// The offending value's description.
         what: String,
     },
+    /// Pyro4 refuses this value with exactly this message (the text of its
+    /// `SerializeError`), so a daemon can send it back as Python would.
+    #[error("{message}")]
+    Refused {
+        /// Which codec.
+        codec: &'static str,
+        /// Pyro4's message.
+        message: String,
+    },
     /// Containers nest deeper than [`MAX_DEPTH`].
     #[error("data nests deeper than {limit} levels")]
     TooDeep {

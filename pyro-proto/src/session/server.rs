@@ -880,7 +880,7 @@ fn deserialize_error(e: &SerializeError) -> (RemoteError, bool) {
 /// The exception for a reply value the serializer cannot write.
 fn serialize_error(e: &SerializeError) -> (RemoteError, bool) {
     match e {
-        SerializeError::Unsupported { .. } => (
+        SerializeError::Unsupported { .. } | SerializeError::Refused { .. } => (
             err(
                 "Pyro4.errors.SerializeError",
                 &e.to_string(),

@@ -228,8 +228,43 @@ pub fn recreate(
         registry,
     };
     let mut value = value;
-    ctx.walk(&mut value, 0)?;
+    if needs_walk(&value, 0) {
+        ctx.walk(&mut value, 0)?;
+    }
     Ok(value)
+}
+
+/// Whether [`Ctx::walk`] could change `v` or fail: some dict it visits has a
+/// `__class__` key, or a value sits deeper than [`MAX_DEPTH`]. A read-only
+/// scan that does not descend into leaves, so the usual payload (no class
+/// objects) costs a few instructions per value instead of a full walk.
+/// It visits exactly what `walk` visits (dict values, not keys; not the
+/// inside of [`Value::Class`]).
+fn needs_walk(v: &Value, depth: usize) -> bool {
+    let deeper = |items_nonempty: bool| items_nonempty && depth + 1 > MAX_DEPTH;
+    match v {
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
+            deeper(!items.is_empty())
+                || items
+                    .iter()
+                    .any(|item| is_walked_container(item) && needs_walk(item, depth + 1))
+        }
+        Value::Dict(d) => {
+            d.get_str("__class__").is_some()
+                || deeper(!d.is_empty())
+                || d.values()
+                    .any(|item| is_walked_container(item) && needs_walk(item, depth + 1))
+        }
+        _ => false,
+    }
+}
+
+/// The values [`Ctx::walk`] descends into.
+fn is_walked_container(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::List(_) | Value::Tuple(_) | Value::Set(_) | Value::FrozenSet(_) | Value::Dict(_)
+    )
 }
 
 struct Ctx<'a> {
@@ -955,5 +990,51 @@ mod tests {
         );
         let v = d(vec![("__class__", 5.into())]);
         assert!(matches!(rec(v), Err(SerializeError::Conversion(m)) if m.contains("found int")));
+    }
+
+    /// The pre-scan that skips the walk must agree with the walk: class
+    /// dicts found at any level (in lists, tuples, sets, dict values), plain
+    /// payloads returned unchanged, and the depth limit falling exactly
+    /// where the walk puts it (a leaf at MAX_DEPTH is fine, one deeper is not).
+    #[test]
+    fn pre_scan_agrees_with_the_walk() {
+        let plain = Value::tuple([
+            Value::from("hello"),
+            Value::List((0..10).map(Value::Int).collect()),
+            d(vec![
+                ("a", 1.into()),
+                ("b", d(vec![("c", Value::list([2]))])),
+            ]),
+        ]);
+        assert!(!needs_walk(&plain, 0));
+        assert_eq!(rec(plain.clone()).unwrap(), plain);
+        let hidden = [
+            Value::List(vec![Value::Int(1), exc("builtins.ValueError")]),
+            Value::Set(vec![Value::tuple([exc("builtins.ValueError")])]),
+            d(vec![(
+                "x",
+                Value::List(vec![d(vec![("y", exc("builtins.ValueError"))])]),
+            )]),
+        ];
+        for v in hidden {
+            assert!(needs_walk(&v, 0));
+            let out = rec(v).unwrap();
+            assert!(alloc::format!("{out:?}").contains("Class("), "{out:?}");
+        }
+        // A class dict as a dict key is not visited by the walk either.
+        let key_only = Value::Dict(Dict(vec![(exc("builtins.ValueError"), Value::None)]));
+        assert!(!needs_walk(&key_only, 0));
+        let nest = |levels: usize| {
+            let mut v = Value::Int(1);
+            for _ in 0..levels {
+                v = Value::List(vec![v]);
+            }
+            v
+        };
+        assert!(rec(nest(MAX_DEPTH)).is_ok());
+        assert_eq!(
+            rec(nest(MAX_DEPTH + 1)),
+            Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+        );
     }
 }

@@ -57,10 +57,10 @@ fn py_type(value: &Value) -> &'static str {
 
 /// The error Pyro4's `class_to_dict` raises for a type json cannot carry.
 fn not_serializable(type_name: &str) -> SerializeError {
-    SerializeError::Unsupported {
+    SerializeError::Refused {
         codec: CODEC,
-        what: format!(
-            "<class '{type_name}'>: don't know how to serialize class <class '{type_name}'> \
+        message: format!(
+            "don't know how to serialize class <class '{type_name}'> \
              using serializer JsonSerializer. Give it vars() or an appropriate __getstate__"
         ),
     }

@@ -68,8 +68,10 @@ pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
         // object takes at least two bytes.
         refs: Vec::new(),
         // Values awaiting their container. Each takes at least one input
-        // byte, so this never reserves more than what was received.
-        stack: Vec::with_capacity(data.len().min(32)),
+        // byte, so this never reserves more than what was received; 16
+        // values (896 bytes) hold a typical call and stay within the
+        // allocator's fast per-thread cache.
+        stack: Vec::with_capacity(data.len().min(16)),
         replaying: 0,
         work: 0,
         budget: data
@@ -431,7 +433,7 @@ impl<'a> Reader<'a> {
         // CPython builds these from one byte per code point without checking
         // that they are ASCII, so bytes >= 0x80 are Latin-1 characters.
         let s = if n <= 16 {
-            // Short (the usual names and keys): one pass, no validation.
+            // Short (the usual names and keys): one pass, no validator setup.
             let mut s = String::with_capacity(n);
             s.extend(bytes.iter().map(|&b| b as char));
             s
@@ -476,7 +478,14 @@ impl<'a> Reader<'a> {
             }
             self.object(depth + 1)?;
         }
-        Ok(self.stack.drain(base..).collect())
+        if depth == 0 && base == 0 {
+            // The top-level container (only it is read at depth 0): the stack
+            // holds exactly its items and is not needed any more, so it
+            // becomes the container's vector instead of being copied.
+            return Ok(core::mem::take(&mut self.stack));
+        }
+        // One exact-size allocation and a single memcpy.
+        Ok(self.stack.split_off(base))
     }
 
     fn dict(&mut self, depth: usize) -> R<()> {

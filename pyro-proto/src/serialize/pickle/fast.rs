@@ -342,7 +342,10 @@ pub(crate) fn loads(data: &[u8]) -> Option<Value> {
     let mut f = Fast {
         data,
         pos: 0,
-        stack: Vec::with_capacity(8),
+        // Every stack entry took at least one input byte: sized by what was
+        // received, enough for a typical call without regrowing, and small
+        // enough (1 KiB) for the allocator's fast per-thread cache.
+        stack: Vec::with_capacity(data.len().min(16)),
         marks: [0; MAX_MARKS],
         nmarks: 0,
     };

@@ -696,3 +696,33 @@ fn proxy_in_class_dict_form_is_pickled_as_python_pickles_a_proxy() {
     }
     assert!(dumps(&Value::Class(keyed)).is_err());
 }
+
+/// The writer's leaves skip the recursive call; the depth limit must still
+/// fall exactly where it did: a leaf at level MAX_DEPTH is written, one
+/// level deeper is refused, in lists, tuples and dicts alike.
+#[test]
+fn writer_depth_limit_is_exact_for_leaves() {
+    let wrap = |levels: usize, leaf: Value, kind: u8| {
+        let mut v = leaf;
+        for _ in 0..levels {
+            v = match kind {
+                0 => Value::List(vec![v]),
+                1 => Value::Tuple(vec![v, Value::Int(1)]),
+                _ => Value::Dict(Dict(vec![(Value::Str("k".into()), v)])),
+            };
+        }
+        v
+    };
+    for kind in 0..3 {
+        for leaf in [Value::Int(7), Value::Str("x".into()), Value::None] {
+            let ok = wrap(MAX_DEPTH, leaf.clone(), kind);
+            let back = loads(&dumps(&ok).unwrap()).unwrap();
+            assert_eq!(back, ok);
+            let deep = wrap(MAX_DEPTH + 1, leaf, kind);
+            assert_eq!(
+                dumps(&deep),
+                Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+            );
+        }
+    }
+}

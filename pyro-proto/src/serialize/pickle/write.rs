@@ -45,55 +45,97 @@ impl Writer {
         if depth > MAX_DEPTH {
             return Err(SerializeError::TooDeep { limit: MAX_DEPTH });
         }
+        if self.scalar(v) {
+            return Ok(());
+        }
+        match v {
+            Value::List(items) => {
+                self.out.push(b']');
+                if !items.is_empty() {
+                    self.out.push(b'(');
+                    self.items(items, depth)?;
+                    self.out.push(b'e');
+                }
+            }
+            Value::Tuple(items) => self.tuple(items, depth)?,
+            Value::Dict(d) => self.dict(&d.0, depth)?,
+            _ => self.rare(v, depth)?,
+        }
+        Ok(())
+    }
+
+    /// The common leaves (written without a recursive call); false for the
+    /// rest, which [`value`](Self::value) writes.
+    #[inline(always)]
+    fn scalar(&mut self, v: &Value) -> bool {
         match v {
             Value::None => self.out.push(b'N'),
             Value::Bool(true) => self.out.push(0x88),
             Value::Bool(false) => self.out.push(0x89),
+            // BININT1, the most common int, inline.
+            Value::Int(i @ 0..=0xff) => self.out.extend_from_slice(&[b'K', *i as u8]),
             Value::Int(i) => self.int(*i),
-            Value::BigInt(b) => self.bigint(b),
             Value::Float(f) => self.float(*f),
+            Value::Str(s) => self.str(s),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The items of a container, one level below `depth`.
+    fn items(&mut self, items: &[Value], depth: usize) -> R<()> {
+        // Leaves skip `value`, so check their level here (as `value` would).
+        if !items.is_empty() && depth + 1 > MAX_DEPTH {
+            return Err(SerializeError::TooDeep { limit: MAX_DEPTH });
+        }
+        for it in items {
+            if !self.scalar(it) {
+                self.value(it, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Values seldom seen in calls, kept out of the hot path.
+    #[inline(never)]
+    fn rare(&mut self, v: &Value, depth: usize) -> R<()> {
+        match v {
+            Value::BigInt(b) => self.bigint(b),
             Value::Complex { re, im } => {
                 self.global("builtins", "complex");
                 self.float(*re);
                 self.float(*im);
                 self.out.extend_from_slice(&[0x86, b'R']);
             }
-            Value::Str(s) => self.str(s),
             Value::Bytes(b) => self.bytes(b),
-            Value::List(items) => {
-                self.out.push(b']');
-                if !items.is_empty() {
-                    self.out.push(b'(');
-                    for it in items {
-                        self.value(it, depth + 1)?;
-                    }
-                    self.out.push(b'e');
-                }
-            }
-            Value::Tuple(items) => self.tuple(items, depth)?,
             Value::Set(items) => {
                 self.out.push(0x8f);
                 if !items.is_empty() {
                     self.out.push(b'(');
-                    for it in items {
-                        self.value(it, depth + 1)?;
-                    }
+                    self.items(items, depth)?;
                     self.out.push(0x90);
                 }
             }
             Value::FrozenSet(items) => {
                 self.out.push(b'(');
-                for it in items {
-                    self.value(it, depth + 1)?;
-                }
+                self.items(items, depth)?;
                 self.out.push(0x91);
             }
-            Value::Dict(d) => self.dict(&d.0, depth)?,
             Value::Class(c) => self.class(c, depth)?,
+            // Written by `value` itself (never sent here by it).
+            Value::None
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Str(_)
+            | Value::List(_)
+            | Value::Tuple(_)
+            | Value::Dict(_) => self.value(v, depth)?,
         }
         Ok(())
     }
 
+    #[inline(never)]
     fn int(&mut self, i: i64) {
         if (0..=0xff).contains(&i) {
             self.out.extend_from_slice(&[b'K', i as u8]);
@@ -108,6 +150,7 @@ impl Writer {
         }
     }
 
+    #[inline(never)]
     fn bigint(&mut self, b: &BigInt) {
         let bytes = b.to_signed_bytes_le();
         if bytes.len() < 256 {
@@ -125,6 +168,7 @@ impl Writer {
         self.out.extend_from_slice(&f.to_be_bytes());
     }
 
+    #[inline]
     fn str(&mut self, s: &str) {
         let n = s.len();
         if n < 256 {
@@ -163,16 +207,12 @@ impl Writer {
         match items.len() {
             0 => self.out.push(b')'),
             n @ 1..=3 => {
-                for it in items {
-                    self.value(it, depth + 1)?;
-                }
+                self.items(items, depth)?;
                 self.out.push(0x85 + (n as u8 - 1));
             }
             _ => {
                 self.out.push(b'(');
-                for it in items {
-                    self.value(it, depth + 1)?;
-                }
+                self.items(items, depth)?;
                 self.out.push(b't');
             }
         }
@@ -182,10 +222,17 @@ impl Writer {
     fn dict(&mut self, pairs: &[(Value, Value)], depth: usize) -> R<()> {
         self.out.push(b'}');
         if !pairs.is_empty() {
+            if depth + 1 > MAX_DEPTH {
+                return Err(SerializeError::TooDeep { limit: MAX_DEPTH });
+            }
             self.out.push(b'(');
             for (k, v) in pairs {
-                self.value(k, depth + 1)?;
-                self.value(v, depth + 1)?;
+                if !self.scalar(k) {
+                    self.value(k, depth + 1)?;
+                }
+                if !self.scalar(v) {
+                    self.value(v, depth + 1)?;
+                }
             }
             self.out.push(b'u');
         }
@@ -201,6 +248,7 @@ impl Writer {
         Ok(())
     }
 
+    #[inline(never)]
     fn class(&mut self, c: &ClassDict, depth: usize) -> R<()> {
         let get = |key: &str| {
             c.fields
