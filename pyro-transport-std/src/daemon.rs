@@ -615,10 +615,13 @@ fn flush(session: &mut ServerSession, conn: &mut Conn) -> io::Result<()> {
 
 /// Read into a shared buffer and hand the session zero-copy slices of it.
 fn read_into(conn: &mut Conn, buf: &mut BytesMut, session: &mut ServerSession) -> io::Result<bool> {
-    if buf.capacity() < READ_CHUNK / 4 {
+    // `buf` holds initialised bytes that later reads overwrite; it is
+    // zero-filled only when it has run low, not before every read.
+    if buf.len() < READ_CHUNK / 4 {
+        buf.clear();
         buf.reserve(READ_CHUNK);
+        buf.resize(buf.capacity(), 0);
     }
-    buf.resize(buf.capacity(), 0);
     let n = loop {
         match conn.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -630,7 +633,6 @@ fn read_into(conn: &mut Conn, buf: &mut BytesMut, session: &mut ServerSession) -
         return Ok(false);
     }
     let data = buf.split_to(n).freeze();
-    buf.clear();
     session.receive_bytes(data);
     Ok(true)
 }

@@ -149,6 +149,8 @@ pub(crate) struct Connection {
     timeout: Option<Duration>,
     clock: Clock,
     buf: Vec<u8>,
+    /// The socket timeout last set, so unchanged ones cost no system call.
+    socket_timeout: Option<Option<Duration>>,
 }
 
 impl Connection {
@@ -168,6 +170,7 @@ impl Connection {
             timeout: config.timeout,
             clock,
             buf: vec![0; READ_CHUNK],
+            socket_timeout: None,
         };
         let result = c.handshake();
         *seq = c.session.seq();
@@ -237,10 +240,18 @@ impl Connection {
     /// Write everything the session queued, within the timeout.
     fn flush(&mut self) -> Result<(), ProxyError> {
         while let Some(bytes) = self.session.poll_transmit() {
-            self.conn
-                .set_timeout(self.timeout.map(|t| t.max(MIN_WAIT)))
+            self.socket_timeout(self.timeout.map(|t| t.max(MIN_WAIT)))
                 .and_then(|()| self.conn.write_all(&bytes))
                 .map_err(|e| self.io_error(e, Phase::Sending))?;
+        }
+        Ok(())
+    }
+
+    /// Set the socket's timeout unless it already is `timeout`.
+    fn socket_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        if self.socket_timeout != Some(timeout) {
+            self.conn.set_timeout(timeout)?;
+            self.socket_timeout = Some(timeout);
         }
         Ok(())
     }
@@ -260,8 +271,7 @@ impl Connection {
                 Some(deadline) => Some((deadline - now).max(MIN_WAIT)),
                 None => None,
             };
-            self.conn
-                .set_timeout(wait)
+            self.socket_timeout(wait)
                 .map_err(|e| self.io_error(e, Phase::Receiving))?;
             match self.conn.read(&mut self.buf) {
                 Ok(0) => self.session.end_of_input(),
