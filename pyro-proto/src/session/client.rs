@@ -616,8 +616,7 @@ impl ClientSession {
         if self.config.compression && msg.msg_type != MessageType::Ping {
             msg.compress();
         }
-        let frame = self.encoder.encode(&msg)?;
-        self.transmit.push_back(Bytes::from(frame));
+        super::queue_frame(&self.encoder, &msg, &mut self.transmit)?;
         Ok(())
     }
 

@@ -25,6 +25,28 @@ pub use server::{
     DEFAULT_MAX_DECOMPRESSED_SIZE,
 };
 
+/// Payloads at least this large are queued as a chunk of their own after
+/// the header instead of being copied into one frame buffer: a transport
+/// writes them as they are (for small messages one buffer, one write, is
+/// cheaper).
+pub const SEPARATE_PAYLOAD_SIZE: usize = 64 * 1024;
+
+/// Queue `msg` as bytes to send: one frame, or header and payload for a
+/// large payload (see [`SEPARATE_PAYLOAD_SIZE`]).
+fn queue_frame(
+    encoder: &crate::message::Encoder,
+    msg: &crate::message::Message,
+    out: &mut alloc::collections::VecDeque<bytes::Bytes>,
+) -> Result<(), FrameError> {
+    if msg.data.len() >= SEPARATE_PAYLOAD_SIZE {
+        out.push_back(bytes::Bytes::from(encoder.encode_head(msg)?));
+        out.push_back(msg.data.clone());
+    } else {
+        out.push_back(bytes::Bytes::from(encoder.encode(msg)?));
+    }
+    Ok(())
+}
+
 /// What a remote object offers, as Pyro4's `get_metadata` reports it: the
 /// proxy uses it to decide which calls are oneway and which names are
 /// attributes rather than methods.

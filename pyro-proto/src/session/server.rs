@@ -726,11 +726,10 @@ impl ServerSession {
     }
 
     fn send(&mut self, msg: &Message) {
-        match self.encoder.encode(msg) {
-            Ok(frame) => self.transmit.push_back(Bytes::from(frame)),
-            // Pyro4's Message constructor raises (e.g. a reply over
-            // MAX_MESSAGE_SIZE): nothing is sent and the connection drops.
-            Err(e) => self.shut(CloseReason::Frame(e)),
+        // Pyro4's Message constructor raises (e.g. a reply over
+        // MAX_MESSAGE_SIZE): nothing is sent and the connection drops.
+        if let Err(e) = super::queue_frame(&self.encoder, msg, &mut self.transmit) {
+            self.shut(CloseReason::Frame(e));
         }
     }
 

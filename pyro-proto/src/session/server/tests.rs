@@ -679,3 +679,33 @@ fn keepserialized_request_passes_the_blob_undecoded() {
     assert_eq!(e.class_name, "builtins.KeyError");
     assert!(!srv.is_closed());
 }
+
+#[test]
+fn large_payloads_are_queued_after_their_header_without_a_copy() {
+    let mut srv = ready();
+    srv.receive(&frame(
+        &invoke(JSON, &call("m", alloc::vec![]), Flags::NONE, 1),
+        None,
+    ));
+    let req = next_request(&mut srv);
+    let big = Value::Str("x".repeat(crate::session::SEPARATE_PAYLOAD_SIZE));
+    srv.reply(req.id, Outcome::value(big.clone())).unwrap();
+    let head = srv.poll_transmit().unwrap();
+    let payload = srv.poll_transmit().unwrap();
+    assert!(srv.poll_transmit().is_none());
+    assert_eq!(payload, Bytes::from(JSON.dumps(&big).unwrap()));
+    let mut whole = head.to_vec();
+    whole.extend_from_slice(&payload);
+    let mut decoder = Decoder::new(ExpectedTypes::CLIENT);
+    decoder.receive(&whole);
+    let msg = decoder.next_message().unwrap().unwrap();
+    assert_eq!((msg.seq, JSON.loads(&msg.data).unwrap()), (1, big));
+    // Small replies stay one buffer.
+    srv.receive(&frame(
+        &invoke(JSON, &call("m", alloc::vec![]), Flags::NONE, 2),
+        None,
+    ));
+    let req = next_request(&mut srv);
+    srv.reply(req.id, Outcome::value(Value::Int(1))).unwrap();
+    assert!(srv.poll_transmit().is_some() && srv.poll_transmit().is_none());
+}
