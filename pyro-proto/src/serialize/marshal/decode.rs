@@ -273,6 +273,38 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The common unflagged leaves (`i`, `z`, `g`, `N`, `T`, `F`), read
+    /// without a call to [`object`](Self::object), exactly as it reads them;
+    /// false (nothing consumed) for anything else.
+    #[inline(always)]
+    fn leaf(&mut self) -> R<bool> {
+        let start = self.pos;
+        let Some(&code) = self.data.get(start) else {
+            return Ok(false);
+        };
+        let v = match code {
+            b'i' | b'z' | b'g' | b'N' | b'T' | b'F' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                match code {
+                    b'i' => Value::Int(self.i32("int")? as i64),
+                    b'z' => {
+                        let n = self.byte("short string length")? as usize;
+                        self.latin1(n, start)?;
+                        return Ok(true);
+                    }
+                    b'g' => Value::Float(self.f64_bin()?),
+                    b'N' => Value::None,
+                    b'T' => Value::Bool(true),
+                    _ => Value::Bool(false),
+                }
+            }
+            _ => return Ok(false),
+        };
+        self.stack.push(v);
+        Ok(true)
+    }
+
     fn back_ref(&mut self, start: usize, depth: usize) -> R<()> {
         let n = self.i32("reference index")?;
         let target = usize::try_from(n)
@@ -470,6 +502,9 @@ impl<'a> Reader<'a> {
         self.enter(depth)?;
         let base = self.stack.len();
         for _ in 0..n {
+            if self.leaf()? {
+                continue;
+            }
             if self.at_null() {
                 return Err(self.err(
                     self.pos,
@@ -497,7 +532,9 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 break;
             }
-            self.object(depth + 1)?;
+            if !self.leaf()? {
+                self.object(depth + 1)?;
+            }
             // CPython also ends the dict silently when a value is NULL
             // (dropping that key); we do the same.
             if self.at_null() {
@@ -505,7 +542,9 @@ impl<'a> Reader<'a> {
                 self.stack.pop();
                 break;
             }
-            self.object(depth + 1)?;
+            if !self.leaf()? {
+                self.object(depth + 1)?;
+            }
             if let Some(kind) = keys::unhashable(&self.stack[self.stack.len() - 2]) {
                 return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
             }
