@@ -273,35 +273,73 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// The common unflagged leaves (`i`, `z`, `g`, `N`, `T`, `F`), read
-    /// without a call to [`object`](Self::object), exactly as it reads them;
-    /// false (nothing consumed) for anything else.
+    /// The common leaves (`i`, `z`/`Z`, `g`, `N`, `T`, `F`, with or without
+    /// FLAG_REF), read without a call to [`object`](Self::object), exactly as
+    /// it reads and registers them; false (nothing consumed) for anything
+    /// else.
     #[inline(always)]
     fn leaf(&mut self) -> R<bool> {
+        const I: u8 = b'i' | FLAG_REF;
+        const Z_SHORT: u8 = b'z' | FLAG_REF;
+        const Z_INTERNED: u8 = b'Z' | FLAG_REF;
+        const G: u8 = b'g' | FLAG_REF;
         let start = self.pos;
         let Some(&code) = self.data.get(start) else {
             return Ok(false);
         };
-        let v = match code {
-            b'i' | b'z' | b'g' | b'N' | b'T' | b'F' => {
+        match code {
+            // Unflagged (what we write): nothing to register.
+            b'i' => {
                 self.pos += 1;
                 self.charge(1, start)?;
-                match code {
-                    b'i' => Value::Int(self.i32("int")? as i64),
-                    b'z' => {
-                        let n = self.byte("short string length")? as usize;
-                        self.latin1(n, start)?;
-                        return Ok(true);
-                    }
-                    b'g' => Value::Float(self.f64_bin()?),
+                let v = self.i32("int")?;
+                self.stack.push(Value::Int(v as i64));
+            }
+            b'z' | b'Z' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let n = self.byte("short string length")? as usize;
+                self.latin1(n, start)?;
+            }
+            b'g' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let v = self.f64_bin()?;
+                self.stack.push(Value::Float(v));
+            }
+            // Singletons are never registered, flagged or not.
+            b'N' | b'T' | b'F' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                self.stack.push(match code {
                     b'N' => Value::None,
                     b'T' => Value::Bool(true),
                     _ => Value::Bool(false),
+                });
+            }
+            // Flagged (what CPython writes for nearly everything).
+            I | Z_SHORT | Z_INTERNED | G => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let slot = self.reserve(true, start)?;
+                match code {
+                    I => {
+                        let v = self.i32("int")?;
+                        self.stack.push(Value::Int(v as i64));
+                    }
+                    G => {
+                        let v = self.f64_bin()?;
+                        self.stack.push(Value::Float(v));
+                    }
+                    _ => {
+                        let n = self.byte("short string length")? as usize;
+                        self.latin1(n, start)?;
+                    }
                 }
+                self.done(slot, start);
             }
             _ => return Ok(false),
-        };
-        self.stack.push(v);
+        }
         Ok(true)
     }
 
