@@ -241,19 +241,35 @@ pub fn recreate(
 /// It visits exactly what `walk` visits (dict values, not keys; not the
 /// inside of [`Value::Class`]).
 fn needs_walk(v: &Value, depth: usize) -> bool {
-    let deeper = |items_nonempty: bool| items_nonempty && depth + 1 > MAX_DEPTH;
     match v {
         Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            deeper(!items.is_empty())
-                || items
-                    .iter()
-                    .any(|item| is_walked_container(item) && needs_walk(item, depth + 1))
+            if items.is_empty() {
+                return false;
+            }
+            // `walk` refuses any value (leaf or not) below MAX_DEPTH.
+            if depth + 1 > MAX_DEPTH {
+                return true;
+            }
+            for item in items {
+                if is_walked_container(item) && needs_walk(item, depth + 1) {
+                    return true;
+                }
+            }
+            false
         }
         Value::Dict(d) => {
-            d.get_str("__class__").is_some()
-                || deeper(!d.is_empty())
-                || d.values()
-                    .any(|item| is_walked_container(item) && needs_walk(item, depth + 1))
+            if d.is_empty() {
+                return false;
+            }
+            if d.get_str("__class__").is_some() || depth + 1 > MAX_DEPTH {
+                return true;
+            }
+            for (_, item) in d.iter() {
+                if is_walked_container(item) && needs_walk(item, depth + 1) {
+                    return true;
+                }
+            }
+            false
         }
         _ => false,
     }

@@ -273,6 +273,76 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The common leaves (`i`, `z`/`Z`, `g`, `N`, `T`, `F`, with or without
+    /// FLAG_REF), read without a call to [`object`](Self::object), exactly as
+    /// it reads and registers them; false (nothing consumed) for anything
+    /// else.
+    #[inline(always)]
+    fn leaf(&mut self) -> R<bool> {
+        const I: u8 = b'i' | FLAG_REF;
+        const Z_SHORT: u8 = b'z' | FLAG_REF;
+        const Z_INTERNED: u8 = b'Z' | FLAG_REF;
+        const G: u8 = b'g' | FLAG_REF;
+        let start = self.pos;
+        let Some(&code) = self.data.get(start) else {
+            return Ok(false);
+        };
+        match code {
+            // Unflagged (what we write): nothing to register.
+            b'i' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let v = self.i32("int")?;
+                self.stack.push(Value::Int(v as i64));
+            }
+            b'z' | b'Z' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let n = self.byte("short string length")? as usize;
+                self.latin1(n, start)?;
+            }
+            b'g' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let v = self.f64_bin()?;
+                self.stack.push(Value::Float(v));
+            }
+            // Singletons are never registered, flagged or not.
+            b'N' | b'T' | b'F' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                self.stack.push(match code {
+                    b'N' => Value::None,
+                    b'T' => Value::Bool(true),
+                    _ => Value::Bool(false),
+                });
+            }
+            // Flagged (what CPython writes for nearly everything).
+            I | Z_SHORT | Z_INTERNED | G => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let slot = self.reserve(true, start)?;
+                match code {
+                    I => {
+                        let v = self.i32("int")?;
+                        self.stack.push(Value::Int(v as i64));
+                    }
+                    G => {
+                        let v = self.f64_bin()?;
+                        self.stack.push(Value::Float(v));
+                    }
+                    _ => {
+                        let n = self.byte("short string length")? as usize;
+                        self.latin1(n, start)?;
+                    }
+                }
+                self.done(slot, start);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     fn back_ref(&mut self, start: usize, depth: usize) -> R<()> {
         let n = self.i32("reference index")?;
         let target = usize::try_from(n)
@@ -470,6 +540,9 @@ impl<'a> Reader<'a> {
         self.enter(depth)?;
         let base = self.stack.len();
         for _ in 0..n {
+            if self.leaf()? {
+                continue;
+            }
             if self.at_null() {
                 return Err(self.err(
                     self.pos,
@@ -497,7 +570,9 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 break;
             }
-            self.object(depth + 1)?;
+            if !self.leaf()? {
+                self.object(depth + 1)?;
+            }
             // CPython also ends the dict silently when a value is NULL
             // (dropping that key); we do the same.
             if self.at_null() {
@@ -505,7 +580,9 @@ impl<'a> Reader<'a> {
                 self.stack.pop();
                 break;
             }
-            self.object(depth + 1)?;
+            if !self.leaf()? {
+                self.object(depth + 1)?;
+            }
             if let Some(kind) = keys::unhashable(&self.stack[self.stack.len() - 2]) {
                 return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
             }

@@ -23,7 +23,7 @@
 //! data types Pyro can carry (see `decode` for the full table, the reference
 //! table, and the few inputs we refuse).
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::serialize::{Call, SerializeError};
@@ -98,16 +98,14 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
             )))
         }
     };
-    if items.len() != 4 {
-        return Err(SerializeError::BadCall(alloc::format!(
-            "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
-            items.len()
-        )));
-    }
-    let mut it = items.into_iter();
-    let (object, method, vargs, kwargs) = match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
-        _ => return Err(SerializeError::BadCall("short call tuple".to_string())),
+    let [object, method, vargs, kwargs] = match <[Value; 4]>::try_from(items) {
+        Ok(four) => four,
+        Err(items) => {
+            return Err(SerializeError::BadCall(alloc::format!(
+                "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
+                items.len()
+            )))
+        }
     };
     let object = expect_str(object, "object id")?;
     let method = expect_str(method, "method name")?;

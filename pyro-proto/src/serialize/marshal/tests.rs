@@ -625,3 +625,41 @@ fn containers_take_exactly_their_items() {
     data.extend_from_slice(&[0xe9u8; 20]);
     assert_eq!(loads(&data).unwrap(), s(&"é".repeat(20)));
 }
+
+/// Flagged leaves read by the container loops' inline path register their
+/// reference slot exactly as `object` does: CPython 3.11's
+/// `MarshalSerializer.dumpsCall` of the typical call (every object flagged),
+/// and back-references to a flagged int, float and string in a list.
+#[test]
+fn flagged_leaves_register_like_objects() {
+    let call = loads_call(&hex("2904fa08746573742e6f626ada066d6574686f64db05000000da0568656c6c6fe92a000000e70000000000000a40db0a000000e900000000e901000000e902000000e903000000e904000000e905000000e906000000e907000000e908000000e909000000fbda01617208000000da0162da0374776f30fb30")).unwrap();
+    assert_eq!(call.object, "test.obj");
+    assert_eq!(call.method, "method");
+    assert_eq!(
+        call.vargs,
+        Value::List(vec![
+            s("hello"),
+            Value::Int(42),
+            Value::Float(3.25),
+            Value::List((0..10).map(Value::Int).collect()),
+            Value::Dict(Dict(vec![(s("a"), Value::Int(1)), (s("b"), s("two"))])),
+        ])
+    );
+    assert_eq!(call.kwargs, Some(Dict::default()));
+    // [7 (ref 0), 1.5 (ref 1), "q" (ref 2), r2, r1, r0]
+    let v = loads(&hex(
+        "5b06000000e907000000e7000000000000f83fda0171720200000072010000007200000000",
+    ))
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::List(vec![
+            Value::Int(7),
+            Value::Float(1.5),
+            s("q"),
+            s("q"),
+            Value::Float(1.5),
+            Value::Int(7)
+        ])
+    );
+}

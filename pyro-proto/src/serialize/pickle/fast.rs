@@ -152,40 +152,40 @@ impl<'a> Fast<'a> {
             return None;
         }
         let (head, tail) = self.stack.split_at_mut(start);
-        let (target, depth) = head.last_mut()?;
+        let (_, depth) = head.last_mut()?;
         for (_, d) in tail.iter() {
             *depth = (*depth).max(d + 1);
         }
         if *depth > MAX_DEPTH {
             return None;
         }
-        let take = |e: &mut Entry| core::mem::replace(&mut e.0, Value::None);
-        match (target, kind) {
-            (Value::List(l), Kind::List) => l.extend(tail.iter_mut().map(take)),
-            (Value::Set(s), Kind::Set) => {
-                for e in tail.iter_mut() {
-                    if !hashable(&e.0) {
-                        return None;
-                    }
-                    s.push(take(e));
-                }
+        let ok = match (&head[start - 1].0, kind) {
+            (Value::List(_), Kind::List) => true,
+            (Value::Set(_), Kind::Set) => tail.iter().all(|(v, _)| hashable(v)),
+            (Value::Dict(_), Kind::Dict) => {
+                tail.len() % 2 == 0 && tail.iter().step_by(2).all(|(k, _)| hashable(k))
             }
-            (Value::Dict(d), Kind::Dict) => {
-                if tail.len() % 2 != 0 {
-                    return None;
-                }
-                for pair in tail.chunks_exact_mut(2) {
-                    if !hashable(&pair[0].0) {
-                        return None;
-                    }
-                    let k = take(&mut pair[0]);
-                    let v = take(&mut pair[1]);
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+        // Move the target out so that the items can be drained into it (one
+        // move each, nothing left behind to drop).
+        let mut target = core::mem::replace(&mut self.stack[start - 1].0, Value::None);
+        let items = self.stack.drain(start..).map(|(v, _)| v);
+        match &mut target {
+            Value::List(l) | Value::Set(l) => l.extend(items),
+            Value::Dict(d) => {
+                d.0.reserve(items.len() / 2);
+                let mut items = items;
+                while let (Some(k), Some(v)) = (items.next(), items.next()) {
                     d.0.push((k, v));
                 }
             }
             _ => return None,
         }
-        self.stack.truncate(start);
+        self.stack[start - 1].0 = target;
         Some(())
     }
 
