@@ -800,3 +800,188 @@ async fn deny(config: Arc<ServerConfig>, mut conn: Conn, reason: &'static str) {
     .await;
     conn.shutdown(Shutdown::Both);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Proxy;
+    use pyro_proto::servant::ServantBuilder;
+
+    fn adder() -> Registration {
+        ServantBuilder::new("Adder")
+            .method("add", |(a, b): (i64, i64)| Ok(a + b))
+            .build()
+            .into()
+    }
+
+    #[test]
+    fn port_zero_binds_a_real_port_into_uris() {
+        let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind().unwrap();
+        let Location::Tcp { host, port } = daemon.location() else {
+            panic!("not TCP");
+        };
+        assert_eq!(host, "127.0.0.1");
+        assert_ne!(port, 0);
+        let uri = daemon.uri_for("thing").unwrap().to_string();
+        assert_eq!(uri, format!("PYRO:thing@127.0.0.1:{port}"));
+        let nat = Daemon::builder()
+            .tcp("127.0.0.1", 0)
+            .nat("gateway.example", 0)
+            .bind()
+            .unwrap();
+        let Location::Tcp { port, .. } = nat.location() else {
+            panic!("not TCP");
+        };
+        assert_eq!(
+            nat.uri_for("x").unwrap().to_string(),
+            format!("PYRO:x@gateway.example:{port}")
+        );
+    }
+
+    #[test]
+    fn run_once_and_return_after_shutdown() {
+        let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind().unwrap();
+        let handle = daemon.handle();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            handle.shutdown();
+        });
+        smol::block_on(daemon.run()).unwrap();
+        stopper.join().unwrap();
+        assert!(daemon.is_shut_down());
+        assert!(matches!(
+            smol::block_on(daemon.run()),
+            Err(Error::NotListening)
+        ));
+    }
+
+    #[test]
+    fn registry_and_bind_errors_are_typed() {
+        let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind().unwrap();
+        daemon.register(adder(), Some("x")).unwrap();
+        let err = daemon.register(adder(), Some("x")).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Registry(DaemonError::AlreadyRegistered(_))
+        ));
+        daemon.unregister("x");
+        daemon.register(adder(), Some("x")).unwrap();
+        let Location::Tcp { port, .. } = daemon.location() else {
+            panic!("not TCP");
+        };
+        let err = Daemon::builder()
+            .tcp("127.0.0.1", port)
+            .bind()
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::Bind { .. }), "{err:?}");
+        let err = Daemon::builder()
+            .tcp("no-such-host.invalid", 0)
+            .bind()
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::Resolve { .. }), "{err:?}");
+    }
+
+    /// Serve `daemon` on the current thread while `client` runs on it too:
+    /// the daemon's future and the client share one executor.
+    fn serve_while<T>(daemon: Daemon, client: impl std::future::Future<Output = T>) -> T {
+        smol::block_on(async {
+            let out = async {
+                let out = client.await;
+                daemon.shutdown();
+                Some(out)
+            };
+            let served = async {
+                daemon.run().await.unwrap();
+                None
+            };
+            let (a, b) = smol::future::zip(out, served).await;
+            a.or(b).unwrap()
+        })
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unix_socket_replaces_a_stale_file_and_removes_it_at_the_end() {
+        let path = std::env::temp_dir().join(format!("pyro-rs-smol-{}.sock", std::process::id()));
+        std::fs::write(&path, b"stale").unwrap();
+        let daemon = Daemon::builder().unix(&path).bind().unwrap();
+        let uri = daemon.register(adder(), Some("o")).unwrap();
+        assert_eq!(uri.to_string(), format!("PYRO:o@./u:{}", path.display()));
+        let sum = serve_while(daemon, async {
+            Proxy::new(&uri).unwrap().call::<i64>("add", (20, 22)).await
+        });
+        assert_eq!(sum.unwrap(), 42);
+        assert!(!path.exists(), "socket file left behind");
+    }
+
+    #[test]
+    fn ipv6_loopback() {
+        let daemon = match Daemon::builder().tcp("[::1]", 0).bind() {
+            Ok(d) => d,
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "no IPv6 loopback on a CI machine: {e}"
+                );
+                println!("SKIPPED: no IPv6 loopback here: {e}");
+                return;
+            }
+        };
+        let uri = daemon.register(adder(), Some("v6")).unwrap();
+        assert!(uri.to_string().contains("@[::1]:"), "{uri}");
+        let sum = serve_while(daemon, async {
+            Proxy::new(&uri).unwrap().call::<i64>("add", (1, 2)).await
+        });
+        assert_eq!(sum.unwrap(), 3);
+    }
+
+    #[test]
+    fn connection_limit_refuses_with_pyro4s_text() {
+        let daemon = Daemon::builder()
+            .tcp("127.0.0.1", 0)
+            .max_connections(Some(1))
+            .bind()
+            .unwrap();
+        let uri = daemon.register(adder(), Some("o")).unwrap();
+        let (first, second) = serve_while(daemon, async {
+            let a = Proxy::new(&uri).unwrap();
+            a.bind().await.unwrap();
+            let b = Proxy::new(&uri).unwrap();
+            let refused = b.bind().await;
+            (a.call::<i64>("add", (1, 1)).await, refused)
+        });
+        assert_eq!(first.unwrap(), 2);
+        let err = second.unwrap_err();
+        assert!(matches!(err, crate::ProxyError::Rejected { .. }), "{err:?}");
+        assert!(err.to_string().contains(NO_FREE_WORKERS), "{err}");
+    }
+
+    #[test]
+    fn comm_timeout_drops_a_silent_client() {
+        let daemon = Daemon::builder()
+            .tcp("127.0.0.1", 0)
+            .comm_timeout(Some(Duration::from_millis(100)))
+            .bind()
+            .unwrap();
+        let Location::Tcp { port, .. } = daemon.location() else {
+            panic!("not TCP");
+        };
+        let handle = daemon.handle();
+        let idle = serve_while(daemon, async {
+            let mut s = smol::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let mut buf = [0u8; 16];
+            // The daemon closes the connection: read gives end of file.
+            let n = within(
+                Some(Duration::from_secs(3)),
+                smol::io::AsyncReadExt::read(&mut s, &mut buf),
+            )
+            .await;
+            (n.ok(), handle.connection_count())
+        });
+        assert_eq!(idle, (Some(0), 0));
+    }
+}
