@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use pyro_proto::session::args::ArgsError;
 use pyro_proto::value::RemoteError;
 use pyro_proto::{SerializeError, UriError};
 
@@ -187,6 +188,23 @@ pub enum ProxyError {
         #[source]
         last: Box<ProxyError>,
     },
+}
+
+impl From<ArgsError> for ProxyError {
+    fn from(e: ArgsError) -> ProxyError {
+        match e {
+            ArgsError::Serialize { what, source } => ProxyError::Serialize { what, source },
+            ArgsError::Shape {
+                what,
+                expected,
+                found,
+            } => ProxyError::Arguments {
+                what,
+                expected,
+                found,
+            },
+        }
+    }
 }
 
 impl ProxyError {
