@@ -79,7 +79,12 @@ pub struct ProxyBuilder {
     config: ClientConfig,
     max_retries: u32,
     reconnect_interval: Duration,
+    validator: Option<HandshakeValidator>,
 }
+
+/// Checks the daemon's handshake answer (Pyro4's `_pyroValidateHandshake`):
+/// an `Err` aborts the connection with that reason.
+pub type HandshakeValidator = Arc<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
 
 impl Default for ProxyBuilder {
     fn default() -> Self {
@@ -87,6 +92,7 @@ impl Default for ProxyBuilder {
             config: ClientConfig::new(""),
             max_retries: 0,
             reconnect_interval: DEFAULT_RECONNECT_INTERVAL,
+            validator: None,
         }
     }
 }
@@ -126,6 +132,23 @@ impl ProxyBuilder {
     /// The handshake data (`_pyroHandshake`, `'hello'` by default).
     pub fn handshake(mut self, data: Value) -> Self {
         self.config.handshake = data;
+        self
+    }
+
+    /// Check the daemon's handshake answer on every connect (Pyro4's
+    /// `_pyroValidateHandshake`); a refusal drops the connection and the
+    /// call fails with [`ProxyError::Handshake`].
+    pub fn validate_handshake(
+        mut self,
+        check: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.validator = Some(Arc::new(check));
+        self
+    }
+
+    /// Cap on what a compressed reply may inflate to.
+    pub fn max_decompressed_size(mut self, limit: usize) -> Self {
+        self.config.max_decompressed_size = limit;
         self
     }
 
@@ -182,6 +205,7 @@ impl ProxyBuilder {
                 config,
                 max_retries: self.max_retries,
                 reconnect_interval: self.reconnect_interval,
+                validator: self.validator.clone(),
             },
             None,
         ))
@@ -193,6 +217,7 @@ struct Settings {
     config: ClientConfig,
     max_retries: u32,
     reconnect_interval: Duration,
+    validator: Option<HandshakeValidator>,
 }
 
 /// The mutable part of a proxy, behind its async lock.
@@ -238,6 +263,13 @@ impl Shared {
             self.clock,
         )
         .await?;
+        if let Some(check) = &inner.settings.validator {
+            // Dropping `conn` closes the socket.
+            check(&connected.handshake).map_err(|reason| ProxyError::Handshake {
+                address: self.target.describe(),
+                reason,
+            })?;
+        }
         if connected.metadata.is_some() {
             inner.metadata = connected.metadata;
         }

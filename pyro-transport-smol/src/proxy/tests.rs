@@ -454,3 +454,52 @@ fn shutdown_closes_idle_connections_and_run_returns() {
         assert!(err.is_communication_error(), "{err:?}");
     });
 }
+
+/// Futures of the daemon and the proxy can be spawned on multi-threaded
+/// executors (`smol::spawn` needs `Send + 'static`).
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let daemon = Arc::new(local().bind().unwrap());
+    let run = {
+        let daemon = daemon.clone();
+        async move { daemon.run().await }
+    };
+    send(&run);
+    let p = Proxy::new(format!("PYRO:x@127.0.0.1:{}", 1)).unwrap();
+    send(&p.call::<i64>("add", (1, 2)));
+    send(&p.stream::<i64>("count", (1,)));
+    send(&p.get_attr::<i64>("value"));
+    let task = smol::spawn(run);
+    daemon.shutdown();
+    smol::block_on(task).unwrap();
+}
+
+#[test]
+fn handshake_validator_can_refuse() {
+    let d = serve(local());
+    smol::block_on(async {
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let keep = seen.clone();
+        let ok = Proxy::builder()
+            .validate_handshake(move |answer| {
+                *keep.lock().unwrap() = Some(answer.clone());
+                Ok(())
+            })
+            .build(&d.uri)
+            .unwrap();
+        assert_eq!(ok.call::<i64>("add", (1, 2)).await.unwrap(), 3);
+        assert_eq!(ok.handshake_response().await, seen.lock().unwrap().clone());
+        assert!(seen.lock().unwrap().is_some());
+        let refusing = Proxy::builder()
+            .validate_handshake(|_| Err("not my daemon".into()))
+            .build(&d.uri)
+            .unwrap();
+        let err = refusing.call::<i64>("add", (1, 2)).await.unwrap_err();
+        assert!(
+            matches!(&err, ProxyError::Handshake { reason, .. } if reason == "not my daemon"),
+            "{err:?}"
+        );
+        assert!(!refusing.is_connected().await);
+    });
+}
