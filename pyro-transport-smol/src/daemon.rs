@@ -103,6 +103,7 @@ pub struct DaemonBuilder {
     comm_timeout: Option<Duration>,
     max_connections: Option<usize>,
     oneway_threaded: bool,
+    servants_may_block: bool,
 }
 
 impl Default for DaemonBuilder {
@@ -119,6 +120,7 @@ impl Default for DaemonBuilder {
             comm_timeout: None,
             max_connections: None,
             oneway_threaded: true,
+            servants_may_block: true,
         }
     }
 }
@@ -216,6 +218,18 @@ impl DaemonBuilder {
         self
     }
 
+    /// Whether servant code may block (default: yes). Then every job runs
+    /// on smol's blocking thread pool ([`smol::unblock`]), so a sleeping or
+    /// computing servant never stalls the other connections. Only for
+    /// servants that never block nor run long (pure computations on small
+    /// data): `false` runs them on the executor itself, which saves the
+    /// hand-off to the pool on every request. Threaded oneway calls still
+    /// run in a task of their own.
+    pub fn servants_may_block(mut self, may_block: bool) -> Self {
+        self.servants_may_block = may_block;
+        self
+    }
+
     /// Bind the socket. The daemon serves once [`Daemon::run`] is awaited.
     /// Name resolution and binding are quick and done in place.
     pub fn bind(self) -> Result<Daemon, Error> {
@@ -242,6 +256,7 @@ impl DaemonBuilder {
             comm_timeout: self.comm_timeout,
             max_connections: self.max_connections,
             oneway_threaded: self.oneway_threaded,
+            servants_may_block: self.servants_may_block,
             stopping: AtomicBool::new(false),
             stop_tx,
             stop_rx,
@@ -366,6 +381,7 @@ struct Shared {
     comm_timeout: Option<Duration>,
     max_connections: Option<usize>,
     oneway_threaded: bool,
+    servants_may_block: bool,
     stopping: AtomicBool,
     /// Closed at shutdown: every task waiting on `stop_rx` wakes up.
     stop_tx: Sender<()>,
@@ -714,9 +730,10 @@ async fn serve_connection(
     shared.core().connection_closed(id, shared.now());
 }
 
-/// Run servant code on the blocking pool; a panic becomes its message.
-async fn run_job(job: Job) -> Result<JobDone, String> {
-    smol::unblock(move || {
+/// Run servant code (on the blocking pool when it may block); a panic
+/// becomes its message.
+async fn run_job(job: Job, may_block: bool) -> Result<JobDone, String> {
+    let run = move || {
         catch_unwind(AssertUnwindSafe(|| job.run())).map_err(|panic| {
             panic
                 .downcast_ref::<&str>()
@@ -724,8 +741,12 @@ async fn run_job(job: Job) -> Result<JobDone, String> {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "servant panicked".into())
         })
-    })
-    .await
+    };
+    if may_block {
+        smol::unblock(run).await
+    } else {
+        run()
+    }
 }
 
 /// Two-phase dispatch of one request; servant code runs unlocked, off the executor.
@@ -749,13 +770,13 @@ async fn dispatch(
         // As Pyro4's _OnewayCallThread: the outcome (even a failure) is dropped.
         let worker = shared.clone();
         shared.keep(ex.spawn(async move {
-            if let Ok(done) = run_job(job).await {
+            if let Ok(done) = run_job(job, worker.servants_may_block).await {
                 worker.core().complete(done, worker.now());
             }
         }));
         return;
     }
-    let outcome = match run_job(job).await {
+    let outcome = match run_job(job, shared.servants_may_block).await {
         Ok(done) => shared.core().complete(done, shared.now()),
         Err(text) => Outcome::Exception {
             error: pyro_proto::session::traced(

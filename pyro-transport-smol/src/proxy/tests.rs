@@ -503,3 +503,20 @@ fn handshake_validator_can_refuse() {
         assert!(!refusing.is_connected().await);
     });
 }
+
+#[test]
+fn servants_on_the_executor_when_they_never_block() {
+    let d = serve(local().servants_may_block(false));
+    smol::block_on(async {
+        let p = Proxy::new(&d.uri).unwrap();
+        assert_eq!(p.call::<i64>("add", (20, 22)).await.unwrap(), 42);
+        let items = p.stream::<i64>("count", (3,)).await.unwrap();
+        assert_eq!(items.collect_vec().await.unwrap(), [0, 1, 2]);
+        let err = p.call::<()>("panics", ()).await.unwrap_err();
+        assert!(err.to_string().contains("servant panicked"), "{err}");
+        let before: i64 = p.call("total", ()).await.unwrap();
+        p.oneway("bump_slowly", (4, 0)).await.unwrap();
+        let total = || smol::block_on(p.call::<i64>("total", ())).unwrap();
+        eventually("the oneway call", || total() == before + 4).await;
+    });
+}
