@@ -306,6 +306,38 @@ fn smol_daemon_python_abandoned_stream_lingers_then_expires() {
     d.stop();
 }
 
+/// Run smol_daemon_stall.py (a slow servant call, quick calls from 20 other
+/// clients meanwhile) against `d`; returns its success and output.
+fn stall_check(d: &Running) -> (bool, String) {
+    let out = pyro_tests::python::script("smol_daemon_stall.py")
+        .args([&d.uri, "2.0", "20"])
+        .output()
+        .expect("run smol_daemon_stall.py");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    (out.status.success(), text)
+}
+
+#[test]
+fn smol_daemon_blocking_servant_does_not_stall_python_clients() {
+    let d = Running::start(localhost());
+    let (ok, text) = stall_check(&d);
+    assert!(ok, "{text}");
+    d.stop();
+}
+
+/// The stall check must catch a stalled daemon: with servants on the
+/// executor (servants_may_block(false)) the sleeping servant holds up every
+/// connection, and the script reports it.
+#[test]
+fn smol_daemon_stall_check_detects_servants_on_the_executor() {
+    let d = Running::start(localhost().servants_may_block(false));
+    let (ok, text) = stall_check(&d);
+    assert!(!ok && text.contains("the daemon stalled"), "{text}");
+    d.stop();
+}
+
 // ---------------------------------------------------------------------------
 // The async Rust proxy against a Python Pyro4 daemon.
 // ---------------------------------------------------------------------------
