@@ -14,6 +14,7 @@ use crate::message::{Annotations, FrameError};
 use crate::serialize::SerializeError;
 use crate::value::{Dict, RemoteError, Value};
 
+pub mod args;
 pub mod client;
 pub mod server;
 

@@ -1,0 +1,244 @@
+//! What can go wrong with an async [`Proxy`](super::Proxy) call, in terms a
+//! caller can act on: which address, which phase, what the daemon said.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use pyro_proto::session::args::ArgsError;
+use pyro_proto::value::RemoteError;
+use pyro_proto::{SerializeError, UriError};
+
+/// The step of a request that ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Opening the socket.
+    Connecting,
+    /// Writing a request.
+    Sending,
+    /// Waiting for the reply (or the handshake answer).
+    Receiving,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Connecting => "connecting",
+            Phase::Sending => "sending",
+            Phase::Receiving => "receiving",
+        })
+    }
+}
+
+/// Errors of an async [`Proxy`](super::Proxy).
+///
+/// Addresses print as Pyro4 prints them (`('127.0.0.1', 9999)` for TCP, the
+/// path for a Unix socket). After [`TimedOut`](Self::TimedOut),
+/// [`ConnectionClosed`](Self::ConnectionClosed), [`Protocol`](Self::Protocol)
+/// and a remote `CommunicationError` the proxy has dropped its connection;
+/// the next call connects again.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The text is not a Pyro URI.
+    #[error("invalid Pyro URI '{uri}': {source}")]
+    InvalidUri {
+        /// The text given.
+        uri: String,
+        /// What is wrong with it.
+        #[source]
+        source: UriError,
+    },
+    /// A PYRONAME/PYROMETA URI, or one without a host and port or socket path.
+    #[error("{uri}: no location to connect to (expected PYRO:object@host:port or PYRO:object@./u:socketpath; name server URIs are not supported)")]
+    NoLocation {
+        /// The URI.
+        uri: String,
+    },
+    /// Nothing listens at the address.
+    #[error("cannot connect to {address}: connection refused")]
+    ConnectionRefused {
+        /// The daemon's address.
+        address: String,
+    },
+    /// The socket could not be opened (name resolution, unreachable network,
+    /// missing socket file...).
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        /// The daemon's address.
+        address: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon refused the connection (CONNECTFAIL) with this reason,
+    /// e.g. `hmac key config not symmetric`.
+    #[error("connection to {address} rejected: {reason}")]
+    Rejected {
+        /// The daemon's address.
+        address: String,
+        /// The daemon's reason.
+        reason: String,
+    },
+    /// The handshake failed on our side (HMAC check, undecodable answer,
+    /// the validator refused it).
+    #[error("cannot connect to {address}: {reason}")]
+    Handshake {
+        /// The daemon's address.
+        address: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The proxy's timeout expired (Pyro4's `TimeoutError`).
+    #[error("{phase}: timeout ({timeout:?}) on the connection to {address}")]
+    TimedOut {
+        /// The daemon's address.
+        address: String,
+        /// What was being done.
+        phase: Phase,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+    /// The connection broke (the daemon closed it, or a read/write failed).
+    #[error("connection to {address} closed: {reason}")]
+    ConnectionClosed {
+        /// The daemon's address.
+        address: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The daemon's reply broke the protocol (seq, serializer, framing, HMAC).
+    #[error("protocol error on the connection to {address}: {reason}")]
+    Protocol {
+        /// The daemon's address.
+        address: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The remote method raised: Python class, message and remote traceback
+    /// are in the [`RemoteError`].
+    #[error("remote exception {0}")]
+    Remote(RemoteError),
+    /// Arguments or a value to send could not be serialized.
+    #[error("cannot serialize the {what}: {source}")]
+    Serialize {
+        /// Which part of the request.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: SerializeError,
+    },
+    /// Arguments not given as a tuple, or keyword arguments not as a map or
+    /// struct with string keys.
+    #[error("{what} must be {expected}, found a Python {found}")]
+    Arguments {
+        /// `positional arguments` or `keyword arguments`.
+        what: &'static str,
+        /// What is accepted.
+        expected: &'static str,
+        /// The Python type the Rust value became.
+        found: String,
+    },
+    /// A reply could not be converted into the requested Rust type.
+    #[error("cannot convert the result of {method} into {target}: {source}")]
+    Deserialize {
+        /// The method (or attribute) whose result it was.
+        method: String,
+        /// The Rust type asked for.
+        target: &'static str,
+        /// Why.
+        #[source]
+        source: SerializeError,
+    },
+    /// The object's metadata does not list the method or attribute
+    /// (Pyro4's client-side `AttributeError`); nothing was sent.
+    #[error("remote object '{uri}' has no exposed {kind} '{name}'")]
+    NoSuchMember {
+        /// The proxy's URI.
+        uri: String,
+        /// `attribute or method` or `attribute`.
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+    },
+    /// A method returned a stream where a value was expected (the stream was
+    /// closed again); call it with [`Proxy::stream`](super::Proxy::stream).
+    #[error("{method} returned a stream (an iterator); use Proxy::stream to read it")]
+    UnexpectedStream {
+        /// The method.
+        method: String,
+    },
+    /// A reply of an unexpected kind.
+    #[error("unexpected reply to {method}: {what}")]
+    UnexpectedReply {
+        /// The method.
+        method: String,
+        /// What came back.
+        what: String,
+    },
+    /// The stream's connection was dropped: a stream lives on the
+    /// connection that opened it, as in Pyro4.
+    #[error("the proxy for this stream result has been closed")]
+    StreamClosed,
+    /// [`Proxy::reconnect`](super::Proxy::reconnect) gave up.
+    #[error("failed to reconnect after {tries} tries; last error: {last}")]
+    ReconnectFailed {
+        /// How many connection attempts were made.
+        tries: u32,
+        /// The error of the last attempt.
+        #[source]
+        last: Box<ProxyError>,
+    },
+}
+
+impl From<ArgsError> for ProxyError {
+    fn from(e: ArgsError) -> ProxyError {
+        match e {
+            ArgsError::Serialize { what, source } => ProxyError::Serialize { what, source },
+            ArgsError::Shape {
+                what,
+                expected,
+                found,
+            } => ProxyError::Arguments {
+                what,
+                expected,
+                found,
+            },
+        }
+    }
+}
+
+impl ProxyError {
+    /// The remote exception, when the call raised one.
+    pub fn remote(&self) -> Option<&RemoteError> {
+        match self {
+            ProxyError::Remote(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Errors after which a method call is retried when `max_retries`
+    /// allows it (Pyro4: `ConnectionClosedError`, `TimeoutError`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProxyError::ConnectionClosed { .. } | ProxyError::TimedOut { .. }
+        )
+    }
+
+    /// Errors of the connection itself (Pyro4's `CommunicationError`
+    /// family), the ones [`Proxy::reconnect`](super::Proxy::reconnect) retries.
+    pub fn is_communication_error(&self) -> bool {
+        match self {
+            ProxyError::ConnectionRefused { .. }
+            | ProxyError::Connect { .. }
+            | ProxyError::Rejected { .. }
+            | ProxyError::Handshake { .. }
+            | ProxyError::TimedOut { .. }
+            | ProxyError::ConnectionClosed { .. }
+            | ProxyError::Protocol { .. }
+            | ProxyError::StreamClosed => true,
+            ProxyError::Remote(e) => e.is_communication_error(),
+            _ => false,
+        }
+    }
+}
