@@ -277,3 +277,42 @@ fn rust_locate_ns_by_broadcast_finds_the_python_name_server() {
     assert_ne!(ns.uri().host(), Some("0.0.0.0"));
     assert_eq!(ns.call::<i64>("count", ()).unwrap(), 1);
 }
+
+/// The captured locator datagrams (`nameserver_broadcast_udp.txt`, a
+/// responder bound to 127.0.0.1:47191 for a name server on 47190): the
+/// codec reads the request and writes the reply byte for byte, and a
+/// running Rust responder answers the captured request with its own URI.
+#[test]
+fn broadcast_vector_datagrams() {
+    use pyro_proto::naming::{is_locator_request, locator_reply, parse_locator_reply};
+    let file = pyro_tests::vectors::named("nameserver_broadcast_udp.txt");
+    let request = &file
+        .lines
+        .iter()
+        .find(|l| l.tag == "UDP-C2S")
+        .unwrap()
+        .bytes;
+    let reply = &file
+        .lines
+        .iter()
+        .find(|l| l.tag == "UDP-S2C")
+        .unwrap()
+        .bytes;
+    assert!(is_locator_request(request));
+    let captured_ns = Uri::parse("PYRO:Pyro.NameServer@127.0.0.1:47190").unwrap();
+    assert_eq!(locator_reply(&captured_ns, None).as_ref(), Some(reply));
+    assert_eq!(parse_locator_reply(reply).unwrap(), captured_ns);
+
+    let ns = NameServer::builder()
+        .tcp("127.0.0.1", 0)
+        .broadcast("127.0.0.1", 0)
+        .bind()
+        .unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(request, ("127.0.0.1", ns.broadcast_port().unwrap()))
+        .unwrap();
+    let mut buf = [0u8; 200];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], ns.uri().to_string().as_bytes());
+}

@@ -337,9 +337,10 @@ impl NameRegistry {
             }
             "remove" => {
                 let [name, prefix, regex] = bind(method, &[], &["name", "prefix", "regex"], args)?;
-                let name = opt_str_arg(&name, "name")?;
-                let prefix = opt_str_arg(&prefix, "prefix")?;
-                let regex = opt_str_arg(&regex, "regex")?;
+                // A name that is not a string is simply not registered.
+                let name = name.as_str().filter(|n| !n.is_empty());
+                let prefix = opt_str_arg(&prefix, PREFIX_TYPE)?;
+                let regex = opt_str_arg(&regex, REGEX_TYPE)?;
                 let n = self.remove(name, prefix, regex)?;
                 Ok(Value::Int(n as i64))
             }
@@ -367,9 +368,9 @@ impl NameRegistry {
                     ));
                 }
                 let filter = if truthy(&prefix) {
-                    Filter::Prefix(str_arg(&prefix, "prefix")?.to_string())
+                    Filter::Prefix(str_arg(&prefix, PREFIX_TYPE)?.to_string())
                 } else if truthy(&regex) {
-                    Filter::Regex(str_arg(&regex, "regex")?.to_string())
+                    Filter::Regex(str_arg(&regex, REGEX_TYPE)?.to_string())
                 } else if truthy(&metadata_all) {
                     Filter::MetadataAll(metadata_arg(&metadata_all, "metadata_all")?)
                 } else if truthy(&metadata_any) {
@@ -454,21 +455,25 @@ fn name_arg<'a>(v: &'a Value, _method: &str) -> Result<&'a str, RemoteError> {
     }
 }
 
-fn str_arg<'a>(v: &'a Value, what: &str) -> Result<&'a str, RemoteError> {
+/// Python's complaint about a non-str prefix (`str.startswith`); `{}` is the type.
+const PREFIX_TYPE: &str = "startswith first arg must be str or a tuple of str, not {}";
+/// Python's complaint about a non-str regex (`re.compile`).
+const REGEX_TYPE: &str = "first argument must be string or compiled pattern";
+
+/// A string argument; otherwise a `TypeError` with Python's text
+/// (`complaint`, its `{}` replaced by the Python type name).
+fn str_arg<'a>(v: &'a Value, complaint: &str) -> Result<&'a str, RemoteError> {
     match v {
         Value::Str(s) => Ok(s),
-        other => Err(type_error(format!(
-            "{what} must be a str, not {}",
-            other.type_name()
-        ))),
+        other => Err(type_error(complaint.replace("{}", other.type_name()))),
     }
 }
 
-fn opt_str_arg<'a>(v: &'a Value, what: &str) -> Result<Option<&'a str>, RemoteError> {
+fn opt_str_arg<'a>(v: &'a Value, complaint: &str) -> Result<Option<&'a str>, RemoteError> {
     if !truthy(v) {
         return Ok(None);
     }
-    str_arg(v, what).map(Some)
+    str_arg(v, complaint).map(Some)
 }
 
 /// A metadata argument: None (or anything falsy) for none, else a non-str

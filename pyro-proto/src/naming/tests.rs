@@ -383,3 +383,72 @@ fn servant_exposes_the_methods() {
     );
     assert_eq!(ns.registry().count(), 1);
 }
+
+/// Texts checked against CPython 3.11 + Pyro4 4.82's `NameServer` called
+/// directly (`python -c 'from Pyro4.naming import NameServer; ...'`).
+#[test]
+fn more_python_texts() {
+    let mut r = ns();
+    let cases: Vec<(&str, Args, &str)> = vec![
+        (
+            "lookup",
+            args(vec![], &[]),
+            "NameServer.lookup() missing 1 required positional argument: 'name'",
+        ),
+        (
+            "lookup",
+            args(vec![s("a")], &[("x", Value::Int(1))]),
+            "NameServer.lookup() got an unexpected keyword argument 'x'",
+        ),
+        (
+            "set_metadata",
+            args(vec![s("a"), Value::None, Value::Int(1)], &[]),
+            "NameServer.set_metadata() takes 3 positional arguments but 4 were given",
+        ),
+        (
+            "remove",
+            args(vec![Value::None; 4], &[]),
+            "NameServer.remove() takes from 1 to 4 positional arguments but 5 were given",
+        ),
+        (
+            "count",
+            args(vec![Value::None; 2], &[]),
+            "NameServer.count() takes 1 positional argument but 3 were given",
+        ),
+        (
+            "register",
+            args(
+                vec![s("b"), s("PYRO:x@h:1")],
+                &[("metadata", Value::Int(5))],
+            ),
+            "'int' object is not iterable",
+        ),
+        (
+            "lookup",
+            args(vec![Value::Int(5)], &[]),
+            "can only concatenate str (not \"int\") to str",
+        ),
+        (
+            "list",
+            args(vec![], &[("prefix", Value::Int(5))]),
+            "startswith first arg must be str or a tuple of str, not int",
+        ),
+        (
+            "list",
+            args(vec![], &[("regex", Value::Int(5))]),
+            "first argument must be string or compiled pattern",
+        ),
+    ];
+    for (method, a, text) in cases {
+        assert_eq!(
+            err(r.call(method, a)),
+            ("builtins.TypeError".into(), text.into()),
+            "{method}"
+        );
+    }
+    // remove(name=<not a str>) finds nothing, as `5 in storage` is False.
+    assert_eq!(
+        r.call("remove", args(vec![Value::Int(5)], &[])).unwrap(),
+        Value::Int(0)
+    );
+}
