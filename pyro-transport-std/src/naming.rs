@@ -432,6 +432,36 @@ mod tests {
         t.join().unwrap().unwrap();
     }
 
+    /// The proxy's HMAC key is used for the name server too (Pyro4 passes
+    /// `_pyroHmacKey` to `locateNS`), and the handshake names the resolved
+    /// object, not the logical name.
+    #[test]
+    fn pyroname_proxy_with_hmac_key() {
+        let key = b"ns-secret".to_vec();
+        let ns = NameServer::builder()
+            .tcp("127.0.0.1", 0)
+            .no_broadcast()
+            .daemon(DaemonBuilder::default().hmac_key(key.clone()))
+            .bind()
+            .unwrap();
+        let handle = ns.handle();
+        let port = ns.uri().tcp_port().unwrap();
+        // The name server registered as an ordinary object under another name.
+        ns.registry()
+            .register("alias", &ns.uri().clone(), false, Default::default())
+            .unwrap();
+        let t = thread::spawn(move || ns.request_loop());
+        let uri = format!("PYRONAME:alias@127.0.0.1:{port}");
+        let keyed = Proxy::builder().hmac_key(key).build(uri.as_str()).unwrap();
+        assert_eq!(keyed.call::<i64>("count", ()).unwrap(), 2);
+        assert_eq!(keyed.uri().to_string(), uri);
+        let keyless = Proxy::new(uri.as_str()).unwrap();
+        let err = keyless.bind().unwrap_err();
+        assert!(matches!(err, ProxyError::Naming { .. }), "{err}");
+        handle.shutdown();
+        t.join().unwrap().unwrap();
+    }
+
     #[test]
     fn locate_fails_with_pyro4s_text() {
         // A port nothing listens on.

@@ -656,9 +656,13 @@ pub fn parse_locator_reply(datagram: &[u8]) -> Result<Uri, crate::uri::UriError>
 }
 
 /// The name-server URI `locateNS(host, port)` connects to:
-/// `PYRO:Pyro.NameServer@host:port`.
+/// `PYRO:Pyro.NameServer@host:port`, or `PYRO:Pyro.NameServer@./u:path`
+/// when `host` is a Unix socket location `./u:path` (port unused).
 pub fn nameserver_uri(host: &str, port: u16) -> Result<Uri, crate::uri::UriError> {
-    Uri::pyro(NAMESERVER_NAME, host, port)
+    match host.strip_prefix("./u:") {
+        Some(path) => Uri::unix(NAMESERVER_NAME, path),
+        None => Uri::pyro(NAMESERVER_NAME, host, port),
+    }
 }
 
 /// What a client must do to resolve a magic URI.

@@ -452,3 +452,21 @@ fn more_python_texts() {
         Value::Int(0)
     );
 }
+
+#[test]
+fn nameserver_uris_as_locate_ns_builds_them() {
+    assert_eq!(
+        nameserver_uri("10.0.0.1", 9090).unwrap().to_string(),
+        "PYRO:Pyro.NameServer@10.0.0.1:9090"
+    );
+    assert_eq!(
+        nameserver_uri("::1", 9090).unwrap().to_string(),
+        "PYRO:Pyro.NameServer@[::1]:9090"
+    );
+    assert_eq!(
+        nameserver_uri("./u:/tmp/ns.sock", 9090)
+            .unwrap()
+            .to_string(),
+        "PYRO:Pyro.NameServer@./u:/tmp/ns.sock"
+    );
+}
