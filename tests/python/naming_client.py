@@ -142,6 +142,7 @@ def broadcast(bcport, nsport):
     ns = Pyro4.locateNS(port=bcport)
     check(ns._pyroUri.port == nsport, "broadcast located %s" % ns._pyroUri)
     check(ns._pyroUri.object == "Pyro.NameServer", "object is Pyro.NameServer")
+    check(ns._pyroUri.host != "0.0.0.0", "host %s is an address to connect to" % ns._pyroUri.host)
     check(ns.ping() is None, "ping() through the broadcast-located proxy")
     ns._pyroRelease()
 

@@ -30,7 +30,11 @@ struct RustNs {
 
 impl RustNs {
     fn start(broadcast: bool) -> RustNs {
-        let builder = NameServer::builder().tcp("127.0.0.1", 0);
+        RustNs::start_on("127.0.0.1", broadcast)
+    }
+
+    fn start_on(host: &str, broadcast: bool) -> RustNs {
+        let builder = NameServer::builder().tcp(host, 0);
         let builder = if broadcast {
             builder.broadcast("0.0.0.0", 0)
         } else {
@@ -108,6 +112,17 @@ fn python_client_tour_against_the_rust_name_server() {
 #[test]
 fn python_locate_ns_by_broadcast_finds_the_rust_name_server() {
     let ns = RustNs::start(true);
+    let bc = ns.broadcast_port.expect("responder running").to_string();
+    run_client(&["broadcast", &bc, &ns.port().to_string()]);
+}
+
+/// A name server on all interfaces registers itself as `0.0.0.0`; its
+/// responder replies with the address of the interface that reaches the
+/// requester instead, which Python then connects to.
+#[test]
+fn python_broadcast_gets_a_connectable_address_from_a_rust_name_server_on_all_interfaces() {
+    let ns = RustNs::start_on("0.0.0.0", true);
+    assert_eq!(ns.uri.host(), Some("0.0.0.0"));
     let bc = ns.broadcast_port.expect("responder running").to_string();
     run_client(&["broadcast", &bc, &ns.port().to_string()]);
 }
