@@ -18,6 +18,7 @@ extern crate std;
 pub mod daemon;
 pub mod entropy;
 pub mod message;
+pub mod naming;
 pub mod serialize;
 pub mod servant;
 pub mod session;

@@ -35,6 +35,7 @@
 
 mod daemon;
 mod entropy;
+pub mod naming;
 mod net;
 mod proxy;
 

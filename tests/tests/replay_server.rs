@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use pyro_proto::daemon::{ConnId, Daemon, DaemonConfig, Location, Prepared};
 use pyro_proto::entropy::SeededEntropy;
+use pyro_proto::naming::{NameServer, NAMESERVER_NAME};
 use pyro_proto::serialize::SerializerId;
 use pyro_proto::servant::{Args, CallContext, Reply, Servant, ServantBuilder};
 use pyro_proto::session::server::SERIALIZED_BLOB_CLASS;
@@ -32,28 +33,11 @@ use pyro_tests::replay::{self, CompareState, Connection};
 use pyro_tests::vectors::{self, raw_frame, VectorFile};
 
 /// Files that are not replayed here, with the reason.
-const EXCLUDED: &[(&str, &str)] = &[
-    (
-        "nameserver_broadcast_udp.txt",
-        "UDP datagrams to the broadcast responder, not a daemon connection",
-    ),
-    (
-        "json_nameserver.txt",
-        "talks to the Pyro.NameServer object, which pyro-proto does not implement yet",
-    ),
-    (
-        "serpent_nameserver.txt",
-        "talks to the Pyro.NameServer object, which pyro-proto does not implement yet",
-    ),
-    (
-        "serpent_resolve_pyroname.txt",
-        "talks to the Pyro.NameServer object, which pyro-proto does not implement yet",
-    ),
-    (
-        "serpent_resolve_pyrometa.txt",
-        "talks to the Pyro.NameServer object, which pyro-proto does not implement yet",
-    ),
-];
+const EXCLUDED: &[(&str, &str)] = &[(
+    "nameserver_broadcast_udp.txt",
+    "UDP datagrams to the broadcast responder, not a daemon connection \
+     (pyro_proto::naming's locator codec is tested on its datagrams in naming_interop.rs)",
+)];
 
 /// Differences between the Rust daemon and the capture that are inherent
 /// rather than bugs: (file, line of the captured S2C message, a text the
@@ -80,6 +64,10 @@ const KNOWN_DIFFERENCES: &[(&str, usize, &str, &str)] = &[
     ("marshal_types_extended.txt", 26, "header (type, flags, seq, serializer): captured (5, 1, 1, 3), rust (5, 0, 1, 3)", PY_ONLY_TYPES),
     ("marshal_types_extended.txt", 26, r#"annotation ids: captured [], rust ["CORR"]"#, PY_ONLY_TYPES),
     ("marshal_types_extended.txt", 26, r#"Str("unmarshallable object")"#, PY_ONLY_TYPES),
+    // -- name server metadata lists.
+    ("serpent_nameserver.txt", 96, r#"List([Str("blue"), Str("red")])"#, NS_METADATA_ORDER),
+    ("serpent_nameserver.txt", 161, r#"List([Str("blue"), Str("red")])"#, NS_METADATA_ORDER),
+    ("serpent_nameserver.txt", 183, r#"List([Str("blue"), Str("red")])"#, NS_METADATA_ORDER),
     // -- Python-specific error texts and classes.
     ("raw_invoke_edge_cases.txt", 38, "TestObj.multiply() argument after ** must be a mapping, not NoneType",
      "CPython names the function module-qualified ('vectorsvc.TestObj.multiply()'); a Rust servant \
@@ -97,6 +85,12 @@ const STALE_CORR: &str = "Pyro4 sends this CONNECTFAIL with whatever correlation
     CONNECT is refused before its own CORR is read): each captured value is the CORR of a \
     conversation captured earlier (e.g. raw_garbage's is serpent_async's; a fresh thread sends \
     none, as pickle_not_accepted.txt shows). The Rust session sends none.";
+
+/// Name-server metadata lists.
+const NS_METADATA_ORDER: &str = "Pyro4's name server returns a registration's metadata as \
+    list(<its set>), so the order is CPython's string-hash order, randomised per process \
+    (PYTHONHASHSEED; the capture header lists it as nondeterministic). The Rust name server \
+    lists metadata sorted. Same items, and a list as in Pyro4.";
 
 /// Plain objects in json/marshal replies.
 const PY311_GETSTATE: &str = "Captured on CPython 3.11, where object.__getstate__ exists, so \
@@ -128,6 +122,9 @@ enum Kind {
     NoStream,
     /// d8, port 47108: the autoproxy `Factory` object.
     AutoProxy,
+    /// The name server daemon, port 47190: `Pyro.NameServer`, default
+    /// serializers (no pickle), a fresh registry for each file.
+    NameServer,
 }
 
 fn kind_of(name: &str) -> Kind {
@@ -140,6 +137,9 @@ fn kind_of(name: &str) -> Kind {
         _ if stem.ends_with("_hmac") => Kind::Hmac,
         _ if stem.ends_with("_compressed") => Kind::Compress,
         _ if stem.ends_with("_autoproxy") => Kind::AutoProxy,
+        _ if stem.ends_with("_nameserver") || stem.starts_with("serpent_resolve_pyro") => {
+            Kind::NameServer
+        }
         _ => Kind::Main,
     }
 }
@@ -153,6 +153,7 @@ fn port_of(kind: Kind) -> u16 {
         Kind::Strict => 47105,
         Kind::NoStream => 47107,
         Kind::AutoProxy => 47108,
+        Kind::NameServer => 47190,
     }
 }
 
@@ -435,7 +436,12 @@ impl Host {
         dc.server_type = format!("<SocketServer_Threadpool on 127.0.0.1:{port}; 4 workers>");
         dc.iter_streaming = kind != Kind::NoStream;
         let daemon = Arc::new(Mutex::new(Daemon::new(dc, Box::new(SeededEntropy::new(7)))));
-        if kind == Kind::AutoProxy {
+        if kind == Kind::NameServer {
+            let mut d = daemon.lock().unwrap();
+            let uri = d.uri_for(NAMESERVER_NAME).unwrap();
+            let ns: Arc<dyn Servant> = Arc::new(NameServer::new(&uri));
+            d.register(ns, Some(NAMESERVER_NAME), false).unwrap();
+        } else if kind == Kind::AutoProxy {
             let f = factory(daemon.clone(), Arc::new(Mutex::new(made_before(name))));
             daemon
                 .lock()
@@ -451,7 +457,7 @@ impl Host {
                 .unwrap();
         }
         let mut config = ServerConfig::default();
-        if kind != Kind::Strict {
+        if kind != Kind::Strict && kind != Kind::NameServer {
             config.accepted.push(SerializerId::Pickle);
         }
         if kind == Kind::Hmac {

@@ -26,17 +26,21 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 /// Where a proxy connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    Tcp { host: String, port: u16 },
+    Tcp {
+        host: String,
+        port: u16,
+    },
     Unix(PathBuf),
+    /// A PYRONAME/PYROMETA URI, resolved through the name server on every
+    /// connect (as Pyro4's proxy does).
+    Name(Uri),
 }
 
 impl Target {
     /// The connect location of a PYRO URI.
     pub(crate) fn from_uri(uri: &Uri) -> Result<Target, ProxyError> {
         if uri.protocol() != Protocol::Pyro {
-            return Err(ProxyError::NameServerUnsupported {
-                uri: uri.to_string(),
-            });
+            return Ok(Target::Name(uri.clone()));
         }
         let no_location = || ProxyError::NoLocation {
             uri: uri.to_string(),
@@ -61,6 +65,7 @@ impl Target {
         match self {
             Target::Tcp { host, port } => format!("('{host}', {port})"),
             Target::Unix(path) => path.display().to_string(),
+            Target::Name(uri) => uri.to_string(),
         }
     }
 
@@ -108,6 +113,10 @@ impl Target {
                 }
                 Err(connect_error(last))
             }
+            // Resolved before opening (Shared::connect); never opened as is.
+            Target::Name(uri) => Err(ProxyError::NoLocation {
+                uri: uri.to_string(),
+            }),
             #[cfg(unix)]
             Target::Unix(path) => UnixStream::connect(path)
                 .map(Conn::Unix)

@@ -47,11 +47,27 @@ pub enum ProxyError {
         #[source]
         source: UriError,
     },
-    /// A PYRONAME or PYROMETA URI: resolving it needs a name server lookup.
+    /// No longer returned: PYRONAME and PYROMETA URIs are resolved through
+    /// the name server (failures are [`Naming`](Self::Naming) or the name
+    /// server's [`Remote`](Self::Remote) `NamingError`). Kept so that
+    /// existing matches compile.
     #[error("{uri}: resolving a name server URI is not supported yet; use the object's PYRO: URI")]
     NameServerUnsupported {
         /// The URI.
         uri: String,
+    },
+    /// A name-server failure on this side (Pyro4 raises `NamingError`):
+    /// no name server found (`Failed to locate the nameserver`, with the
+    /// last connection error as source), or no registration with the
+    /// metadata a PYROMETA URI asks for. A name the name server does not
+    /// know is its own remote `NamingError`, [`Remote`](Self::Remote).
+    #[error("{message}")]
+    Naming {
+        /// Pyro4's `NamingError` text.
+        message: String,
+        /// What failed underneath, if anything.
+        #[source]
+        source: Option<Box<ProxyError>>,
     },
     /// The URI names no place to connect to (or a Unix socket on a platform without them).
     #[error("{uri}: no location to connect to (expected PYRO:object@host:port or PYRO:object@./u:socketpath)")]

@@ -329,13 +329,18 @@ fn connection_errors_say_what_happened() {
         format!("connection to ('127.0.0.1', {port}) rejected: unknown object")
     );
 
-    for uri in ["PYRONAME:calc", "PYROMETA:a,b@localhost"] {
-        let err = Proxy::new(uri).unwrap_err();
-        assert!(
-            matches!(err, ProxyError::NameServerUnsupported { .. }),
-            "{err}"
-        );
-        assert!(err.to_string().contains("not supported yet"), "{err}");
+    // Magic URIs are resolved on connect: no name server there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ns_port = free.local_addr().unwrap().port();
+    drop(free);
+    for uri in [
+        format!("PYRONAME:calc@127.0.0.1:{ns_port}"),
+        format!("PYROMETA:a,b@127.0.0.1:{ns_port}"),
+    ] {
+        let proxy = Proxy::new(uri.as_str()).unwrap();
+        let err = proxy.bind().unwrap_err();
+        assert!(matches!(err, ProxyError::Naming { .. }), "{err}");
+        assert_eq!(err.to_string(), "Failed to locate the nameserver");
     }
     assert!(matches!(
         Proxy::new("PYRO:calc@:1"),
