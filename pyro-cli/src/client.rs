@@ -77,7 +77,6 @@ fn failure(e: ProxyError) -> Failure {
             Failure::new(EXIT_REMOTE_ERROR, "")
         }
         ProxyError::InvalidUri { .. }
-        | ProxyError::NameServerUnsupported { .. }
         | ProxyError::NoLocation { .. }
         | ProxyError::Serialize { .. }
         | ProxyError::Arguments { .. } => Failure::new(EXIT_BAD_ARGUMENT, e.to_string()),

@@ -310,9 +310,10 @@ fn cli_call_bad_input_and_connection_failures_have_distinct_exit_codes() {
             "invalid Pyro URI",
         ),
         (
+            // No name server runs: locating it fails like a connection does.
             vec!["call", "PYRONAME:test.echoserver", "echo", "1"],
-            3,
-            "name server",
+            4,
+            "Failed to locate the nameserver",
         ),
         (
             vec!["call", "--serializer", "yaml", &server.uri, "echo", "1"],

@@ -47,15 +47,6 @@ pub enum ProxyError {
         #[source]
         source: UriError,
     },
-    /// No longer returned: PYRONAME and PYROMETA URIs are resolved through
-    /// the name server (failures are [`Naming`](Self::Naming) or the name
-    /// server's [`Remote`](Self::Remote) `NamingError`). Kept so that
-    /// existing matches compile.
-    #[error("{uri}: resolving a name server URI is not supported yet; use the object's PYRO: URI")]
-    NameServerUnsupported {
-        /// The URI.
-        uri: String,
-    },
     /// A name-server failure on this side (Pyro4 raises `NamingError`):
     /// no name server found (`Failed to locate the nameserver`, with the
     /// last connection error as source), or no registration with the
