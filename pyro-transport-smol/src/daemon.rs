@@ -178,6 +178,12 @@ impl DaemonBuilder {
         self
     }
 
+    /// Refuse compressed requests that inflate beyond `limit` bytes.
+    pub fn max_decompressed_size(mut self, limit: usize) -> Self {
+        self.server.max_decompressed_size = limit;
+        self
+    }
+
     /// Put this address in URIs instead of the bound one (Pyro4's
     /// `nathost`/`natport`; port 0 means the bound port).
     pub fn nat(mut self, host: &str, port: u16) -> Self {
@@ -535,6 +541,8 @@ impl Daemon {
     /// The future drives an executor of its own, on which every connection
     /// is a task: await it on any executor (or `smol::block_on`). Servant
     /// code runs on smol's blocking pool, many connections at once.
+    /// Dropping the future instead of calling shutdown stops serving
+    /// abruptly: every connection is cut and unfinished calls are abandoned.
     pub async fn run(&self) -> Result<(), Error> {
         let listener = lock(&self.listener).take().ok_or(Error::NotListening)?;
         let shared = self.handle.shared.clone();
