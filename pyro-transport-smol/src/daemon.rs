@@ -14,7 +14,7 @@ use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use pyro_proto::daemon::{
@@ -175,6 +175,12 @@ impl DaemonBuilder {
     /// Drop connections that send a larger message (Pyro4's `MAX_MESSAGE_SIZE`).
     pub fn max_message_size(mut self, limit: Option<usize>) -> Self {
         self.server.max_message_size = limit;
+        self
+    }
+
+    /// Refuse compressed requests that inflate beyond `limit` bytes.
+    pub fn max_decompressed_size(mut self, limit: usize) -> Self {
+        self.server.max_decompressed_size = limit;
         self
     }
 
@@ -535,6 +541,8 @@ impl Daemon {
     /// The future drives an executor of its own, on which every connection
     /// is a task: await it on any executor (or `smol::block_on`). Servant
     /// code runs on smol's blocking pool, many connections at once.
+    /// Dropping the future instead of calling shutdown stops serving
+    /// abruptly: every connection is cut and unfinished calls are abandoned.
     pub async fn run(&self) -> Result<(), Error> {
         let listener = lock(&self.listener).take().ok_or(Error::NotListening)?;
         let shared = self.handle.shared.clone();
@@ -615,7 +623,9 @@ fn admit(
     }
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     shared.active.fetch_add(1, Ordering::SeqCst);
-    let (worker, executor) = (shared.clone(), ex.clone());
+    // Weak: the executor owns the task, so a strong reference would keep
+    // both alive after `run` is dropped.
+    let (worker, executor) = (shared.clone(), Arc::downgrade(ex));
     Some(ex.spawn(async move {
         serve_connection(&worker, &executor, ConnId(id), conn, peer).await;
         worker.active.fetch_sub(1, Ordering::SeqCst);
@@ -692,7 +702,7 @@ async fn read_into(
 /// One client connection, from handshake to close.
 async fn serve_connection(
     shared: &Arc<Shared>,
-    ex: &Arc<Executor<'static>>,
+    ex: &Weak<Executor<'static>>,
     id: ConnId,
     mut conn: Conn,
     peer: Option<String>,
@@ -752,7 +762,7 @@ async fn run_job(job: Job, may_block: bool) -> Result<JobDone, String> {
 /// Two-phase dispatch of one request; servant code runs unlocked, off the executor.
 async fn dispatch(
     shared: &Arc<Shared>,
-    ex: &Arc<Executor<'static>>,
+    ex: &Weak<Executor<'static>>,
     conn: ConnId,
     session: &mut ServerSession,
     req: Request,
@@ -766,7 +776,8 @@ async fn dispatch(
         }
         Prepared::Run(job) => job,
     };
-    if shared.oneway_threaded && job.is_oneway_call() {
+    let executor = ex.upgrade().filter(|_| shared.oneway_threaded);
+    if let Some(ex) = executor.filter(|_| job.is_oneway_call()) {
         // As Pyro4's _OnewayCallThread: the outcome (even a failure) is dropped.
         let worker = shared.clone();
         shared.keep(ex.spawn(async move {
@@ -1004,5 +1015,30 @@ mod tests {
             (n.ok(), handle.connection_count())
         });
         assert_eq!(idle, (Some(0), 0));
+    }
+
+    #[test]
+    fn dropping_run_cuts_connections() {
+        let daemon = Daemon::builder().tcp("127.0.0.1", 0).bind().unwrap();
+        let uri = daemon.register(adder(), Some("o")).unwrap();
+        let daemon = Arc::new(daemon);
+        let ex = smol::Executor::new();
+        smol::block_on(ex.run(async {
+            let server = {
+                let daemon = daemon.clone();
+                ex.spawn(async move { daemon.run().await })
+            };
+            let p = Proxy::new(&uri).unwrap();
+            assert_eq!(p.call::<i64>("add", (1, 2)).await.unwrap(), 3);
+            // Cancel the run() task: its executor and every connection go.
+            assert!(server.cancel().await.is_none());
+            let err = p.call::<i64>("add", (1, 2)).await.unwrap_err();
+            assert!(err.is_communication_error(), "{err:?}");
+            let err = Proxy::new(&uri).unwrap().bind().await.unwrap_err();
+            assert!(
+                matches!(err, crate::ProxyError::ConnectionRefused { .. }),
+                "{err:?}"
+            );
+        }));
     }
 }

@@ -118,6 +118,9 @@ pub(crate) struct Connection {
     timeout: Option<Duration>,
     clock: Instant,
     buf: Vec<u8>,
+    /// A request was started and its future dropped before the reply was
+    /// read (the caller cancelled it): the connection is out of step.
+    interrupted: bool,
 }
 
 impl Connection {
@@ -137,6 +140,7 @@ impl Connection {
             timeout: config.timeout,
             clock,
             buf: vec![0; READ_CHUNK],
+            interrupted: false,
         };
         let result = c.handshake().await;
         *seq = c.session.seq();
@@ -181,7 +185,12 @@ impl Connection {
 
     /// Whether a new request can be sent now.
     pub(crate) fn is_ready(&self) -> bool {
-        self.session.is_ready()
+        !self.interrupted && self.session.is_ready()
+    }
+
+    /// Whether a request's future was dropped half-way (see [`request`](Self::request)).
+    pub(crate) fn is_interrupted(&self) -> bool {
+        self.interrupted
     }
 
     /// Start a request, send it and wait for its reply (a oneway request is
@@ -192,6 +201,16 @@ impl Connection {
     ) -> Result<(Response, Annotations), ProxyError> {
         let now = self.now();
         let id = start(&mut self.session, now).map_err(|e| self.local_error(e))?;
+        // Cleared only when this future runs to the end: a caller that drops
+        // it mid-way (a timeout of its own, a select) leaves it set, and the
+        // proxy then drops this connection instead of reading a stale reply.
+        self.interrupted = true;
+        let result = self.finish(id).await;
+        self.interrupted = false;
+        result
+    }
+
+    async fn finish(&mut self, id: CallId) -> Result<(Response, Annotations), ProxyError> {
         self.flush().await?;
         loop {
             match self.next_event().await? {

@@ -253,6 +253,10 @@ impl Shared {
 
     /// Connect if not connected; `Ok(true)` when a connection was made.
     async fn connect(&self, inner: &mut Inner) -> Result<bool, ProxyError> {
+        if inner.conn.as_ref().is_some_and(Connection::is_interrupted) {
+            // A cancelled request left it out of step; start afresh.
+            inner.release();
+        }
         if inner.conn.is_some() {
             return Ok(false);
         }
@@ -335,6 +339,11 @@ impl Shared {
 /// connection, a protocol error or a remote `CommunicationError`, and the
 /// sequence number carries over to the next one; with metadata (the
 /// default) oneway methods are known and unknown names refused locally.
+///
+/// Cancellation: dropping a call's future before it completes (a `select`,
+/// a timeout of the caller's own) abandons that request; the connection is
+/// then out of step, so the proxy drops it and the next call connects anew
+/// (the abandoned call may still have run on the daemon).
 ///
 /// ```no_run
 /// use pyro_transport_smol::Proxy;

@@ -520,3 +520,31 @@ fn servants_on_the_executor_when_they_never_block() {
         eventually("the oneway call", || total() == before + 4).await;
     });
 }
+
+/// Dropping a call's future half-way (cancellation) must not leave the
+/// proxy reading the abandoned reply: the next call gets its own answer on
+/// a fresh connection.
+#[test]
+fn a_cancelled_call_does_not_confuse_the_next_one() {
+    use smol::future::FutureExt;
+    let d = serve(local());
+    smol::block_on(async {
+        let p = Proxy::new(&d.uri).unwrap();
+        assert_eq!(p.call::<i64>("add", (1, 1)).await.unwrap(), 2);
+        let raced = async { Some(p.call::<u64>("sleep", (300,)).await) }
+            .or(async {
+                Timer::after(Duration::from_millis(50)).await;
+                None
+            })
+            .await;
+        assert!(raced.is_none(), "the sleep call was not cancelled");
+        // The stale reply (300) must not be taken for this call's result.
+        assert_eq!(p.call::<i64>("add", (20, 22)).await.unwrap(), 42);
+        assert_eq!(p.call::<u64>("sleep", (5,)).await.unwrap(), 5);
+        // The same for a stream whose next() was cancelled.
+        let mut s = p.stream::<i64>("count", (10,)).await.unwrap();
+        assert_eq!(s.next().await.unwrap().unwrap(), 0);
+        drop(s);
+        assert_eq!(p.call::<i64>("add", (1, 2)).await.unwrap(), 3);
+    });
+}
