@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use pyro_proto::session::args::ArgsError;
 use pyro_proto::value::RemoteError;
 use pyro_proto::{SerializeError, UriError};
 
@@ -234,6 +235,23 @@ impl ProxyError {
             | ProxyError::StreamClosed => true,
             ProxyError::Remote(e) => e.is_communication_error(),
             _ => false,
+        }
+    }
+}
+
+impl From<ArgsError> for ProxyError {
+    fn from(e: ArgsError) -> ProxyError {
+        match e {
+            ArgsError::Serialize { what, source } => ProxyError::Serialize { what, source },
+            ArgsError::Shape {
+                what,
+                expected,
+                found,
+            } => ProxyError::Arguments {
+                what,
+                expected,
+                found,
+            },
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use pyro_proto::message::Annotations;
 use pyro_proto::serialize::SerializerId;
+use pyro_proto::session::args;
 use pyro_proto::session::{
     CallId, CallOptions, ClientConfig, ClientSession, Metadata, Response, SessionError,
 };
@@ -441,36 +442,14 @@ fn convert<R: DeserializeOwned>(method: &str, value: Value) -> Result<R, ProxyEr
     })
 }
 
-/// Positional arguments: a tuple (`(a, b)`, `(a,)`), an array, or `()` for none.
+/// Positional arguments as a call's `vargs` (shaped as every adapter does).
 fn positional(args: impl Serialize) -> Result<Vec<Value>, ProxyError> {
-    match to_value(&args).map_err(|source| ProxyError::Serialize {
-        what: "positional arguments",
-        source,
-    })? {
-        Value::Tuple(items) => Ok(items),
-        Value::None => Ok(Vec::new()),
-        other => Err(ProxyError::Arguments {
-            what: "positional arguments",
-            expected: "a tuple such as (a, b), (a,) or ()",
-            found: other.type_name().to_string(),
-        }),
-    }
+    Ok(args::positional(args)?)
 }
 
-/// Keyword arguments: a map or struct with string keys, or `()` for none.
+/// Keyword arguments as a call's `kwargs`.
 fn keywords(kwargs: impl Serialize) -> Result<Dict, ProxyError> {
-    match to_value(&kwargs).map_err(|source| ProxyError::Serialize {
-        what: "keyword arguments",
-        source,
-    })? {
-        Value::Dict(d) if d.keys().all(|k| matches!(k, Value::Str(_))) => Ok(d),
-        Value::None => Ok(Dict::default()),
-        other => Err(ProxyError::Arguments {
-            what: "keyword arguments",
-            expected: "a map or struct with string keys, or ()",
-            found: other.type_name().to_string(),
-        }),
-    }
+    Ok(args::keywords(kwargs)?)
 }
 
 impl Proxy {
