@@ -64,8 +64,7 @@ pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
     let mut r = Reader {
         data,
         pos: 0,
-        // Python flags nearly every object in a call payload; a registered
-        // object takes at least two bytes.
+        // Allocated at the first FLAG_REF (our own writer sets none).
         refs: Vec::new(),
         // Values awaiting their container. Each takes at least one input
         // byte, so this never reserves more than what was received; 16
@@ -188,6 +187,11 @@ impl<'a> Reader<'a> {
         let idx = self.refs.len();
         if idx >= 0x7fff_fffe {
             return Err(self.err(at, "bad marshal data (index list too large)"));
+        }
+        if idx == 0 {
+            // CPython flags nearly every object; a registered object takes
+            // at least two bytes, so this stays within what was received.
+            self.refs.reserve((self.data.len() / 4).min(1024));
         }
         self.refs.push(PENDING);
         Ok(Some(idx))
