@@ -5,8 +5,10 @@
 //! protocol. Nothing in this crate opens a socket, spawns a thread or reads a
 //! clock: bytes and time are handed in by the caller.
 //!
-//! The crate is `#![no_std]` with `alloc` at its core; the default `std` feature
-//! adds what genuinely needs the standard library (the pickle codec).
+//! The crate is `#![no_std]` with `alloc` at its core: framing, HMAC, URIs, all
+//! four serializers, both sessions and the daemon core work without the
+//! standard library. The default `std` feature adds what genuinely needs it:
+//! std error impls of dependencies and the name server's lock and regex filters.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

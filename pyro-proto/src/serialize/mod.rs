@@ -7,7 +7,6 @@ use crate::value::{classes, ClassRegistry, Dict, Value};
 
 pub mod json;
 pub mod marshal;
-#[cfg(feature = "std")]
 pub mod pickle;
 pub mod serpent;
 
@@ -35,7 +34,6 @@ impl SerializerId {
         SerializerId::Serpent,
         SerializerId::Json,
         SerializerId::Marshal,
-        #[cfg(feature = "std")]
         SerializerId::Pickle,
     ];
 
@@ -45,7 +43,6 @@ impl SerializerId {
             1 => Ok(SerializerId::Serpent),
             2 => Ok(SerializerId::Json),
             3 => Ok(SerializerId::Marshal),
-            #[cfg(feature = "std")]
             4 => Ok(SerializerId::Pickle),
             other => Err(SerializeError::UnknownSerializer(other)),
         }
@@ -77,10 +74,7 @@ impl SerializerId {
             SerializerId::Serpent => serpent::dumps(value),
             SerializerId::Json => json::dumps(value),
             SerializerId::Marshal => marshal::dumps(value),
-            #[cfg(feature = "std")]
             SerializerId::Pickle => pickle::dumps(value),
-            #[cfg(not(feature = "std"))]
-            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
         }
     }
 
@@ -107,10 +101,7 @@ impl SerializerId {
             SerializerId::Serpent => serpent::loads(data),
             SerializerId::Json => json::loads(data),
             SerializerId::Marshal => marshal::loads(data),
-            #[cfg(feature = "std")]
             SerializerId::Pickle => pickle::loads(data),
-            #[cfg(not(feature = "std"))]
-            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
         }
     }
 
@@ -120,10 +111,7 @@ impl SerializerId {
             SerializerId::Serpent => serpent::dumps_call(call),
             SerializerId::Json => json::dumps_call(call),
             SerializerId::Marshal => marshal::dumps_call(call),
-            #[cfg(feature = "std")]
             SerializerId::Pickle => pickle::dumps_call(call),
-            #[cfg(not(feature = "std"))]
-            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
         }
     }
 
@@ -163,10 +151,7 @@ impl SerializerId {
             SerializerId::Serpent => serpent::loads_call(data),
             SerializerId::Json => json::loads_call(data),
             SerializerId::Marshal => marshal::loads_call(data),
-            #[cfg(feature = "std")]
             SerializerId::Pickle => pickle::loads_call(data),
-            #[cfg(not(feature = "std"))]
-            SerializerId::Pickle => Err(SerializeError::UnknownSerializer(4)),
         }
     }
 }
