@@ -137,11 +137,7 @@ pub struct NsArgs {
 #[derive(Debug, Args)]
 pub struct NscArgs {
     /// The command and its arguments (see above).
-    #[arg(
-        required = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND [ARGUMENTS]"
-    )]
+    #[arg(required = true, value_name = "COMMAND [ARGUMENTS]")]
     pub command: Vec<String>,
     /// Hostname of the NS.
     #[arg(short = 'n', long)]

@@ -281,6 +281,10 @@ fn cli_nsc_failures_match_python() {
     );
     assert_eq!(text(&rs.stdout), text(&py.stdout));
     assert_eq!(rs.status.code(), Some(4));
+    // Options may follow the command, as optparse allows.
+    let py = python_nsc(nothing, &["list", "-v"], "");
+    let rs = rust_nsc(nothing, &["list", "-v"], "");
+    assert_eq!(text(&rs.stdout), text(&py.stdout));
     // Wrong argument counts: Python's SystemExit texts, on stderr.
     let port = free_port();
     let _ns = python_ns(port);
