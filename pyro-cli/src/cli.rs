@@ -105,7 +105,7 @@ pub struct NsArgs {
     /// Port to bind server on (0=random; Pyro4's NS_PORT).
     #[arg(short, long, env = "PYRO_NS_PORT", default_value_t = NS_PORT)]
     pub port: u16,
-    /// Unix domain socket name to bind server on (not supported yet).
+    /// Unix domain socket name to bind server on (instead of host/port).
     #[arg(short, long, value_name = "PATH")]
     pub unixsocket: Option<PathBuf>,
     /// Storage system to use: only `memory` is supported (Python also has
@@ -327,13 +327,6 @@ fn echoserver(args: EchoserverArgs) -> Result<(), Failure> {
 
 fn ns(args: NsArgs) -> Result<(), Failure> {
     let key = hmac_key(args.key)?;
-    if args.unixsocket.is_some() {
-        return Err(Failure::new(
-            EXIT_BAD_ARGUMENT,
-            "-u/--unixsocket is not supported yet by `pyro ns`: the name server \
-             listens on TCP only; use -n/-p",
-        ));
-    }
     if args.storage != "memory" {
         return Err(Failure::new(
             EXIT_BAD_ARGUMENT,
@@ -347,6 +340,7 @@ fn ns(args: NsArgs) -> Result<(), Failure> {
     let options = naming::NsOptions {
         host: args.host,
         port: args.port,
+        unixsocket: args.unixsocket,
         bchost: args.bchost,
         bcport: args.bcport,
         nat: args.nathost.map(|h| (h, args.natport.unwrap_or(0))),

@@ -366,6 +366,7 @@ fn start_nameserver(options: &Options) -> Result<(Uri, Option<String>), EchoErro
     let started = crate::naming::start_ns(&crate::naming::NsOptions {
         host: options.host.clone(),
         port: options.ns_port,
+        unixsocket: None,
         bchost: None,
         bcport: options.ns_bcport,
         nat: None,

@@ -38,6 +38,8 @@ pub struct NsOptions {
     pub host: String,
     /// Port to bind on (Pyro4's `NS_PORT`, 9090; 0: any free port).
     pub port: u16,
+    /// Unix domain socket to bind on instead of TCP.
+    pub unixsocket: Option<std::path::PathBuf>,
     /// Broadcast responder host (Pyro4's `NS_BCHOST`; `None`: all interfaces).
     pub bchost: Option<String>,
     /// Broadcast responder port (Pyro4's `NS_BCPORT`, 9091; 0: any free port).
@@ -94,8 +96,11 @@ pub fn start_ns(options: &NsOptions) -> Result<Started, NsError> {
     if let Some((host, port)) = &options.nat {
         daemon = daemon.nat(host, *port);
     }
-    let ip = bound_ip(&options.host, options.port);
-    let mut broadcast = options.broadcast;
+    let ip = match options.unixsocket {
+        Some(_) => None,
+        None => bound_ip(&options.host, options.port),
+    };
+    let mut broadcast = options.broadcast && options.unixsocket.is_none();
     match ip {
         Some(IpAddr::V6(ip)) if !ip.is_loopback() => {
             lines.push("Not starting broadcast server for IPv6.".to_string());
@@ -111,6 +116,9 @@ pub fn start_ns(options: &NsOptions) -> Result<Started, NsError> {
     let mut builder = NameServer::builder()
         .tcp(&options.host, options.port)
         .daemon(daemon);
+    if let Some(path) = &options.unixsocket {
+        builder = builder.unix(path.clone());
+    }
     builder = if broadcast {
         builder.broadcast(&bchost, options.bcport)
     } else {
@@ -127,7 +135,11 @@ pub fn start_ns(options: &NsOptions) -> Result<Started, NsError> {
         lines.push(format!("Broadcast server running on {bc}"));
     }
     let location = server.handle().location();
-    let hostip = ip.map_or_else(|| options.host.clone(), |ip| ip.to_string());
+    let hostip = match (&options.unixsocket, ip) {
+        (Some(_), _) => "Unix domain socket".to_string(),
+        (None, Some(ip)) => ip.to_string(),
+        (None, None) => options.host.clone(),
+    };
     lines.push(format!(
         "NS running on {} ({hostip})",
         location_str(&location)

@@ -500,3 +500,95 @@ fn cli_echoserver_dash_n_without_name_server_fails() {
         "{stderr}"
     );
 }
+
+#[test]
+fn cli_ns_and_nsc_on_a_unix_socket() {
+    let dir = std::env::temp_dir().join(format!("pyro-cli-naming-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ns.sock");
+    let path = path.to_str().unwrap();
+    let mut cmd = pyro();
+    cmd.args(["ns", "-u", path]);
+    let ns = Proc::start(cmd, "URI = ");
+    // Python's startNSloop lines for a Unix socket.
+    assert_eq!(
+        ns.seen,
+        [
+            format!("NS running on ./u:{path} (Unix domain socket)"),
+            "Warning: HMAC key not set. Anyone can connect to this server!".into(),
+            format!("URI = PYRO:Pyro.NameServer@./u:{path}"),
+        ]
+    );
+    for args in [
+        &["register", "u.one", "PYRO:one@./u:/tmp/x"][..],
+        &["list"][..],
+    ] {
+        let mut py = python();
+        py.args(["-m", "Pyro4.nsc", "-u", path]).args(args);
+        let py = run(py, "");
+        let mut rs = pyro();
+        rs.args(["nsc", "-u", path]).args(args);
+        let rs = run(rs, "");
+        let (py_out, rs_out) = (text(&py.stdout), text(&rs.stdout));
+        if args[0] == "register" {
+            // Python registered it first: `pyro nsc` is refused.
+            assert_eq!(py_out, "Registered u.one\n");
+            assert_eq!(
+                rs_out,
+                "Error: NamingError - name already registered: u.one\n"
+            );
+        } else {
+            assert!(
+                py_out.contains("u.one --> PYRO:one@./u:/tmp/x\n"),
+                "{py_out}"
+            );
+            assert_eq!(rs_out, py_out);
+        }
+    }
+    let (ok, rest) = ns.terminate();
+    assert!(ok);
+    assert_eq!(rest, ["NS shut down."]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On all interfaces the broadcast responder runs, and Python's nsc
+/// finds the name server by broadcast (no host given, `-p` is then the
+/// broadcast port).
+#[test]
+fn cli_ns_broadcast_responder_serves_pythons_locate() {
+    let (port, bcport) = (free_port(), free_port());
+    let mut cmd = pyro();
+    cmd.args([
+        "ns",
+        "-n",
+        "0.0.0.0",
+        "-p",
+        &port.to_string(),
+        "--bcport",
+        &bcport.to_string(),
+    ]);
+    let ns = Proc::start(cmd, "URI = ");
+    assert_eq!(
+        ns.seen,
+        [
+            format!("Broadcast server running on 0.0.0.0:{bcport}"),
+            format!("NS running on 0.0.0.0:{port} (0.0.0.0)"),
+            "Warning: HMAC key not set. Anyone can connect to this server!".into(),
+            format!("URI = PYRO:Pyro.NameServer@0.0.0.0:{port}"),
+        ]
+    );
+    let mut py = python();
+    py.args(["-m", "Pyro4.nsc", "-v", "-p", &bcport.to_string(), "ping"]);
+    let out = text(&run(py, "").stdout);
+    assert!(
+        out.starts_with("Locating name server...\nName server found: PYRO:Pyro.NameServer@"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!(":{port}\nName server ping ok.\nDone.\n")),
+        "{out}"
+    );
+    let mut rs = pyro();
+    rs.args(["nsc", "-p", &bcport.to_string(), "ping"]);
+    assert_eq!(text(&run(rs, "").stdout), "Name server ping ok.\n");
+}
