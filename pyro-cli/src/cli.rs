@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use pyro_proto::serialize::SerializerId;
 
-use crate::echoserver;
+use crate::{echoserver, naming};
+use pyro_proto::naming::{NS_BCPORT, NS_PORT};
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -24,12 +25,13 @@ pub const EXIT_COMMUNICATION: u8 = 4;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  the remote method raised an exception (remote traceback printed on stderr)
+  1  the remote method raised an exception (remote traceback printed on stderr);
+     nsc: the name server refused the command
   2  wrong command line (unknown option, missing argument)
   3  unusable argument: not a Python literal, bad --kw, bad URI, unknown
      serializer, or an option that is not supported yet
   4  communication failure: cannot bind or connect, connection lost,
-     handshake refused (wrong HMAC key?), timeout";
+     handshake refused (wrong HMAC key?), timeout, no name server found";
 
 /// Pyro4-compatible command-line tools (Pyro4 4.82, wire protocol 48).
 #[derive(Debug, Parser)]
@@ -49,7 +51,9 @@ pub enum Command {
     /// Serves the object `test.echoserver` with the methods echo, error,
     /// error_with_text, oneway_echo, slow, oneway_slow, generator, nan, inf
     /// and shutdown, and the property verbose. Prints its URI, then serves
-    /// until a client calls shutdown() or Ctrl-C / SIGTERM arrives.
+    /// until a client calls shutdown() or Ctrl-C / SIGTERM arrives. With -n
+    /// it registers `test.echoserver` with a name server (clients then use
+    /// PYRONAME:test.echoserver); -N starts that name server in-process.
     #[command(after_help = EXIT_CODES)]
     Echoserver(EchoserverArgs),
     /// Call a method of a Pyro object and print the result as Python's repr.
@@ -66,6 +70,91 @@ pub enum Command {
     /// Pyro.Daemon's ping()), printing the round-trip time.
     #[command(after_help = EXIT_CODES)]
     Ping(PingArgs),
+    /// Run a Pyro4 name server (the twin of `pyro4-ns` /
+    /// `python -m Pyro4.naming`).
+    ///
+    /// Prints the lines Python's name server prints (broadcast server,
+    /// `NS running on host:port (ip)`, its URI), then serves until Ctrl-C /
+    /// SIGTERM and prints `NS shut down.`. Registrations are kept in memory.
+    /// A broadcast responder (for clients that locate the name server by
+    /// UDP broadcast) runs unless -x is given or the host is a loopback or
+    /// IPv6 address, as in Python.
+    #[command(after_help = EXIT_CODES)]
+    Ns(NsArgs),
+    /// Name server control: the twin of `pyro4-nsc` / `python -m Pyro4.nsc`.
+    ///
+    /// Commands: list [prefix], listmatching REGEX, listmeta_all TAG...
+    /// (alias yplookup_all), listmeta_any TAG... (alias yplookup_any),
+    /// lookup NAME, register NAME URI, remove NAME, removematching REGEX
+    /// (asks for confirmation on stdin), setmeta NAME [TAG...], ping. The
+    /// name server is located as Python's locateNS does: -n host, else
+    /// localhost, else a UDP broadcast. Prints exactly what Python's nsc
+    /// prints, including its `Error: ...` lines (on stdout); unlike Python
+    /// it then exits with code 4 (name server not found) or 1 (the command
+    /// failed).
+    #[command(after_help = EXIT_CODES)]
+    Nsc(NscArgs),
+}
+
+/// Options of `pyro ns`, as in Pyro4's `naming.main()`.
+#[derive(Debug, Args)]
+pub struct NsArgs {
+    /// Hostname to bind server on (Pyro4's HOST).
+    #[arg(short = 'n', long, env = "PYRO_HOST", default_value = "localhost")]
+    pub host: String,
+    /// Port to bind server on (0=random; Pyro4's NS_PORT).
+    #[arg(short, long, env = "PYRO_NS_PORT", default_value_t = NS_PORT)]
+    pub port: u16,
+    /// Unix domain socket name to bind server on (instead of host/port).
+    #[arg(short, long, value_name = "PATH")]
+    pub unixsocket: Option<PathBuf>,
+    /// Storage system to use: only `memory` is supported (Python also has
+    /// dbm:file and sql:file).
+    #[arg(short, long, default_value = "memory")]
+    pub storage: String,
+    /// Hostname to bind broadcast server on (default: all interfaces).
+    #[arg(long, env = "PYRO_NS_BCHOST")]
+    pub bchost: Option<String>,
+    /// Port to bind broadcast server on (0=random; Pyro4's NS_BCPORT).
+    #[arg(long, env = "PYRO_NS_BCPORT", default_value_t = NS_BCPORT)]
+    pub bcport: u16,
+    /// External hostname in case of NAT.
+    #[arg(long, env = "PYRO_NATHOST")]
+    pub nathost: Option<String>,
+    /// External port in case of NAT (default: the bound port).
+    #[arg(long, env = "PYRO_NATPORT")]
+    pub natport: Option<u16>,
+    /// Don't start a broadcast server.
+    #[arg(short = 'x', long)]
+    pub nobc: bool,
+    /// The HMAC key to use (deprecated: visible in the process list; set
+    /// PYRO_HMAC_KEY instead).
+    #[arg(short, long)]
+    pub key: Option<String>,
+}
+
+/// Options of `pyro nsc`, as in Pyro4's `nsc.main()`.
+#[derive(Debug, Args)]
+pub struct NscArgs {
+    /// The command and its arguments (see above).
+    #[arg(required = true, value_name = "COMMAND [ARGUMENTS]")]
+    pub command: Vec<String>,
+    /// Hostname of the NS.
+    #[arg(short = 'n', long)]
+    pub host: Option<String>,
+    /// Port of the NS (or bc-port if host isn't specified).
+    #[arg(short, long)]
+    pub port: Option<u16>,
+    /// Unix domain socket name of the NS.
+    #[arg(short, long, value_name = "PATH")]
+    pub unixsocket: Option<String>,
+    /// The HMAC key to use (deprecated: visible in the process list; set
+    /// PYRO_HMAC_KEY instead).
+    #[arg(short, long)]
+    pub key: Option<String>,
+    /// Verbose output.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// Options of `pyro echoserver`, as in Pyro4's echoserver script.
@@ -80,12 +169,20 @@ pub struct EchoserverArgs {
     /// Unix domain socket name to bind server on (instead of host/port).
     #[arg(short, long, value_name = "PATH")]
     pub unixsocket: Option<PathBuf>,
-    /// Register with a name server (not supported yet).
+    /// Register with the name server (found as Pyro4's locateNS does:
+    /// localhost, then UDP broadcast) as `test.echoserver`.
     #[arg(short = 'n', long)]
     pub naming: bool,
-    /// Also start a name server (not supported yet).
+    /// Also start a name server, on --host and the name server port, in
+    /// this process (implies -n).
     #[arg(short = 'N', long)]
     pub nameserver: bool,
+    /// The name server port for -n/-N (Pyro4's NS_PORT).
+    #[arg(long, env = "PYRO_NS_PORT", default_value_t = NS_PORT)]
+    pub ns_port: u16,
+    /// The broadcast port of the -N name server (Pyro4's NS_BCPORT).
+    #[arg(long, env = "PYRO_NS_BCPORT", default_value_t = NS_BCPORT)]
+    pub ns_bcport: u16,
     /// Verbose output: a line for every call.
     #[arg(short, long)]
     pub verbose: bool,
@@ -190,16 +287,11 @@ pub fn parse_serializers(list: &str) -> Result<Vec<SerializerId>, Failure> {
         .collect()
 }
 
-fn echoserver(args: EchoserverArgs) -> Result<(), Failure> {
-    if args.naming || args.nameserver {
-        return Err(Failure::new(
-            EXIT_BAD_ARGUMENT,
-            "name server support (-n/--naming, -N/--nameserver) is not supported yet: \
-             pyro-rs has no name server; run without -n/-N and give clients the printed URI",
-        ));
-    }
+/// The HMAC key of Pyro4's scripts: `-k` (with its deprecation warning)
+/// or `PYRO_HMAC_KEY`, not both.
+fn hmac_key(key: Option<String>) -> Result<String, Failure> {
     let env_key = std::env::var("PYRO_HMAC_KEY").ok();
-    if args.key.is_some() {
+    if key.is_some() {
         eprintln!(
             "warning: using -k to supply HMAC key on the command line is a security problem \
              and is deprecated since Pyro 4.72. Set PYRO_HMAC_KEY instead."
@@ -211,7 +303,11 @@ fn echoserver(args: EchoserverArgs) -> Result<(), Failure> {
             ));
         }
     }
-    let key = args.key.or(env_key).unwrap_or_default();
+    Ok(key.or(env_key).unwrap_or_default())
+}
+
+fn echoserver(args: EchoserverArgs) -> Result<(), Failure> {
+    let key = hmac_key(args.key)?;
     let serializers = parse_serializers(&args.serializers)?;
     let options = echoserver::Options {
         host: args.host,
@@ -221,8 +317,56 @@ fn echoserver(args: EchoserverArgs) -> Result<(), Failure> {
         quiet: args.quiet,
         hmac_key: key.into_bytes(),
         serializers,
+        naming: args.naming || args.nameserver,
+        nameserver: args.nameserver,
+        ns_port: args.ns_port,
+        ns_bcport: args.ns_bcport,
     };
     echoserver::run(&options).map_err(|e| Failure::new(EXIT_COMMUNICATION, e.to_string()))
+}
+
+fn ns(args: NsArgs) -> Result<(), Failure> {
+    let key = hmac_key(args.key)?;
+    if args.storage != "memory" {
+        return Err(Failure::new(
+            EXIT_BAD_ARGUMENT,
+            format!(
+                "storage '{}' is not supported: pyro ns keeps registrations in memory only \
+                 (-s memory)",
+                args.storage
+            ),
+        ));
+    }
+    let options = naming::NsOptions {
+        host: args.host,
+        port: args.port,
+        unixsocket: args.unixsocket,
+        bchost: args.bchost,
+        bcport: args.bcport,
+        nat: args.nathost.map(|h| (h, args.natport.unwrap_or(0))),
+        broadcast: !args.nobc,
+        hmac_key: key.into_bytes(),
+    };
+    naming::run_ns(&options).map_err(|e| Failure::new(EXIT_COMMUNICATION, e.to_string()))
+}
+
+fn nsc(args: NscArgs) -> Result<(), Failure> {
+    let key = hmac_key(args.key)?;
+    let options = naming::NscOptions {
+        host: args.host,
+        port: args.port,
+        unixsocket: args.unixsocket,
+        hmac_key: key.into_bytes(),
+        verbose: args.verbose,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut input = std::io::stdin().lock();
+    match naming::run_nsc(&options, &args.command, &mut out, &mut input) {
+        Ok(naming::NscOutcome::Ok) => Ok(()),
+        Ok(naming::NscOutcome::NotFound) => Err(Failure::new(EXIT_COMMUNICATION, "")),
+        Ok(naming::NscOutcome::Failed) => Err(Failure::new(EXIT_REMOTE_ERROR, "")),
+        Err(usage) => Err(Failure::new(EXIT_USAGE, usage.to_string())),
+    }
 }
 
 /// Run `pyro` with the process's arguments; returns the exit code.
@@ -232,6 +376,8 @@ pub fn main() -> ExitCode {
         Command::Echoserver(args) => echoserver(args),
         Command::Call(args) => crate::client::call(args),
         Command::Ping(args) => crate::client::ping(args),
+        Command::Ns(args) => ns(args),
+        Command::Nsc(args) => nsc(args),
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),

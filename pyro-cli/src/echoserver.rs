@@ -16,8 +16,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pyro_proto::serialize::SerializerId;
 use pyro_proto::servant::{Args, CallContext, Reply, Servant};
 use pyro_proto::session::Metadata;
+use pyro_proto::value::Dict;
 use pyro_proto::value::{RemoteError, Value};
-use pyro_transport_std::{Daemon, DaemonHandle};
+use pyro_proto::Uri;
+use pyro_transport_std::naming::locate_ns_with;
+use pyro_transport_std::{Daemon, DaemonHandle, ProxyBuilder};
 
 use pyro_proto::value::repr::py_repr_received;
 
@@ -307,6 +310,15 @@ pub struct Options {
     pub hmac_key: Vec<u8>,
     /// Serializers clients may use.
     pub serializers: Vec<SerializerId>,
+    /// Register the object with a name server (`-n`).
+    pub naming: bool,
+    /// Start a name server in-process first (`-N`, implies `naming`).
+    pub nameserver: bool,
+    /// The name server port (Pyro4's `NS_PORT`, `PYRO_NS_PORT`): where
+    /// `-N` starts it and where `-n` looks for it first.
+    pub ns_port: u16,
+    /// The broadcast port of the `-N` name server (Pyro4's `NS_BCPORT`).
+    pub ns_bcport: u16,
 }
 
 /// Why the echo server could not run.
@@ -318,6 +330,12 @@ pub enum EchoError {
     /// The signal handler could not be installed.
     #[error("cannot install the Ctrl-C/SIGTERM handler: {0}")]
     Signal(#[from] ctrlc::Error),
+    /// The `-N` name server could not start.
+    #[error("cannot start the name server: {0}")]
+    NameServer(#[from] crate::naming::NsError),
+    /// No name server found, or registering with it failed.
+    #[error("name server: {0}")]
+    Naming(#[from] pyro_transport_std::ProxyError),
 }
 
 /// Bind the daemon and register the echo server; returns the daemon (not
@@ -338,6 +356,35 @@ pub fn start(options: &Options) -> Result<(Daemon, String), EchoError> {
         Arc::new(EchoServer::new(options.verbose, move || stopper.shutdown()));
     let uri = handle.register(echo, Some(OBJECT_ID))?;
     Ok((daemon, uri.to_string()))
+}
+
+/// Python's `startNameServer` for `-N`: a name server on the echo
+/// server's host and the name server port, serving in a background thread
+/// for the life of the process. Returns its URI and the broadcast
+/// responder's `host:port`, if one runs.
+fn start_nameserver(options: &Options) -> Result<(Uri, Option<String>), EchoError> {
+    let started = crate::naming::start_ns(&crate::naming::NsOptions {
+        host: options.host.clone(),
+        port: options.ns_port,
+        unixsocket: None,
+        bchost: None,
+        bcport: options.ns_bcport,
+        nat: None,
+        broadcast: true,
+        hmac_key: options.hmac_key.clone(),
+    })?;
+    let uri = started.server.uri().clone();
+    let server = started.server;
+    std::thread::Builder::new()
+        .name("pyro-nameserver".into())
+        .spawn(move || server.request_loop())
+        .map_err(|e| {
+            EchoError::Daemon(pyro_transport_std::Error::Bind {
+                address: "name server thread".into(),
+                source: e,
+            })
+        })?;
+    Ok((uri, started.broadcast))
 }
 
 /// Run the echo server as Python's script does: print its banner and URI,
@@ -372,12 +419,47 @@ pub fn run(options: &Options) -> Result<(), EchoError> {
             }
         })?;
     }
+    // Python starts its name server thread before binding the echo daemon.
+    let nameserver = if options.nameserver {
+        Some(start_nameserver(options)?)
+    } else {
+        None
+    };
     let (daemon, uri) = start(options)?;
     *stopper.lock().unwrap_or_else(PoisonError::into_inner) = Some(daemon.handle());
     if requested.load(Ordering::SeqCst) {
         daemon.shutdown();
     }
-    if options.verbose {
+    if options.naming || options.nameserver {
+        let (host, port) = match &nameserver {
+            Some((ns_uri, _)) => (ns_uri.host().map(str::to_string), ns_uri.tcp_port()),
+            None => (None, Some(options.ns_port)),
+        };
+        let mut builder = ProxyBuilder::default();
+        if !options.hmac_key.is_empty() {
+            builder = builder.hmac_key(options.hmac_key.clone());
+        }
+        let ns = locate_ns_with(&builder, host.as_deref(), port, true)?;
+        ns.call_value(
+            "register",
+            vec![Value::from(OBJECT_ID), Value::Str(uri.clone())],
+            Dict::default(),
+        )?;
+        if options.verbose {
+            let _ = writeln!(out, "using name server at {}", ns.uri());
+            if let Some((_, bc)) = &nameserver {
+                match bc {
+                    Some(bc) => {
+                        let _ = writeln!(out, "broadcast server running at {bc}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "not using a broadcast server");
+                    }
+                }
+            }
+        }
+        ns.release();
+    } else if options.verbose {
         let _ = writeln!(out, "not using a name server.");
     }
     if !quiet {
@@ -393,7 +475,6 @@ pub fn run(options: &Options) -> Result<(), EchoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pyro_proto::value::Dict;
 
     fn call(method: &str, vargs: Vec<Value>, kwargs: &[(&str, Value)]) -> Result<Value, String> {
         let echo = EchoServer::new(false, || {});

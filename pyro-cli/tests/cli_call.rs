@@ -406,7 +406,7 @@ fn cli_help_speaks_pyro4() {
     for (cmd, needles) in [
         (
             vec!["--help"],
-            &["echoserver", "call", "ping", "Exit codes"][..],
+            &["echoserver", "call", "ping", "ns", "nsc", "Exit codes"][..],
         ),
         (
             vec!["echoserver", "--help"],
@@ -432,6 +432,26 @@ fn cli_help_speaks_pyro4() {
             ][..],
         ),
         (vec!["ping", "--help"], &["Pyro.Daemon", "round-trip"][..]),
+        (
+            vec!["ns", "--help"],
+            &[
+                "pyro4-ns",
+                "--bchost",
+                "--nobc",
+                "--nathost",
+                "PYRO_NS_PORT",
+            ][..],
+        ),
+        (
+            vec!["nsc", "--help"],
+            &[
+                "pyro4-nsc",
+                "listmatching",
+                "removematching",
+                "setmeta",
+                "--unixsocket",
+            ][..],
+        ),
     ] {
         let out = pyro(&cmd);
         assert_eq!(out.status.code(), Some(0), "{cmd:?}");

@@ -339,17 +339,6 @@ fn cli_echoserver_unix_socket() {
 }
 
 #[test]
-fn cli_echoserver_name_server_options_say_not_supported() {
-    for flag in ["-n", "-N", "--naming"] {
-        let out = pyro().args(["echoserver", flag]).output().unwrap();
-        assert_eq!(out.status.code(), Some(3), "{flag}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("not supported yet"), "{flag}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    }
-}
-
-#[test]
 fn cli_echoserver_port_in_use_is_a_communication_failure() {
     let first = Server::rust(&[], &[]);
     let port = first.uri.rsplit(':').next().unwrap().to_string();

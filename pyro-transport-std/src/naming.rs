@@ -51,6 +51,7 @@ pub struct NameServerBuilder {
     daemon: DaemonBuilder,
     host: String,
     port: u16,
+    unix: Option<std::path::PathBuf>,
     broadcast: Option<Option<(String, u16)>>,
 }
 
@@ -60,6 +61,7 @@ impl Default for NameServerBuilder {
             daemon: DaemonBuilder::default(),
             host: "localhost".to_string(),
             port: NS_PORT,
+            unix: None,
             broadcast: None,
         }
     }
@@ -73,8 +75,16 @@ impl NameServerBuilder {
         self
     }
 
+    /// Listen on a Unix domain socket instead of TCP (Pyro4's
+    /// `--unixsocket`); no broadcast responder runs then.
+    pub fn unix(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.unix = Some(path.into());
+        self
+    }
+
     /// Other daemon options (HMAC key, serializers, timeouts, ...); its
-    /// bind address is replaced by [`tcp`](Self::tcp)'s.
+    /// bind address is replaced by [`tcp`](Self::tcp)'s or
+    /// [`unix`](Self::unix)'s.
     pub fn daemon(mut self, daemon: DaemonBuilder) -> Self {
         self.daemon = daemon;
         self
@@ -98,12 +108,16 @@ impl NameServerBuilder {
     /// Bind the daemon (and the responder), register the name server
     /// object and its own name.
     pub fn bind(self) -> Result<NameServer, Error> {
-        let daemon = self.daemon.tcp(&self.host, self.port).bind()?;
+        let daemon = match &self.unix {
+            Some(path) => self.daemon.unix(path.clone()).bind()?,
+            None => self.daemon.tcp(&self.host, self.port).bind()?,
+        };
         let uri = daemon.uri_for(NAMESERVER_NAME)?;
         let servant = Arc::new(core::NameServer::new(&uri));
         let registration: Arc<dyn Servant> = servant.clone();
         daemon.register(Registration::from(registration), Some(NAMESERVER_NAME))?;
         let bc = match self.broadcast {
+            _ if self.unix.is_some() => None,
             Some(explicit) => explicit,
             None if is_loopback(&self.host) => None,
             None => Some(("0.0.0.0".to_string(), NS_BCPORT)),
