@@ -33,8 +33,8 @@ mod proxy;
 
 pub use daemon::{Daemon, DaemonBuilder, DaemonHandle, Error};
 pub use proxy::{
-    Batch, BatchResults, HandshakeValidator, IntoUri, Phase, Proxy, ProxyBuilder, ProxyError,
-    RemoteStream, DEFAULT_RECONNECT_INTERVAL,
+    Batch, BatchResults, CallResult, HandshakeValidator, IntoUri, Phase, Proxy, ProxyBuilder,
+    ProxyError, RemoteStream, DEFAULT_RECONNECT_INTERVAL,
 };
 pub use pyro_proto;
 pub use smol;

@@ -27,6 +27,15 @@ use conn::{Connection, Start, Target};
 pub use error::{Phase, ProxyError};
 pub use stream::RemoteStream;
 
+/// What [`Proxy::call_any`] got back.
+#[derive(Debug)]
+pub enum CallResult {
+    /// A plain return value (`None` for a oneway call).
+    Value(Value),
+    /// An iterator result, read item by item.
+    Stream(RemoteStream<Value>),
+}
+
 /// Pyro4's pause between two attempts of `_pyroReconnect`.
 pub const DEFAULT_RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -611,6 +620,28 @@ impl Proxy {
                 })
             }
             other => expect_value(method, other),
+        }
+    }
+
+    /// A call with [`Value`]s that takes whatever the method returns: a
+    /// plain value, or (for a Python generator) the remote stream to read,
+    /// as Pyro4's proxy does when it does not know the result's kind in
+    /// advance (a dynamic client such as a CLI). Same as the blocking
+    /// proxy's `call_any`.
+    pub async fn call_any(
+        &self,
+        method: &str,
+        vargs: Vec<Value>,
+        kwargs: Dict,
+        opts: &CallOptions,
+    ) -> Result<CallResult, ProxyError> {
+        match self.invoke(method, vargs, kwargs, opts).await? {
+            Response::Stream(id) => Ok(CallResult::Stream(RemoteStream::remote(
+                self.shared.clone(),
+                method,
+                id,
+            ))),
+            other => expect_value(method, other).map(CallResult::Value),
         }
     }
 

@@ -284,6 +284,55 @@ fn streams_read_to_the_end_and_close_when_dropped_early() {
 }
 
 #[test]
+fn call_any_returns_a_value_or_a_stream() {
+    let d = serve(local());
+    smol::block_on(async {
+        let p = Proxy::new(&d.uri).unwrap();
+        let opts = CallOptions::default();
+        let add = vec![Value::Int(3), Value::Int(4)];
+        match p
+            .call_any("add", add, Dict::default(), &opts)
+            .await
+            .unwrap()
+        {
+            CallResult::Value(v) => assert_eq!(v, Value::Int(7)),
+            other => panic!("expected a value, got {other:?}"),
+        }
+        // A list is a value here (only a generator is a stream).
+        let listed = vec![Value::Int(2)];
+        match p
+            .call_any("listed", listed, Dict::default(), &opts)
+            .await
+            .unwrap()
+        {
+            CallResult::Value(v) => assert_eq!(v, Value::List(vec![Value::Int(0), Value::Int(1)])),
+            other => panic!("expected a value, got {other:?}"),
+        }
+        let count = vec![Value::Int(3)];
+        match p
+            .call_any("count", count, Dict::default(), &opts)
+            .await
+            .unwrap()
+        {
+            CallResult::Stream(s) => {
+                assert!(s.id().is_some());
+                let items = s.collect_vec().await.unwrap();
+                assert_eq!(items, [Value::Int(0), Value::Int(1), Value::Int(2)]);
+            }
+            other => panic!("expected a stream, got {other:?}"),
+        }
+        assert_eq!(d.handle.stream_count(), 0);
+        // A remote exception is an error, as with call_value.
+        let div = vec![Value::Int(1), Value::Int(0)];
+        let err = p
+            .call_any("divide", div, Dict::default(), &opts)
+            .await
+            .unwrap_err();
+        assert!(err.remote().is_some(), "{err:?}");
+    });
+}
+
+#[test]
 fn attributes_get_and_set() {
     let d = serve(local());
     smol::block_on(async {
