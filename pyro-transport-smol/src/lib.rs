@@ -28,6 +28,7 @@
 
 mod daemon;
 mod entropy;
+pub mod naming;
 mod net;
 mod proxy;
 

@@ -25,19 +25,25 @@ pub(crate) type Start<'a> =
 /// Where a proxy connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    Tcp { host: String, port: u16 },
+    Tcp {
+        host: String,
+        port: u16,
+    },
     Unix(PathBuf),
+    /// A PYRONAME/PYROMETA URI, resolved through the name server on every
+    /// connect (as Pyro4's proxy does).
+    Name(Uri),
 }
 
 impl Target {
     /// The connect location of a PYRO URI.
     pub(crate) fn from_uri(uri: &Uri) -> Result<Target, ProxyError> {
+        if uri.protocol() != Protocol::Pyro {
+            return Ok(Target::Name(uri.clone()));
+        }
         let no_location = || ProxyError::NoLocation {
             uri: uri.to_string(),
         };
-        if uri.protocol() != Protocol::Pyro {
-            return Err(no_location());
-        }
         if let Some(path) = uri.sockname() {
             if path.is_empty() || cfg!(not(unix)) {
                 return Err(no_location());
@@ -58,6 +64,7 @@ impl Target {
         match self {
             Target::Tcp { host, port } => format!("('{host}', {port})"),
             Target::Unix(path) => path.display().to_string(),
+            Target::Name(uri) => uri.to_string(),
         }
     }
 
@@ -79,6 +86,10 @@ impl Target {
             },
         };
         match self {
+            // Resolved before opening (Shared::connect); never opened as is.
+            Target::Name(uri) => Err(ProxyError::NoLocation {
+                uri: uri.to_string(),
+            }),
             Target::Tcp { host, port } => {
                 let stream = within(
                     timeout,

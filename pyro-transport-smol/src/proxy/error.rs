@@ -48,8 +48,21 @@ pub enum ProxyError {
         #[source]
         source: UriError,
     },
-    /// A PYRONAME/PYROMETA URI, or one without a host and port or socket path.
-    #[error("{uri}: no location to connect to (expected PYRO:object@host:port or PYRO:object@./u:socketpath; name server URIs are not supported)")]
+    /// A name-server failure on this side (Pyro4 raises `NamingError`):
+    /// no name server found (`Failed to locate the nameserver`, with the
+    /// last connection error as source), or no registration with the
+    /// metadata a PYROMETA URI asks for. A name the name server does not
+    /// know is its own remote `NamingError`, [`Remote`](Self::Remote).
+    #[error("{message}")]
+    Naming {
+        /// Pyro4's `NamingError` text.
+        message: String,
+        /// What failed underneath, if anything.
+        #[source]
+        source: Option<Box<ProxyError>>,
+    },
+    /// The URI names no place to connect to (or a Unix socket on a platform without them).
+    #[error("{uri}: no location to connect to (expected PYRO:object@host:port or PYRO:object@./u:socketpath)")]
     NoLocation {
         /// The URI.
         uri: String,

@@ -269,17 +269,36 @@ impl Shared {
         if inner.conn.is_some() {
             return Ok(false);
         }
-        let (conn, connected) = Connection::open(
-            &self.target,
-            &inner.settings.config,
-            &mut inner.seq,
-            self.clock,
-        )
-        .await?;
+        // PYRONAME/PYROMETA: look the object up through the name server
+        // first, on every connect (Pyro4's `__pyroCreateConnection`), with
+        // this proxy's HMAC key and timeout.
+        let resolved = match &self.target {
+            Target::Name(uri) => {
+                let ns = ProxyBuilder {
+                    config: ClientConfig {
+                        hmac_key: inner.settings.config.hmac_key.clone(),
+                        timeout: inner.settings.config.timeout,
+                        ..ClientConfig::new("")
+                    },
+                    ..ProxyBuilder::default()
+                };
+                let direct = crate::naming::resolve(uri, &ns).await?;
+                let mut config = inner.settings.config.clone();
+                config.object = direct.object().to_string();
+                Some((Target::from_uri(&direct)?, config))
+            }
+            _ => None,
+        };
+        let (target, config) = match &resolved {
+            Some((target, config)) => (target, config),
+            None => (&self.target, &inner.settings.config),
+        };
+        let (conn, connected) =
+            Connection::open(target, config, &mut inner.seq, self.clock).await?;
         if let Some(check) = &inner.settings.validator {
             // Dropping `conn` closes the socket.
             check(&connected.handshake).map_err(|reason| ProxyError::Handshake {
-                address: self.target.describe(),
+                address: target.describe(),
                 reason,
             })?;
         }

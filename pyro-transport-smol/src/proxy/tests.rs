@@ -440,10 +440,11 @@ fn connection_errors_are_typed() {
         Proxy::new("nonsense").unwrap_err(),
         ProxyError::InvalidUri { .. }
     ));
-    assert!(matches!(
-        Proxy::new("PYRONAME:some.name").unwrap_err(),
-        ProxyError::NoLocation { .. }
-    ));
+    // Magic URIs are resolved on connect: no name server there.
+    let named = Proxy::new(format!("PYRONAME:some.name@127.0.0.1:{port}")).unwrap();
+    let err = smol::block_on(named.ping()).unwrap_err();
+    assert_eq!(err.to_string(), crate::naming::FAILED_TO_LOCATE);
+    assert!(matches!(err, ProxyError::Naming { .. }), "{err:?}");
 }
 
 #[test]
