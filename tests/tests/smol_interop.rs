@@ -601,3 +601,145 @@ fn smol_proxy_python_concurrent_tasks() {
     );
     println!("{TASKS} async proxies against the Python daemon: {took:?}");
 }
+
+// ---------------------------------------------------------------------------
+// The async proxy resolving names through Python's name server.
+// ---------------------------------------------------------------------------
+
+/// `python -m Pyro4.naming -n 127.0.0.1 -p <free port> -x -k <key>` (no
+/// broadcast responder), killed on drop.
+struct PyNameServer {
+    child: Child,
+    port: u16,
+}
+
+impl PyNameServer {
+    fn start(key: &str) -> PyNameServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(pyro_tests::python::python())
+            // -k is deprecated (a warning on stderr), still the simplest way here.
+            .args(["-W", "ignore::UserWarning", "-m", "Pyro4.naming"])
+            .args(["-n", "127.0.0.1", "-x", "-k", key])
+            .args(["-p", &port.to_string()])
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python -m Pyro4.naming");
+        let ns = PyNameServer { child, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Python name server did not start"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        ns
+    }
+}
+
+impl Drop for PyNameServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Python daemon registered in a Python name server (both with an HMAC
+/// key), reached by the async proxy through `PYRONAME:` and `PYROMETA:`
+/// URIs: the lookup goes out with the proxy's key, Python's `NamingError`
+/// texts come back, and `call_any` gives a generator's stream.
+#[test]
+fn smol_proxy_pyroname_through_the_python_name_server() {
+    use pyro_transport_smol::naming::locate_ns_with;
+    use pyro_transport_smol::CallResult;
+    const KEY: &str = "ns-k3y";
+    let py_ns = PyNameServer::start(KEY);
+    let d = PyDaemon::start(&["--hmac", KEY]);
+    let at = format!("127.0.0.1:{}", py_ns.port);
+    smol::block_on(async {
+        let keyed = Proxy::builder().hmac_key(KEY);
+        let ns = locate_ns_with(&keyed, Some("127.0.0.1"), Some(py_ns.port), false)
+            .await
+            .unwrap();
+        assert_eq!(ns.uri().to_string(), format!("PYRO:Pyro.NameServer@{at}"));
+        let mut kwargs = Dict::new();
+        kwargs.insert(
+            "metadata",
+            Value::List(vec![Value::Str("kind:py-test".into())]),
+        );
+        let reply = ns
+            .call_value(
+                "register",
+                vec![Value::Str("py.test".into()), Value::Str(d.uri.clone())],
+                kwargs,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply, Value::None);
+
+        let name = format!("PYRONAME:py.test@{at}");
+        let by_name = keyed.build(name.as_str()).unwrap();
+        assert_eq!(by_name.call::<i64>("add", (2, 40)).await.unwrap(), 42);
+        assert_eq!(by_name.uri().to_string(), name);
+        let by_meta = keyed
+            .build(format!("PYROMETA:kind:py-test@{at}").as_str())
+            .unwrap();
+        assert_eq!(by_meta.call::<i64>("add", (1, 2)).await.unwrap(), 3);
+        // call_any: a generator is a stream, a plain result a value.
+        let opts = Default::default();
+        match by_name
+            .call_any("generator", vec![Value::Int(3)], Dict::new(), &opts)
+            .await
+            .unwrap()
+        {
+            CallResult::Stream(s) => assert_eq!(
+                s.collect_vec().await.unwrap(),
+                [Value::Int(0), Value::Int(1), Value::Int(2)]
+            ),
+            other => panic!("expected a stream, got {other:?}"),
+        }
+        match by_name
+            .call_any(
+                "add",
+                vec![Value::Int(5), Value::Int(6)],
+                Dict::new(),
+                &opts,
+            )
+            .await
+            .unwrap()
+        {
+            CallResult::Value(v) => assert_eq!(v, Value::Int(11)),
+            other => panic!("expected a value, got {other:?}"),
+        }
+
+        // Python's own NamingError texts.
+        let unknown = keyed
+            .build(format!("PYRONAME:nothing@{at}").as_str())
+            .unwrap();
+        let err = unknown.bind().await.unwrap_err();
+        let remote = err.remote().expect("a remote NamingError");
+        assert_eq!(remote.class_name, "Pyro4.errors.NamingError");
+        assert_eq!(remote.message(), "unknown name: nothing");
+        let nomatch = keyed
+            .build(format!("PYROMETA:kind:none@{at}").as_str())
+            .unwrap();
+        let err = nomatch.bind().await.unwrap_err();
+        assert!(matches!(err, ProxyError::Naming { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "no registrations available with desired metadata properties {'kind:none'}"
+        );
+        // Without the key the name server cannot be reached.
+        let keyless = Proxy::new(name.as_str()).unwrap();
+        let err = keyless.bind().await.unwrap_err();
+        assert!(matches!(err, ProxyError::Naming { .. }), "{err:?}");
+    });
+}
