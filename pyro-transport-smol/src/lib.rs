@@ -10,7 +10,8 @@
 //!
 //! The client side is [`Proxy`], Pyro4's proxy with `async` calls, oneway
 //! calls, batches, remote iterators and attributes; timeouts are async-io
-//! timers.
+//! timers. `PYRONAME:`/`PYROMETA:` URIs are resolved through a name server
+//! on connect; [`naming`] has `locate_ns` and `resolve`.
 //!
 //! ```no_run
 //! use pyro_transport_smol::Proxy;

@@ -436,6 +436,10 @@ fn keywords(kwargs: impl Serialize) -> Result<Dict, ProxyError> {
 impl Proxy {
     /// A proxy for `uri` with Pyro4's default settings; nothing is connected
     /// until the first call (or [`bind`](Self::bind)).
+    ///
+    /// A PYRONAME or PYROMETA URI is resolved through the name server on
+    /// every connect, as Pyro4 does (see [`crate::naming`]), with this
+    /// proxy's HMAC key and timeout.
     pub fn new(uri: impl IntoUri) -> Result<Proxy, ProxyError> {
         ProxyBuilder::default().build(uri)
     }
