@@ -41,29 +41,9 @@ const CODEC: &str = "marshal";
 /// (`marshal.dumps(value)` after the top-level class-dict conversion, which a
 /// [`Value::Class`] already is).
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(64 + bulk_size(core::slice::from_ref(value)));
+    let mut out = Vec::with_capacity(64 + super::bulk_size(core::slice::from_ref(value)));
     encode::Writer::new(&mut out).value(value, 0)?;
     Ok(out)
-}
-
-/// Bytes that the large leaves among `values` (bytes and strs, looked at
-/// one level deep) will take in the output: sizing the output for them up
-/// front writes a large payload once into one allocation instead of growing
-/// (and copying) it step by step. Only our own values are measured, never a
-/// length read from the peer.
-fn bulk_size(values: &[Value]) -> usize {
-    let leaf = |v: &Value| match v {
-        Value::Bytes(b) => b.len() + 5,
-        Value::Str(s) => s.len() + 5,
-        _ => 0,
-    };
-    values
-        .iter()
-        .map(|v| match v {
-            Value::Tuple(items) | Value::List(items) => items.iter().map(leaf).sum(),
-            other => leaf(other),
-        })
-        .sum()
 }
 
 /// Decode one value as `marshal.loads` does: the raw tree, where a dict with a
@@ -90,7 +70,7 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
             )))
         }
     };
-    let mut out = Vec::with_capacity(64 + bulk_size(items));
+    let mut out = Vec::with_capacity(64 + super::bulk_size(items));
     let mut w = encode::Writer::new(&mut out);
     w.raw(&[b')', 4]);
     w.str(&call.object);
