@@ -30,8 +30,13 @@ pub struct Decoder {
     max_message_size: Option<usize>,
     hmac_key: Option<HmacKey>,
     check_hmac: bool,
-    /// Bytes of the frame in progress (never more than one frame).
+    /// Bytes of the frame in progress (never more than one frame). Its
+    /// allocation is kept across frames: once the previous frame's `Bytes`
+    /// are dropped, the next frame reuses it (no fresh pages per frame).
     buf: BytesMut,
+    /// Size of the last frame assembled in `buf`: how much of its
+    /// allocation to try to take back when the next frame starts.
+    last_frame: usize,
     /// The checked header of the frame in progress, once its 24 bytes are in.
     header: Option<Header>,
     ready: VecDeque<Message>,
@@ -62,6 +67,7 @@ impl Decoder {
             hmac_key: None,
             check_hmac: true,
             buf: BytesMut::new(),
+            last_frame: 0,
             header: None,
             ready: VecDeque::new(),
             error: None,
@@ -218,6 +224,12 @@ impl Decoder {
         let header = match self.header {
             Some(h) => h,
             None => {
+                if self.buf.is_empty() && self.last_frame > 0 {
+                    // Take back the allocation of the previous frame if its
+                    // bytes are gone (never allocates; a frame still held by
+                    // the caller just means a new buffer, as before).
+                    let _ = self.buf.try_reclaim(self.last_frame);
+                }
                 let take = (HEADER_SIZE - self.buf.len()).min(input.len());
                 self.buf.extend_from_slice(&input[..take]);
                 used = take;
@@ -240,10 +252,17 @@ impl Decoder {
         };
         let total = HEADER_SIZE + header.body_length();
         let take = (total - self.buf.len()).min(input.len() - used);
+        if self.buf.capacity() - self.buf.len() < take {
+            // Grow by doubling what has arrived, never beyond the declared
+            // total: the allocation stays within twice the bytes received.
+            let grow = take.max(self.buf.len()).min(total - self.buf.len());
+            self.buf.reserve(grow);
+        }
         self.buf.extend_from_slice(&input[used..used + take]);
         used += take;
         if self.buf.len() == total {
             self.header = None;
+            self.last_frame = total;
             let frame = self.buf.split().freeze();
             self.complete(frame, header);
         }

@@ -788,3 +788,45 @@ fn prepared_hmac_key_matches_the_one_shot_functions() {
     assert_eq!(key.verify(b"hello", &a), Err(FrameError::HmacMissing));
     assert_eq!(verify_with(None, b"hello", &a), Ok(()));
 }
+
+#[test]
+fn receive_buffer_is_reused_once_the_previous_frame_is_dropped() {
+    // 1 MiB frames fed in 64 KiB reads, as a socket delivers them: the
+    // second frame must land in the first one's allocation (no fresh pages
+    // per frame), and a frame still held must never be overwritten.
+    let payload = |b: u8| vec![b; 1 << 20];
+    let frame = |b: u8| {
+        Message::new(MessageType::Invoke, 1, payload(b))
+            .encode(None)
+            .unwrap()
+    };
+    let feed = |dec: &mut Decoder, bytes: &[u8]| {
+        for chunk in bytes.chunks(64 * 1024) {
+            dec.receive(chunk);
+        }
+        dec.next_message().unwrap().expect("a whole frame")
+    };
+    let mut dec = Decoder::new(ExpectedTypes::DAEMON);
+    let first = feed(&mut dec, &frame(1));
+    let total = HEADER_SIZE + (1 << 20);
+    // Held while the next frame arrives: it keeps its bytes.
+    let second = feed(&mut dec, &frame(2));
+    assert_eq!(first.data, payload(1));
+    assert_eq!(second.data, payload(2));
+    drop(first);
+    drop(second);
+    let third = feed(&mut dec, &frame(3));
+    assert_eq!(third.data, payload(3));
+    let (a, b) = {
+        let at = third.data.as_ptr() as usize - HEADER_SIZE;
+        drop(third);
+        let fourth = feed(&mut dec, &frame(4));
+        assert_eq!(fourth.data, payload(4));
+        (at, fourth.data.as_ptr() as usize - HEADER_SIZE)
+    };
+    // Third and fourth frames share one allocation of at most twice a frame.
+    assert!(
+        b >= a && b - a <= 2 * total,
+        "fresh buffer per frame: {a:#x} {b:#x}"
+    );
+}

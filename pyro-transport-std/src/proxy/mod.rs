@@ -775,10 +775,22 @@ impl Proxy {
     ) -> Result<Response, ProxyError> {
         let mut inner = self.shared.lock();
         let mut attempt = 0;
+        // The arguments are moved into the last attempt the retry setting
+        // allows (the only one without retries: no copy of a large payload)
+        // and cloned for the ones before it.
+        let args = core::cell::RefCell::new(Some((vargs, kwargs)));
         loop {
+            let last = attempt >= inner.settings.max_retries;
             let result = self.check_method(&mut inner, method).and_then(|()| {
                 self.shared.transact(&mut inner, &|s, now| {
-                    s.call(method, vargs.clone(), kwargs.clone(), opts, now)
+                    let (vargs, kwargs) = if last {
+                        let taken = args.borrow_mut().take();
+                        taken.expect("the last attempt starts its request once")
+                    } else {
+                        let kept = args.borrow().clone();
+                        kept.expect("arguments are moved only by the last attempt")
+                    };
+                    s.call(method, vargs, kwargs, opts, now)
                 })
             });
             match result {

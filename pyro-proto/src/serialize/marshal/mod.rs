@@ -41,7 +41,7 @@ const CODEC: &str = "marshal";
 /// (`marshal.dumps(value)` after the top-level class-dict conversion, which a
 /// [`Value::Class`] already is).
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::with_capacity(64 + super::bulk_size(core::slice::from_ref(value)));
     encode::Writer::new(&mut out).value(value, 0)?;
     Ok(out)
 }
@@ -70,7 +70,7 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
             )))
         }
     };
-    let mut out = Vec::with_capacity(64);
+    let mut out = Vec::with_capacity(64 + super::bulk_size(items));
     let mut w = encode::Writer::new(&mut out);
     w.raw(&[b')', 4]);
     w.str(&call.object);
