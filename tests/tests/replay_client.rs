@@ -130,8 +130,8 @@ fn list(items: Vec<Value>) -> Value {
 
 /// Python's `repr` of a received value, as the capture script printed it
 /// (`%r`). Class objects: a URI prints as `<Pyro4.core.URI at 0x?; PYRO:..>`
-/// (addresses are masked in the expected text too), an exception as
-/// `Name(args)`.
+/// (addresses are masked in the expected text too), others as
+/// `<module.Name object at 0x?>`.
 fn repr(v: &Value) -> String {
     let mut out = String::new();
     repr_into(v, &mut out);
@@ -212,9 +212,10 @@ fn exc_text(e: &RemoteError) -> String {
 /// capture script printed.
 fn closed_text(reason: &CloseReason, port: u16) -> String {
     match reason {
-        CloseReason::HandshakeFailed(r)
-            if r.starts_with("message hmac mismatch") || r.contains("hmac") =>
-        {
+        // The session's own HMAC check of the answer (Pyro4's texts 'message
+        // hmac mismatch', 'hmac key config not symmetric'): Python raises it
+        // while connecting, before looking at the CONNECTFAIL.
+        CloseReason::HandshakeFailed(r) if r.contains("hmac") => {
             format!("CommunicationError: cannot connect to ('127.0.0.1', {port}): {r}")
         }
         CloseReason::HandshakeFailed(r) => {
