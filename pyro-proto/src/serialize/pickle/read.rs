@@ -53,6 +53,14 @@ struct Node {
     depth: usize,
 }
 
+/// The container an opcode adds items to.
+#[derive(Debug, Clone, Copy)]
+enum Container {
+    List,
+    Dict,
+    Set,
+}
+
 /// What kind of object an instance is (the class it was created from).
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -149,16 +157,6 @@ impl Node {
             return Err(too_deep());
         }
         Ok(Node { items, depth })
-    }
-
-    fn push(&mut self, item: Obj) -> Result<(), SerializeError> {
-        let d = (item.depth() + 1).max(self.depth).max(1);
-        if d > MAX_DEPTH {
-            return Err(too_deep());
-        }
-        self.depth = d;
-        self.items.push(item);
-        Ok(())
     }
 
     fn extend(&mut self, items: Vec<Obj>) -> Result<(), SerializeError> {
@@ -423,6 +421,24 @@ impl<'a> Reader<'a> {
             Obj::Ref(s) => self.slots[*s as usize].obj.as_ref().unwrap_or(&Obj::None),
             other => other,
         }
+    }
+
+    /// Add `items` to the container on top of the stack (the list of an
+    /// APPEND(S), the dict of a SETITEM(S) as key, value, ..., the set of an
+    /// ADDITEMS); anything else there is an error naming `opcode`.
+    fn add_to_top(&mut self, at: usize, items: Vec<Obj>, want: Container, opcode: &str) -> R<()> {
+        if let (Obj::List(n), Container::List)
+        | (Obj::Dict(n), Container::Dict)
+        | (Obj::Set(n), Container::Set) = (self.top_mut(at)?, want)
+        {
+            return n.extend(items);
+        }
+        let what = match want {
+            Container::List => "to an object that is not a list",
+            Container::Dict => "on an object that is not a dict",
+            Container::Set => "on an object that is not a set",
+        };
+        Err(self.err(at, format!("{opcode} {what}")))
     }
 
     /// The object on top of the stack, through a reference, for mutation.
@@ -722,73 +738,27 @@ impl<'a> Reader<'a> {
                 }
                 APPEND => {
                     let item = self.pop(at)?;
-                    let ok = match self.top_mut(at)? {
-                        Obj::List(n) => {
-                            n.push(item)?;
-                            true
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(self.err(at, "APPEND to an object that is not a list"));
-                    }
+                    self.add_to_top(at, vec![item], Container::List, "APPEND")?;
                 }
                 APPENDS => {
                     let items = self.pop_mark(at)?;
-                    let ok = match self.top_mut(at)? {
-                        Obj::List(n) => {
-                            n.extend(items)?;
-                            true
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(self.err(at, "APPENDS to an object that is not a list"));
-                    }
+                    self.add_to_top(at, items, Container::List, "APPENDS")?;
                 }
                 SETITEM => {
                     let v = self.pop(at)?;
                     let k = self.pop(at)?;
-                    let ok = match self.top_mut(at)? {
-                        Obj::Dict(n) => {
-                            n.push(k)?;
-                            n.push(v)?;
-                            true
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(self.err(at, "SETITEM on an object that is not a dict"));
-                    }
+                    self.add_to_top(at, vec![k, v], Container::Dict, "SETITEM")?;
                 }
                 SETITEMS => {
                     let items = self.pop_mark(at)?;
                     if items.len() % 2 != 0 {
                         return Err(self.err(at, "odd number of items for SETITEMS"));
                     }
-                    let ok = match self.top_mut(at)? {
-                        Obj::Dict(n) => {
-                            n.extend(items)?;
-                            true
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(self.err(at, "SETITEMS on an object that is not a dict"));
-                    }
+                    self.add_to_top(at, items, Container::Dict, "SETITEMS")?;
                 }
                 ADDITEMS => {
                     let items = self.pop_mark(at)?;
-                    let ok = match self.top_mut(at)? {
-                        Obj::Set(n) => {
-                            n.extend(items)?;
-                            true
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(self.err(at, "ADDITEMS on an object that is not a set"));
-                    }
+                    self.add_to_top(at, items, Container::Set, "ADDITEMS")?;
                 }
                 GLOBAL => {
                     let m = self.line()?;
