@@ -12,8 +12,8 @@ use pyro_proto::session::{
 use pyro_proto::uri::{Protocol, Uri};
 use pyro_proto::value::Value;
 
-use super::error::{Phase, ProxyError};
 use crate::net::{within, Conn};
+use pyro_transport_common::{Phase, ProxyError};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;

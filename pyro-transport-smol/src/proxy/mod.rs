@@ -2,7 +2,6 @@
 
 mod batch;
 mod conn;
-mod error;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -24,7 +23,7 @@ use smol::Timer;
 
 pub use batch::{Batch, BatchResults};
 use conn::{Connection, Start, Target};
-pub use error::{Phase, ProxyError};
+pub use pyro_transport_common::{Phase, ProxyError};
 pub use stream::RemoteStream;
 
 /// What [`Proxy::call_any`] got back.

@@ -2,7 +2,6 @@
 
 mod batch;
 mod conn;
-mod error;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -26,7 +25,7 @@ use serde::Serialize;
 
 pub use batch::{Batch, BatchResults};
 use conn::{Clock, Connection, Target};
-pub use error::{Phase, ProxyError};
+pub use pyro_transport_common::{Phase, ProxyError};
 pub use stream::RemoteStream;
 
 /// What [`Proxy::call_any`] got back.

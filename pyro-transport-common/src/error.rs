@@ -1,5 +1,5 @@
-//! What can go wrong with a [`Proxy`](super::Proxy) call, in terms a caller
-//! can act on: which address, which phase, what the daemon said.
+//! What can go wrong with a proxy call (blocking or async), in terms a
+//! caller can act on: which address, which phase, what the daemon said.
 
 use std::fmt;
 use std::io;
@@ -30,7 +30,7 @@ impl fmt::Display for Phase {
     }
 }
 
-/// Errors of a [`Proxy`](super::Proxy).
+/// Errors of a proxy (`pyro_transport_std::Proxy`, `pyro_transport_smol::Proxy`).
 ///
 /// Addresses are printed as Pyro4 prints them (`('127.0.0.1', 9999)` for
 /// TCP, the path for a Unix socket), so messages match a Python client's.
@@ -222,7 +222,7 @@ impl ProxyError {
     }
 
     /// Errors of the connection itself (Pyro4's `CommunicationError` family),
-    /// the ones [`Proxy::reconnect`](super::Proxy::reconnect) keeps trying after.
+    /// the ones a proxy's `reconnect` keeps trying after.
     pub fn is_communication_error(&self) -> bool {
         match self {
             ProxyError::ConnectionRefused { .. }
