@@ -6,6 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use pyro_proto::session::args::ArgsError;
+use pyro_proto::session::{CloseReason, SessionError};
 use pyro_proto::value::RemoteError;
 use pyro_proto::{SerializeError, UriError};
 
@@ -204,6 +205,69 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// Why a session to `address` closed (`timeout`: the proxy's), as the
+    /// error Pyro4's proxy raises for it.
+    pub fn closed(reason: CloseReason, address: &str, timeout: Option<Duration>) -> ProxyError {
+        let address = address.to_string();
+        match reason {
+            CloseReason::TimedOut => ProxyError::TimedOut {
+                address,
+                phase: Phase::Receiving,
+                timeout: timeout.unwrap_or_default(),
+            },
+            CloseReason::PeerClosed | CloseReason::Local | CloseReason::AfterError(_) => {
+                ProxyError::ConnectionClosed {
+                    address,
+                    reason: reason.to_string(),
+                }
+            }
+            CloseReason::HandshakeFailed(reason) => ProxyError::Rejected { address, reason },
+            CloseReason::Frame(e) => ProxyError::Protocol {
+                address,
+                reason: e.to_string(),
+            },
+            CloseReason::UnexpectedMessage(code) => ProxyError::Protocol {
+                address,
+                reason: format!("invalid msg type {code} received"),
+            },
+            CloseReason::Protocol(reason) => ProxyError::Protocol { address, reason },
+        }
+    }
+
+    /// Why a session closed while connecting: failures on our side of the
+    /// handshake are [`Handshake`](Self::Handshake), the rest as [`closed`](Self::closed).
+    pub fn handshake_failed(
+        reason: CloseReason,
+        address: &str,
+        timeout: Option<Duration>,
+    ) -> ProxyError {
+        let text = match reason {
+            CloseReason::Frame(e) => e.to_string(),
+            CloseReason::Protocol(text) => text,
+            CloseReason::UnexpectedMessage(code) => format!("invalid msg type {code} received"),
+            other => return ProxyError::closed(other, address, timeout),
+        };
+        ProxyError::Handshake {
+            address: address.to_string(),
+            reason: text,
+        }
+    }
+
+    /// A command the session refused before anything was sent.
+    pub fn refused(e: SessionError, address: &str, timeout: Option<Duration>) -> ProxyError {
+        match e {
+            SessionError::Serialize(source) => ProxyError::Serialize {
+                what: "request",
+                source,
+            },
+            SessionError::Closed(reason) => ProxyError::closed(reason, address, timeout),
+            other => ProxyError::Protocol {
+                address: address.to_string(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
     /// The remote exception, when the call raised one.
     pub fn remote(&self) -> Option<&RemoteError> {
         match self {

@@ -310,56 +310,14 @@ impl Connection {
 
     /// A command the session refused before anything was sent.
     fn local_error(&self, e: SessionError) -> ProxyError {
-        match e {
-            SessionError::Serialize(source) => ProxyError::Serialize {
-                what: "request",
-                source,
-            },
-            SessionError::Closed(reason) => self.closed_error(reason),
-            other => ProxyError::Protocol {
-                address: self.address.clone(),
-                reason: other.to_string(),
-            },
-        }
+        ProxyError::refused(e, &self.address, self.timeout)
     }
 
     fn closed_error(&self, reason: CloseReason) -> ProxyError {
-        let address = self.address.clone();
-        match reason {
-            CloseReason::TimedOut => ProxyError::TimedOut {
-                address,
-                phase: Phase::Receiving,
-                timeout: self.timeout.unwrap_or_default(),
-            },
-            CloseReason::PeerClosed | CloseReason::Local | CloseReason::AfterError(_) => {
-                ProxyError::ConnectionClosed {
-                    address,
-                    reason: reason.to_string(),
-                }
-            }
-            CloseReason::HandshakeFailed(reason) => ProxyError::Rejected { address, reason },
-            CloseReason::Frame(e) => ProxyError::Protocol {
-                address,
-                reason: e.to_string(),
-            },
-            CloseReason::UnexpectedMessage(code) => ProxyError::Protocol {
-                address,
-                reason: format!("invalid msg type {code} received"),
-            },
-            CloseReason::Protocol(reason) => ProxyError::Protocol { address, reason },
-        }
+        ProxyError::closed(reason, &self.address, self.timeout)
     }
 
     fn handshake_error(&self, reason: CloseReason) -> ProxyError {
-        let text = match reason {
-            CloseReason::Frame(e) => e.to_string(),
-            CloseReason::Protocol(text) => text,
-            CloseReason::UnexpectedMessage(code) => format!("invalid msg type {code} received"),
-            other => return self.closed_error(other),
-        };
-        ProxyError::Handshake {
-            address: self.address.clone(),
-            reason: text,
-        }
+        ProxyError::handshake_failed(reason, &self.address, self.timeout)
     }
 }
