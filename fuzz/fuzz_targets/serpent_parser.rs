@@ -31,7 +31,7 @@ fn base64(data: &[u8]) -> String {
 fn model(v: &Value) -> Value {
     match v {
         Value::Bytes(b) => Value::Dict(Dict(vec![
-            (Value::Str("data".into()), Value::Str(base64(b))),
+            (Value::Str("data".into()), Value::Str(base64(b).into())),
             (Value::Str("encoding".into()), Value::Str("base64".into())),
         ])),
         Value::Set(items) if items.is_empty() => Value::Tuple(Vec::new()),

@@ -442,7 +442,7 @@ pub fn run(options: &Options) -> Result<(), EchoError> {
         let ns = locate_ns_with(&builder, host.as_deref(), port, true)?;
         ns.call_value(
             "register",
-            vec![Value::from(OBJECT_ID), Value::Str(uri.clone())],
+            vec![Value::from(OBJECT_ID), Value::Str(uri.as_str().into())],
             Dict::default(),
         )?;
         if options.verbose {

@@ -343,7 +343,12 @@ fn str_set(items: &[String]) -> Value {
     let mut sorted: Vec<&String> = items.iter().collect();
     sorted.sort();
     sorted.dedup();
-    Value::Set(sorted.into_iter().map(|s| Value::Str(s.clone())).collect())
+    Value::Set(
+        sorted
+            .into_iter()
+            .map(|s| Value::Str(s.as_str().into()))
+            .collect(),
+    )
 }
 
 fn kwargs(items: Vec<(&str, Value)>) -> Dict {
@@ -372,7 +377,7 @@ fn command_result(
     out: &mut dyn Write,
     input: &mut dyn BufRead,
 ) -> Result<(), ProxyError> {
-    let arg = |i: usize| Value::Str(args[i].clone());
+    let arg = |i: usize| Value::Str(args[i].as_str().into());
     let list = |out: &mut dyn Write, kw: Vec<(&str, Value)>, title: &str| {
         let mut kw = kw;
         kw.push(("return_metadata", Value::Bool(true)));

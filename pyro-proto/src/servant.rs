@@ -161,7 +161,7 @@ fn typed_args<A: DeserializeOwned>(method: &str, args: Args) -> Result<A, Remote
     if let Some((k, _)) = args.kwargs.0.first() {
         let name = match k {
             Value::Str(s) => s.clone(),
-            other => format!("{other:?}"),
+            other => format!("{other:?}").into(),
         };
         return Err(RemoteError::builtin(
             "TypeError",

@@ -154,7 +154,7 @@ async fn resolve_inner(uri: &Uri, builder: &ProxyBuilder) -> Result<Uri, ProxyEr
         Resolution::Lookup { name, host, port } => {
             let ns = locate_ns_with(builder, host.as_deref(), port, true).await?;
             let reply = ns
-                .call_value("lookup", vec![Value::Str(name)], Dict::default())
+                .call_value("lookup", vec![Value::Str(name.into())], Dict::default())
                 .await?;
             Uri::from_value(&reply).map_err(|e| bad_reply("lookup", e.to_string()))
         }
@@ -164,7 +164,7 @@ async fn resolve_inner(uri: &Uri, builder: &ProxyBuilder) -> Result<Uri, ProxyEr
             port,
         } => {
             let ns = locate_ns_with(builder, host.as_deref(), port, true).await?;
-            let wanted = Value::Set(metadata.iter().cloned().map(Value::Str).collect());
+            let wanted = Value::Set(metadata.iter().map(|m| Value::from(m.as_str())).collect());
             let mut kwargs = Dict::new();
             kwargs.insert("metadata_all", wanted);
             let reply = ns.call_value("list", Vec::new(), kwargs).await?;

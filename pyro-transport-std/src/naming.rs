@@ -353,7 +353,7 @@ pub fn resolve(uri: &Uri, builder: &ProxyBuilder) -> Result<Uri, ProxyError> {
         Resolution::Direct(uri) => Ok(uri),
         Resolution::Lookup { name, host, port } => {
             let ns = locate_ns_with(builder, host.as_deref(), port, true)?;
-            let reply = ns.call_value("lookup", vec![Value::Str(name)], Dict::default())?;
+            let reply = ns.call_value("lookup", vec![Value::Str(name.into())], Dict::default())?;
             Uri::from_value(&reply).map_err(|e| bad_reply("lookup", e.to_string()))
         }
         Resolution::Meta {
@@ -362,7 +362,7 @@ pub fn resolve(uri: &Uri, builder: &ProxyBuilder) -> Result<Uri, ProxyError> {
             port,
         } => {
             let ns = locate_ns_with(builder, host.as_deref(), port, true)?;
-            let wanted = Value::Set(metadata.iter().cloned().map(Value::Str).collect());
+            let wanted = Value::Set(metadata.iter().map(|m| Value::from(m.as_str())).collect());
             let mut kwargs = Dict::new();
             kwargs.insert("metadata_all", wanted);
             let reply = ns.call_value("list", Vec::new(), kwargs)?;

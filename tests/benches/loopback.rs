@@ -528,7 +528,7 @@ fn python_client(uri: &str, cpu: &str, secs: f64) -> Figures {
 
 /// The Rust client's figures against `uri`, metric by metric.
 fn rust_client(uri: &str, secs: f64) -> Figures {
-    let text = Value::Str("x".repeat(ECHO_TEXT_LEN));
+    let text = Value::Str("x".repeat(ECHO_TEXT_LEN).into());
     let mut out = Figures::new();
     let only = std::env::var("LOOPBACK_ONLY").ok();
     let wanted = |key: &str| {

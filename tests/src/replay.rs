@@ -387,7 +387,7 @@ pub fn normalize(v: &Value) -> Value {
         Value::Dict(d) => {
             let class = match d.get_str("__class__") {
                 Some(Value::Str(name)) => name.clone(),
-                _ => String::new(),
+                _ => String::new().into(),
             };
             Value::Dict(proxy_state_sorted(&class, normalize_dict(d)))
         }

@@ -189,7 +189,7 @@ impl Gen {
             2 => Value::Bool(self.below(2) == 0),
             3 => Value::None,
             4 => self.bigint(),
-            _ => Value::Str(self.string()),
+            _ => Value::Str(self.string().into()),
         }
     }
 
@@ -215,7 +215,7 @@ impl Gen {
             2 => Value::Int(self.next() as i64 >> self.below(64)),
             3 => self.bigint(),
             4 | 5 => Value::Float(self.float()),
-            6 | 7 => Value::Str(self.string()),
+            6 | 7 => Value::Str(self.string().into()),
             8 => Value::List(self.items(depth)),
             9 => Value::Tuple(self.items(depth)),
             10 => Value::Set(self.items(depth)),
@@ -252,8 +252,8 @@ fn rust_values_survive_python_byte_identically() {
     // and some calls, as a Rust client would send them
     for n in 0..200 {
         let call = Call {
-            object: g.string(),
-            method: g.string(),
+            object: g.string().into(),
+            method: g.string().into(),
             vargs: Value::Tuple(g.items(1)),
             kwargs: if n % 5 == 0 { None } else { Some(g.dict(1)) },
         };

@@ -7,7 +7,7 @@ use pyro_proto::value::{ClassDict, Dict, Value};
 use pyro_tests::vectors;
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn i(n: i64) -> Value {

@@ -211,9 +211,9 @@ impl Rng {
         for _ in 0..n {
             let k = match self.below(4) {
                 0 => self.int(),
-                1 => Value::Str(self.string()),
+                1 => Value::Str(self.string().into()),
                 2 => Value::Bytes(self.string().into_bytes()),
-                _ => Value::Tuple(vec![self.int(), Value::Str(self.string())]),
+                _ => Value::Tuple(vec![self.int(), Value::Str(self.string().into())]),
             };
             if !out.contains(&k) {
                 out.push(k);
@@ -232,7 +232,7 @@ impl Rng {
                 re: self.float(),
                 im: self.float(),
             },
-            6 | 7 => Value::Str(self.string()),
+            6 | 7 => Value::Str(self.string().into()),
             8 => Value::Bytes((0..self.below(40)).map(|_| self.next() as u8).collect()),
             9 => {
                 let n = self.below(6) as usize;
@@ -285,7 +285,7 @@ fn raw(v: &Value) -> Value {
         Value::Class(c) => {
             let mut pairs = vec![(
                 Value::Str("__class__".into()),
-                Value::Str(c.class_name.clone()),
+                Value::Str(c.class_name.as_str().into()),
             )];
             pairs.extend(c.fields.0.iter().map(|(k, v)| (raw(k), raw(v))));
             Value::Dict(Dict(pairs))
@@ -334,7 +334,7 @@ fn rust_values_round_trip_through_python() {
         Value::Float(f64::from_bits(0x7ff4_0000_0000_0001)),
         Value::Float(f64::from_bits(0xfff8_dead_beef_0000)),
         Value::Str("\u{10000}\u{ffff}\u{7ff}\u{80}".into()),
-        Value::Str("x".repeat(256)),
+        Value::Str("x".repeat(256).into()),
         Value::Tuple((0..256).map(Value::Int).collect()),
         Value::Set(vec![]),
         Value::FrozenSet(vec![]),

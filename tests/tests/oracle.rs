@@ -585,18 +585,18 @@ fn rand_key(rng: &mut Rng, palette: Palette) -> Value {
     let full = palette == Palette::Full;
     loop {
         let v = match rng.below(if full { 9 } else { 5 }) {
-            0 => Value::Str(rand_str(rng)),
+            0 => Value::Str(rand_str(rng).into()),
             1 => rand_int(rng),
-            2 => Value::Str(format!("k{}", rng.below(1000))),
+            2 => Value::Str(format!("k{}", rng.below(1000)).into()),
             3 if full => Value::Float(rand_float(rng)),
-            3 => Value::Str(rand_str(rng)),
+            3 => Value::Str(rand_str(rng).into()),
             4 => Value::Bool(rng.chance(50)),
             5 => Value::Bytes(rand_bytes(rng)),
             6 => Value::Complex {
                 re: rand_plain_float(rng),
                 im: rand_plain_float(rng),
             },
-            7 => Value::Tuple(vec![rand_int(rng), Value::Str(rand_str(rng))]),
+            7 => Value::Tuple(vec![rand_int(rng), Value::Str(rand_str(rng).into())]),
             _ => Value::None,
         };
         if !matches!(v, Value::Float(f) if f.is_nan()) {
@@ -630,13 +630,13 @@ fn rand_value(rng: &mut Rng, depth: u32, palette: Palette) -> Value {
         1 => Value::Bool(rng.chance(50)),
         2 | 3 => rand_int(rng),
         4 => Value::Float(rand_float(rng)),
-        5 => Value::Str(rand_str(rng)),
+        5 => Value::Str(rand_str(rng).into()),
         6 if full => Value::Bytes(rand_bytes(rng)),
         7 if full => Value::Complex {
             re: rand_plain_float(rng),
             im: rand_plain_float(rng),
         },
-        6 | 7 => Value::Str(rand_str(rng)),
+        6 | 7 => Value::Str(rand_str(rng).into()),
         8 => Value::List(
             (0..rng.below(6))
                 .map(|_| rand_value(rng, depth + 1, palette))
@@ -669,7 +669,7 @@ fn rand_value(rng: &mut Rng, depth: u32, palette: Palette) -> Value {
 }
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn dict(pairs: Vec<(Value, Value)>) -> Value {
@@ -820,7 +820,7 @@ fn rust_corpus() -> Vec<Value> {
     }
     c.push(deep);
     c.push(Value::List((0..500).map(Value::Int).collect()));
-    c.push(Value::Str("x\u{e9}\u{1F600}".repeat(3000)));
+    c.push(Value::Str("x\u{e9}\u{1F600}".repeat(3000).into()));
     let mut rng = Rng(0x05ee_d0f0_ac1e);
     for i in 0..120 {
         let palette = if i % 2 == 0 {

@@ -92,7 +92,7 @@ fn python_pickles_load_in_rust_and_our_dumps_load_back_equal_in_python() {
 }
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn exception(name: &str, args: Vec<Value>, attrs: Vec<(Value, Value)>) -> Value {
@@ -135,17 +135,17 @@ fn arb_value() -> impl Strategy<Value = Value> {
         }),
         any::<u64>().prop_map(|b| Value::Float(f64::from_bits(b))),
         (any::<f64>(), any::<f64>()).prop_map(|(re, im)| Value::Complex { re, im }),
-        any::<String>().prop_map(Value::Str),
+        any::<String>().prop_map(Value::from),
         proptest::collection::vec(any::<u8>(), 0..300).prop_map(Value::Bytes),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         let key = prop_oneof![
             any::<i64>().prop_map(Value::Int),
-            "[a-zé€]{0,8}".prop_map(Value::Str),
+            "[a-zé€]{0,8}".prop_map(Value::from),
             Just(Value::None),
             proptest::collection::vec(any::<u8>(), 0..4).prop_map(Value::Bytes),
             (any::<i32>(), "[a-z]{0,3}")
-                .prop_map(|(i, t)| Value::Tuple(vec![Value::Int(i as i64), Value::Str(t)])),
+                .prop_map(|(i, t)| Value::Tuple(vec![Value::Int(i as i64), Value::Str(t.into())])),
         ];
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
@@ -153,10 +153,12 @@ fn arb_value() -> impl Strategy<Value = Value> {
             proptest::collection::btree_set(any::<i64>(), 0..5)
                 .prop_map(|s| Value::Set(s.into_iter().map(Value::Int).collect())),
             proptest::collection::btree_set("[a-z]{0,4}", 0..5)
-                .prop_map(|s| Value::FrozenSet(s.into_iter().map(Value::Str).collect())),
+                .prop_map(|s| Value::FrozenSet(s.into_iter().map(Value::from).collect())),
             proptest::collection::btree_map("[a-z]{0,6}", inner.clone(), 0..6).prop_map(|m| {
                 Value::Dict(Dict(
-                    m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
+                    m.into_iter()
+                        .map(|(k, v)| (Value::Str(k.into()), v))
+                        .collect(),
                 ))
             }),
             (key, inner.clone()).prop_map(|(k, v)| Value::Dict(Dict(vec![(k, v)]))),
@@ -167,12 +169,14 @@ fn arb_value() -> impl Strategy<Value = Value> {
                 proptest::option::of(proptest::collection::vec(".{0,20}\n", 1..3)),
             )
                 .prop_map(|(e, args, attrs, tb)| {
-                    let mut attrs: Vec<(Value, Value)> =
-                        attrs.into_iter().map(|(k, v)| (Value::Str(k), v)).collect();
+                    let mut attrs: Vec<(Value, Value)> = attrs
+                        .into_iter()
+                        .map(|(k, v)| (Value::Str(k.into()), v))
+                        .collect();
                     if let Some(tb) = tb {
                         attrs.push((
                             s("_pyroTraceback"),
-                            Value::List(tb.into_iter().map(Value::Str).collect()),
+                            Value::List(tb.into_iter().map(Value::from).collect()),
                         ));
                     }
                     exception(EXCEPTIONS[e], args, attrs)
@@ -184,9 +188,9 @@ fn arb_value() -> impl Strategy<Value = Value> {
                         s("state"),
                         Value::Tuple(vec![
                             s("PYRO"),
-                            Value::Str(o),
+                            Value::Str(o.into()),
                             Value::None,
-                            Value::Str(h),
+                            Value::Str(h.into()),
                             Value::Int(p as i64),
                         ]),
                     )]),

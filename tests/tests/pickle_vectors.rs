@@ -15,7 +15,7 @@ use pyro_proto::{Dict, SerializeError, Value};
 use pyro_tests::vectors;
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn i(x: i64) -> Value {
@@ -437,7 +437,7 @@ fn uri_text(state: &Value) -> String {
     };
     let text = |v: &Value| match v {
         Value::Str(x) => x.clone(),
-        other => py_repr(other),
+        other => py_repr(other).into(),
     };
     let mut out = format!("{}:{}", text(&st[0]), text(&st[1]));
     if let Value::Str(sock) = &st[2] {

@@ -808,7 +808,7 @@ fn per_serializer(r: &mut Replay, ser: SerializerId, kind: &str) -> Option<Outco
             let sorted = |v: &[String]| {
                 let mut v = v.to_vec();
                 v.sort();
-                list(v.into_iter().map(Value::Str).collect())
+                list(v.into_iter().map(Value::from).collect())
             };
             r.close();
             repr(&tuple(vec![
@@ -1251,7 +1251,8 @@ fn per_serializer(r: &mut Replay, ser: SerializerId, kind: &str) -> Option<Outco
                 Value::Str(u) => u.clone(),
                 Value::Class(u) => Uri::from_state(u.fields.get_str("state").unwrap())
                     .unwrap()
-                    .to_string(),
+                    .to_string()
+                    .into(),
                 other => panic!("proxy uri {other:?}"),
             };
             let taken = r.value("take", vec![p.clone()]);

@@ -379,7 +379,7 @@ fn factory(daemon: Arc<Mutex<Daemon>>, made: Arc<Mutex<usize>>) -> Arc<dyn Serva
                 .and_then(|st| st.as_seq())
                 .and_then(|st| st.first())
                 .and_then(|u| match u {
-                    Value::Str(text) => Some(text.clone()),
+                    Value::Str(text) => Some(text.to_string()),
                     other => pyro_proto::Uri::from_value(other)
                         .ok()
                         .map(|u| u.to_string()),
@@ -389,7 +389,7 @@ fn factory(daemon: Arc<Mutex<Daemon>>, made: Arc<Mutex<usize>>) -> Arc<dyn Serva
                 .as_class()
                 .map(|c| c.short_name().to_string())
                 .unwrap_or_else(|| proxy.type_name().to_string());
-            Ok(Reply::Value(Value::Str(format!("'{class}' {uri}"))))
+            Ok(Reply::Value(Value::Str(format!("'{class}' {uri}").into())))
         })
         .build()
 }

@@ -114,8 +114,8 @@ fn scalar() -> impl Strategy<Value = Value> {
         ]
         .prop_map(Value::Float),
         (any::<f64>(), any::<f64>()).prop_map(|(re, im)| Value::Complex { re, im }),
-        any::<String>().prop_map(Value::Str),
-        "[\\x00-\\x7f'\"\\\\\u{80}-\u{10ffff}]{0,16}".prop_map(Value::Str),
+        any::<String>().prop_map(Value::from),
+        "[\\x00-\\x7f'\"\\\\\u{80}-\u{10ffff}]{0,16}".prop_map(Value::from),
         proptest::collection::vec(any::<u8>(), 0..48).prop_map(Value::Bytes),
     ]
 }
@@ -123,10 +123,10 @@ fn scalar() -> impl Strategy<Value = Value> {
 fn key() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<i64>().prop_map(Value::Int),
-        any::<String>().prop_map(Value::Str),
+        any::<String>().prop_map(Value::from),
         (any::<i16>(), "[a-z']{0,3}").prop_map(|(i, t)| Value::Tuple(vec![
             Value::Int(i as i64),
-            Value::Str(t),
+            Value::Str(t.into()),
             Value::None
         ])),
     ]

@@ -186,7 +186,7 @@ fn test_servant(daemon: DaemonHandle) -> Arc<dyn pyro_proto::servant::Servant> {
             let client = ctx.client.clone().unwrap_or_else(|| "None".into());
             Ok(Value::Dict(Dict(vec![(
                 Value::Str("client".into()),
-                Value::Str(client),
+                Value::Str(client.into()),
             )])))
         })
         .attr_rw(
@@ -678,7 +678,10 @@ fn smol_proxy_pyroname_through_the_python_name_server() {
         let reply = ns
             .call_value(
                 "register",
-                vec![Value::Str("py.test".into()), Value::Str(d.uri.clone())],
+                vec![
+                    Value::Str("py.test".into()),
+                    Value::Str(d.uri.as_str().into()),
+                ],
                 kwargs,
             )
             .await

@@ -159,7 +159,7 @@ fn test_servant(daemon: DaemonHandle) -> Arc<dyn pyro_proto::servant::Servant> {
             let client = ctx.client.clone().unwrap_or_else(|| "None".into());
             Ok(Value::Dict(Dict(vec![(
                 Value::Str("client".into()),
-                Value::Str(client),
+                Value::Str(client.into()),
             )])))
         })
         .attr_rw(

@@ -65,11 +65,11 @@ fn from_json(j: &Json) -> Value {
         Json::Null => Value::None,
         Json::Bool(b) => Value::Bool(*b),
         Json::Number(n) => Value::Int(n.as_i64().expect("an i64 port")),
-        Json::String(s) => Value::Str(s.clone()),
+        Json::String(s) => Value::Str(s.as_str().into()),
         Json::Array(items) => Value::List(items.iter().map(from_json).collect()),
         Json::Object(map) => Value::Dict(Dict(
             map.iter()
-                .map(|(k, v)| (Value::Str(k.clone()), from_json(v)))
+                .map(|(k, v)| (Value::Str(k.as_str().into()), from_json(v)))
                 .collect(),
         )),
     }

@@ -19,11 +19,11 @@ fn from_json(j: &Json) -> Value {
         Json::Number(n) => n
             .as_i64()
             .map_or(Value::Float(n.as_f64().unwrap()), Value::Int),
-        Json::String(s) => Value::Str(s.clone()),
+        Json::String(s) => Value::Str(s.as_str().into()),
         Json::Array(items) => Value::List(items.iter().map(from_json).collect()),
         Json::Object(map) => Value::Dict(Dict(
             map.iter()
-                .map(|(k, v)| (Value::Str(k.clone()), from_json(v)))
+                .map(|(k, v)| (Value::Str(k.as_str().into()), from_json(v)))
                 .collect(),
         )),
     }
@@ -45,7 +45,7 @@ fn to_json(v: &Value) -> Json {
                 let Value::Str(k) = k else {
                     panic!("non-str field")
                 };
-                map.insert(k.clone(), to_json(v));
+                map.insert(k.to_string(), to_json(v));
             }
             Json::Object(map)
         }

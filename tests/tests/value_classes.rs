@@ -53,7 +53,7 @@ fn exchanges(file: &VectorFile) -> Vec<(String, vectors::RawFrame, usize)> {
         let f = raw_frame(&line.bytes);
         if line.tag == "C2S" && f.msg_type == INVOKE {
             let ser = SerializerId::from_id(f.serializer_id).unwrap();
-            pending = ser.loads_call_raw(&f.payload).ok().map(|c| c.method);
+            pending = ser.loads_call_raw(&f.payload).ok().map(|c| c.method.into());
         } else if line.tag == "S2C" && f.msg_type == RESULT {
             out.push((pending.take().unwrap_or_default(), f, line.line_no));
         }

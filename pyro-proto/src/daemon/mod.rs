@@ -506,9 +506,10 @@ impl Daemon {
     /// `proxyFor` gives a servant to pass to clients (metadata filled in).
     pub fn proxy_for(&self, id: &str) -> Option<Value> {
         let meta = self.metadata(id)?;
-        let names = |v: &[String]| Value::Tuple(v.iter().map(|s| Value::Str(s.clone())).collect());
+        let names =
+            |v: &[String]| Value::Tuple(v.iter().map(|s| Value::from(s.as_str())).collect());
         let state = Value::Tuple(alloc::vec![
-            Value::Str(self.uri_for(id).ok()?.to_string()),
+            Value::from(self.uri_for(id).ok()?.to_string()),
             names(&meta.oneway),
             names(&meta.methods),
             names(&meta.attrs),
@@ -676,7 +677,7 @@ impl Daemon {
                     ))
                 }
             };
-            if !servant.metadata().attrs.contains(&name) {
+            if !servant.metadata().attrs.iter().any(|a| *a == name) {
                 return quiet(failed(
                     RemoteError::attribute_error(format!(
                         "attempt to access unexposed or unknown remote attribute '{name}'"
@@ -686,11 +687,14 @@ impl Daemon {
                 ));
             }
             if call.method == "__getattr__" {
-                JobKind::GetAttr { servant, name }
+                JobKind::GetAttr {
+                    servant,
+                    name: name.into(),
+                }
             } else {
                 JobKind::SetAttr {
                     servant,
-                    name,
+                    name: name.into(),
                     value: args.next().unwrap_or(Value::None),
                 }
             }
@@ -712,7 +716,7 @@ impl Daemon {
             match args {
                 Ok(args) => JobKind::Call {
                     servant,
-                    method: call.method,
+                    method: call.method.into(),
                     args,
                     oneway,
                 },
@@ -862,7 +866,7 @@ fn batch_calls(vargs: Value) -> Result<Vec<(String, Args)>, RemoteError> {
                 }
             };
             Ok((
-                method,
+                method.into(),
                 Args::from_call(vargs.unwrap_or(Value::None), kwargs)?,
             ))
         })

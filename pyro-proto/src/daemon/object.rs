@@ -10,7 +10,7 @@ use core::time::Duration;
 use super::{failed, ConnId, Daemon, Job, JobKind, Prepared, DAEMON_OBJECT_ID};
 use crate::servant::{is_private_name, Args, CallContext};
 use crate::session::{Metadata, Outcome};
-use crate::value::{Dict, RemoteError, Value};
+use crate::value::{Dict, PyStr, RemoteError, Value};
 
 const METHODS: [&str; 6] = [
     "close_stream",
@@ -96,9 +96,9 @@ impl Daemon {
             let name = match &vargs {
                 Value::List(v) | Value::Tuple(v) => match v.first() {
                     Some(Value::Str(s)) => s.clone(),
-                    _ => String::new(),
+                    _ => PyStr::default(),
                 },
-                _ => String::new(),
+                _ => PyStr::default(),
             };
             return done(failed(
                 RemoteError::attribute_error(format!(
@@ -125,9 +125,9 @@ impl Daemon {
         match method {
             "ping" => done(ok(Value::None)),
             "registered" => done(ok(Value::List(
-                self.registered().into_iter().map(Value::Str).collect(),
+                self.registered().into_iter().map(Value::from).collect(),
             ))),
-            "info" => done(ok(Value::Str(self.info()))),
+            "info" => done(ok(Value::from(self.info()))),
             "get_metadata" => {
                 let Some(id) = arg(&args, 0, "objectId") else {
                     return done(failed(missing(method, "objectId"), method, false));
@@ -152,9 +152,9 @@ impl Daemon {
                 };
                 let id = match id {
                     Value::Str(s) => s,
-                    _ => String::new(),
+                    _ => PyStr::default(),
                 };
-                let Some(stream) = self.streams.get_mut(&id) else {
+                let Some(stream) = self.streams.get_mut(id.as_str()) else {
                     return done(failed(
                         RemoteError::pyro_error("item stream terminated"),
                         method,
@@ -169,7 +169,10 @@ impl Daemon {
                     Some(iter) => Prepared::Run(Job {
                         conn,
                         ctx,
-                        kind: JobKind::StreamNext { id, iter },
+                        kind: JobKind::StreamNext {
+                            id: id.into(),
+                            iter,
+                        },
                     }),
                     None => done(failed(
                         RemoteError::builtin("ValueError", "generator already executing"),
@@ -183,7 +186,7 @@ impl Daemon {
                     return done(failed(missing(method, "streamId"), method, false));
                 };
                 if let Value::Str(id) = id {
-                    self.streams.remove(&id);
+                    self.streams.remove(id.as_str());
                 }
                 done(ok(Value::None))
             }

@@ -307,7 +307,7 @@ impl NameRegistry {
                 let uri = match &uri {
                     Value::Str(s) => {
                         Uri::parse(s).map_err(|e| RemoteError::pyro_error(e.to_string()))?;
-                        s.clone()
+                        String::from(s.as_str())
                     }
                     v if is_uri_object(v) => Uri::from_value(v)
                         .map_err(|e| RemoteError::pyro_error(e.to_string()))?
@@ -383,13 +383,13 @@ impl NameRegistry {
                 for (name, e) in self.list(&filter)? {
                     let v = if with_meta {
                         Value::Tuple(alloc::vec![
-                            Value::Str(e.uri.clone()),
+                            Value::Str(e.uri.as_str().into()),
                             meta_list(&e.metadata)
                         ])
                     } else {
-                        Value::Str(e.uri.clone())
+                        Value::Str(e.uri.as_str().into())
                     };
-                    out.0.push((Value::Str(name.to_string()), v));
+                    out.0.push((Value::Str(name.into()), v));
                 }
                 Ok(Value::Dict(out))
             }
@@ -412,7 +412,7 @@ pub const METHODS: [&str; 7] = [
 ];
 
 fn meta_list(m: &BTreeSet<String>) -> Value {
-    Value::List(m.iter().cloned().map(Value::Str).collect())
+    Value::List(m.iter().map(|s| Value::from(s.as_str())).collect())
 }
 
 fn is_uri_object(v: &Value) -> bool {
@@ -502,7 +502,7 @@ fn metadata_arg(v: &Value, what: &str) -> Result<BTreeSet<String>, RemoteError> 
     items
         .into_iter()
         .map(|i| match i {
-            Value::Str(s) => Ok(s.clone()),
+            Value::Str(s) => Ok(String::from(s.as_str())),
             other => Err(type_error(format!(
                 "{what} items must be str, not {}",
                 other.type_name()

@@ -2,7 +2,7 @@ use super::*;
 use alloc::vec;
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn kw(pairs: &[(&str, Value)]) -> Dict {

@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::value::{classes, ClassRegistry, Dict, Value};
+use crate::value::{classes, ClassRegistry, Dict, PyStr, Value};
 
 pub mod json;
 pub mod marshal;
@@ -180,9 +180,9 @@ impl SerializerId {
 #[derive(Debug, Clone)]
 pub struct Call {
     /// Target object id, e.g. `test.obj` or `Pyro.Daemon`.
-    pub object: String,
+    pub object: PyStr,
     /// Method name, or `__getattr__`, `__setattr__`, `<batch>`.
-    pub method: String,
+    pub method: PyStr,
     /// Positional arguments: a [`Value::Tuple`] for ordinary calls, a
     /// [`Value::List`] for Pyro-internal ones (serpent keeps the difference).
     pub vargs: Value,

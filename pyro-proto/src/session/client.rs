@@ -301,7 +301,7 @@ impl ClientSession {
         if self.config.metadata {
             data.0.push((
                 Value::Str("object".into()),
-                Value::Str(self.config.object.clone()),
+                Value::Str(self.config.object.as_str().into()),
             ));
             flags = Flags::META_ON_CONNECT;
         }
@@ -332,8 +332,8 @@ impl ClientSession {
                 .is_some_and(|m| m.oneway.iter().any(|o| o == method))
         });
         let call = Call {
-            object: self.config.object.clone(),
-            method: method.to_string(),
+            object: self.config.object.as_str().into(),
+            method: method.into(),
             vargs: Value::Tuple(vargs),
             kwargs: Some(kwargs),
         };
@@ -357,8 +357,8 @@ impl ClientSession {
     ) -> Result<CallId, SessionError> {
         let blob_info = Value::Tuple(alloc::vec![
             info,
-            Value::Str(self.config.object.clone()),
-            Value::Str(method.to_string()),
+            Value::Str(self.config.object.as_str().into()),
+            Value::Str(method.into()),
         ]);
         let mut opts = opts.clone();
         opts.annotations
@@ -369,8 +369,8 @@ impl ClientSession {
                 .is_some_and(|m| m.oneway.iter().any(|o| o == method))
         });
         let call = Call {
-            object: self.config.object.clone(),
-            method: method.to_string(),
+            object: self.config.object.as_str().into(),
+            method: method.into(),
             vargs: data,
             kwargs: Some(Dict::default()),
         };
@@ -389,9 +389,9 @@ impl ClientSession {
         now: Duration,
     ) -> Result<CallId, SessionError> {
         let call = Call {
-            object: self.config.object.clone(),
+            object: self.config.object.as_str().into(),
             method: "__getattr__".into(),
-            vargs: Value::Tuple(alloc::vec![Value::Str(name.to_string())]),
+            vargs: Value::Tuple(alloc::vec![Value::Str(name.into())]),
             kwargs: None,
         };
         self.invoke(call, Flags::NONE, Expect::Call, opts, now)
@@ -406,9 +406,9 @@ impl ClientSession {
         now: Duration,
     ) -> Result<CallId, SessionError> {
         let call = Call {
-            object: self.config.object.clone(),
+            object: self.config.object.as_str().into(),
             method: "__setattr__".into(),
-            vargs: Value::Tuple(alloc::vec![Value::Str(name.to_string()), value]),
+            vargs: Value::Tuple(alloc::vec![Value::Str(name.into()), value]),
             kwargs: None,
         };
         self.invoke(call, Flags::NONE, Expect::Call, opts, now)
@@ -427,14 +427,14 @@ impl ClientSession {
             .into_iter()
             .map(|c| {
                 Value::Tuple(alloc::vec![
-                    Value::Str(c.method),
+                    Value::Str(c.method.into()),
                     Value::Tuple(c.vargs),
                     Value::Dict(c.kwargs),
                 ])
             })
             .collect();
         let call = Call {
-            object: self.config.object.clone(),
+            object: self.config.object.as_str().into(),
             method: "<batch>".into(),
             vargs: Value::List(items),
             kwargs: None,
@@ -752,7 +752,7 @@ impl ClientSession {
         match msg.msg_type {
             MessageType::ConnectFail => {
                 let text = match value {
-                    Value::Str(s) => s,
+                    Value::Str(s) => s.into(),
                     other => format!("{other:?}"),
                 };
                 self.shut(CloseReason::HandshakeFailed(text));
@@ -776,7 +776,8 @@ impl ClientSession {
                 self.handshake_reply = Some(value);
                 self.state = State::Ready;
                 let mut call = daemon_call("get_metadata", &self.config.object);
-                call.vargs = Value::List(alloc::vec![Value::Str(self.config.object.clone())]);
+                call.vargs =
+                    Value::List(alloc::vec![Value::Str(self.config.object.as_str().into())]);
                 let deadline = self.deadline;
                 if let Err(e) = self.invoke(
                     call,
@@ -847,7 +848,7 @@ fn daemon_call(method: &str, arg: &str) -> Call {
     Call {
         object: DAEMON_OBJECT_ID.into(),
         method: method.into(),
-        vargs: Value::List(alloc::vec![Value::Str(arg.to_string())]),
+        vargs: Value::List(alloc::vec![Value::Str(arg.into())]),
         kwargs: Some(Dict::default()),
     }
 }

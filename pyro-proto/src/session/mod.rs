@@ -66,7 +66,10 @@ impl Metadata {
     /// sets, or lists when `as_lists` (the handshake uses lists).
     pub fn to_value(&self, as_lists: bool) -> Value {
         let seq = |names: &[String]| {
-            let items = names.iter().map(|n| Value::Str(n.clone())).collect();
+            let items = names
+                .iter()
+                .map(|n| Value::Str(n.as_str().into()))
+                .collect();
             if as_lists {
                 Value::List(items)
             } else {
@@ -96,7 +99,7 @@ impl Metadata {
                 Some(Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v)) => v
                     .iter()
                     .map(|n| match n {
-                        Value::Str(s) => Ok(s.clone()),
+                        Value::Str(s) => Ok(String::from(s.as_str())),
                         _ => Err(SessionError::BadReply(alloc::format!(
                             "metadata '{key}' holds a non-string name"
                         ))),

@@ -713,7 +713,7 @@ impl ServerSession {
     ) {
         // A string always serializes; were it ever to fail, closing without
         // a reply is all that is left.
-        if let Ok(data) = serializer.dumps(&Value::Str(text.to_string())) {
+        if let Ok(data) = serializer.dumps(&Value::Str(text.into())) {
             let mut msg =
                 Message::new(MessageType::ConnectFail, serializer.id(), data).with_seq(seq);
             if let Some(corr) = corr {
@@ -745,7 +745,7 @@ impl ServerSession {
 /// A Pyro4-style exception with one message argument and a traceback naming `location`.
 fn err(class_name: &str, message: &str, location: &str) -> RemoteError {
     traced(
-        RemoteError::new(class_name, alloc::vec![Value::Str(message.to_string())]),
+        RemoteError::new(class_name, alloc::vec![Value::Str(message.into())]),
         location,
     )
 }
@@ -773,7 +773,7 @@ fn handshake_fields(data: &Value, wants_metadata: bool) -> Result<(Value, Option
         .cloned()
         .ok_or_else(|| "'handshake'".to_string())?;
     let object = match get("object") {
-        Some(Value::Str(s)) => Some(s.clone()),
+        Some(Value::Str(s)) => Some(String::from(s.as_str())),
         Some(other) if wants_metadata => {
             return Err(format!("invalid object id type: {}", other.type_name()))
         }

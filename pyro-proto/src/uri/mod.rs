@@ -504,15 +504,18 @@ impl Uri {
     /// `(protocol, object, sockname, host, port)` with `None` for absent
     /// parts; a PYROMETA object is a set of strings.
     pub fn state(&self) -> Value {
-        let opt_str = |s: &Option<String>| s.clone().map_or(Value::None, Value::Str);
+        let opt_str = |s: &Option<String>| s.as_deref().map_or(Value::None, Value::from);
         let object = match self.protocol {
-            Protocol::PyroMeta => {
-                Value::Set(self.metadata.iter().cloned().map(Value::Str).collect())
-            }
-            _ => Value::Str(self.object.clone()),
+            Protocol::PyroMeta => Value::Set(
+                self.metadata
+                    .iter()
+                    .map(|m| Value::from(m.as_str()))
+                    .collect(),
+            ),
+            _ => Value::from(self.object.as_str()),
         };
         Value::Tuple(alloc::vec![
-            Value::Str(self.protocol.as_str().to_string()),
+            Value::Str(self.protocol.as_str().into()),
             object,
             opt_str(&self.sockname),
             opt_str(&self.host),
@@ -526,7 +529,7 @@ impl Uri {
     pub fn to_value(&self) -> Value {
         Value::Class(ClassDict {
             class_name: CLASS_NAME.to_string(),
-            fields: Dict(alloc::vec![(Value::Str("state".to_string()), self.state())]),
+            fields: Dict(alloc::vec![(Value::Str("state".into()), self.state())]),
         })
     }
 
@@ -552,7 +555,7 @@ impl Uri {
         };
         let opt_str = |v: &Value, reason| match v {
             Value::None => Ok(None),
-            Value::Str(s) => Ok(Some(s.clone())),
+            Value::Str(s) => Ok(Some(String::from(s.as_str()))),
             _ => Err(bad(reason)),
         };
         let sockname = opt_str(sockname, "sockname is not a string or None")?;
@@ -585,14 +588,14 @@ impl Uri {
                 let metadata = items
                     .iter()
                     .map(|m| match m {
-                        Value::Str(s) => Ok(s.clone()),
+                        Value::Str(s) => Ok(String::from(s.as_str())),
                         _ => Err(bad("metadata item is not a string")),
                     })
                     .collect::<Result<BTreeSet<String>, UriError>>()?;
                 uri.set_metadata(metadata);
             }
             (Protocol::PyroMeta, _) => return Err(bad("PYROMETA object is not a collection")),
-            (_, Value::Str(object)) => uri.object = object.clone(),
+            (_, Value::Str(object)) => uri.object = object.to_string(),
             _ => return Err(bad("object is not a string")),
         }
         Ok(uri)

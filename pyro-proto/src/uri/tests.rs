@@ -544,7 +544,7 @@ fn daemon_constructors() {
 }
 
 fn s(v: &str) -> Value {
-    Value::Str(v.to_string())
+    Value::Str(v.into())
 }
 
 #[test]

@@ -327,7 +327,7 @@ impl Ctx<'_> {
             return serpent_float(&d);
         }
         let class_name = match raw_name {
-            Value::Str(s) => s,
+            Value::Str(s) => s.into(),
             // Python decodes a bytes class name as UTF-8.
             Value::Bytes(b) => String::from_utf8(b).map_err(|_| {
                 SerializeError::Conversion(
@@ -928,7 +928,7 @@ mod tests {
             Just(Value::None),
             any::<i64>().prop_map(Value::Int),
             any::<bool>().prop_map(Value::Bool),
-            "[a-z_]{0,10}".prop_map(Value::Str),
+            "[a-z_]{0,10}".prop_map(Value::from),
             names.clone().prop_map(Value::from),
         ];
         leaf.prop_recursive(4, 40, 5, move |inner| {

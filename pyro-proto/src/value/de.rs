@@ -688,7 +688,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::from(v))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
+        Ok(Value::Str(v.into()))
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
         Ok(Value::Bytes(v.to_vec()))
@@ -745,7 +745,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 let (re, im): (f64, f64) = content.newtype_variant()?;
                 Value::Complex { re, im }
             }
-            "Str" => Value::Str(content.newtype_variant()?),
+            "Str" => Value::Str(content.newtype_variant::<String>()?.into()),
             "Bytes" => Value::Bytes(content.newtype_variant::<ByteContent>()?.0),
             "List" => Value::List(content.newtype_variant()?),
             "Tuple" => Value::Tuple(content.newtype_variant()?),
@@ -759,7 +759,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
                     _ => return Err(de::Error::custom("class object without a name")),
                 };
                 Value::Class(ClassDict {
-                    class_name,
+                    class_name: class_name.to_string(),
                     fields: Dict(pairs.collect()),
                 })
             }

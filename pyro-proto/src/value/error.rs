@@ -54,7 +54,7 @@ impl RemoteError {
     pub fn builtin(name: &str, message: impl Into<String>) -> RemoteError {
         RemoteError::new(
             format!("builtins.{name}"),
-            alloc::vec![Value::Str(message.into())],
+            alloc::vec![Value::Str(message.into().into())],
         )
     }
 
@@ -62,7 +62,7 @@ impl RemoteError {
     pub fn pyro(name: &str, message: impl Into<String>) -> RemoteError {
         RemoteError::new(
             format!("Pyro4.errors.{name}"),
-            alloc::vec![Value::Str(message.into())],
+            alloc::vec![Value::Str(message.into().into())],
         )
     }
 
@@ -185,7 +185,7 @@ impl RemoteError {
         };
         let traceback = match attributes.remove(&Value::from(TRACEBACK_ATTR)) {
             None | Some(Value::None) => None,
-            Some(Value::Str(s)) => Some(s),
+            Some(Value::Str(s)) => Some(s.into()),
             Some(v) => match v.as_seq() {
                 Some(lines) => {
                     let mut text = String::new();

@@ -185,7 +185,7 @@ impl ser::Serializer for ValueSerializer {
             MAGIC_CLASS => match inner {
                 Value::Dict(mut d) => match d.remove(&Value::from("__class__")) {
                     Some(Value::Str(class_name)) => Ok(Value::Class(ClassDict {
-                        class_name,
+                        class_name: class_name.to_string(),
                         fields: d,
                     })),
                     _ => Err(magic_error(name, &Value::Dict(d))),
@@ -255,7 +255,7 @@ impl ser::Serializer for ValueSerializer {
         })
     }
     fn collect_str<T: Display + ?Sized>(self, value: &T) -> Result<Value, SerializeError> {
-        Ok(Value::Str(value.to_string()))
+        Ok(Value::Str(compact_str::format_compact!("{value}")))
     }
 }
 

@@ -589,7 +589,7 @@ fn arb_value() -> impl Strategy<Value = Value> {
         any::<u128>().prop_map(|n| Value::from_bigint(BigInt::from(n) * 3)),
         any::<f64>().prop_map(Value::Float),
         (any::<f64>(), any::<f64>()).prop_map(|(re, im)| Value::Complex { re, im }),
-        ".{0,8}".prop_map(Value::Str),
+        ".{0,8}".prop_map(Value::from),
         proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {

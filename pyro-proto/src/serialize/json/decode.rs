@@ -188,7 +188,7 @@ impl<'a> Parser<'a> {
     /// One value; `depth` is the number of containers around it.
     fn value(&mut self, depth: usize) -> Result<Value, SerializeError> {
         match self.peek() {
-            Some(b'"') => Ok(Value::Str(self.string()?.into_owned())),
+            Some(b'"') => Ok(Value::Str(self.string()?.into())),
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
             Some(b'n') => self.literal("null", Value::None),
@@ -487,11 +487,11 @@ fn insert(
         let mut map = BTreeMap::new();
         for (i, (k, _)) in entries.iter().enumerate() {
             if let Value::Str(s) = k {
-                map.insert(s.clone(), i);
+                map.insert(s.to_string(), i);
             }
         }
         map.insert(key.clone(), entries.len());
         *index = Some(map);
     }
-    entries.push((Value::Str(key), value));
+    entries.push((Value::Str(key.into()), value));
 }

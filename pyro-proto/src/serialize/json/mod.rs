@@ -100,8 +100,8 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
         None => return Err(missing("kwargs")),
     };
     Ok(Call {
-        object,
-        method,
+        object: object.into(),
+        method: method.into(),
         vargs,
         kwargs,
     })
@@ -117,7 +117,7 @@ fn missing(key: &str) -> SerializeError {
 
 fn string_field(name: &str, value: Option<Value>) -> Result<String, SerializeError> {
     match value {
-        Some(Value::Str(s)) => Ok(s),
+        Some(Value::Str(s)) => Ok(s.to_string()),
         Some(_) => Err(SerializeError::BadCall(alloc::format!(
             "\"{name}\" in a json call must be a string"
         ))),

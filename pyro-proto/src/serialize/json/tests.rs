@@ -13,7 +13,7 @@ use crate::serialize::{Call, SerializeError, MAX_DEPTH};
 use crate::value::{ClassDict, Dict, Value};
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn d(pairs: Vec<(Value, Value)>) -> Value {
@@ -491,7 +491,7 @@ fn large_object_with_duplicates_keeps_first_position() {
 /// A value json can carry (no bytes, complex, frozenset, tuple keys).
 fn json_value() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
-        any::<String>().prop_map(Value::Str),
+        any::<String>().prop_map(Value::from),
         any::<i64>().prop_map(Value::Int),
         any::<f64>().prop_map(Value::Float),
         any::<bool>().prop_map(Value::Bool),
@@ -511,8 +511,8 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just(5e-324)
         ]
         .prop_map(Value::Float),
-        any::<String>().prop_map(Value::Str),
-        "[\\x00-\\x1f\"\\\\a-z\u{7f}-\u{a0}\u{2028}]{0,8}".prop_map(Value::Str),
+        any::<String>().prop_map(Value::from),
+        "[\\x00-\\x1f\"\\\\a-z\u{7f}-\u{a0}\u{2028}]{0,8}".prop_map(Value::from),
     ];
     leaf.prop_recursive(5, 64, 6, move |inner| {
         let key = key.clone();
@@ -557,7 +557,7 @@ fn model(v: &Value) -> Value {
 
 fn model_key(k: &Value) -> String {
     match k {
-        Value::Str(s) => s.clone(),
+        Value::Str(s) => s.to_string(),
         Value::None => "null".into(),
         Value::Bool(b) => if *b { "true" } else { "false" }.into(),
         Value::Int(i) => i.to_string(),
@@ -579,7 +579,7 @@ fn model_dict(class: Option<&str>, dict: &Dict) -> Value {
         .chain(
             dict.0
                 .iter()
-                .map(|(k, v)| (Value::Str(model_key(k)), model(v))),
+                .map(|(k, v)| (Value::Str(model_key(k).into()), model(v))),
         );
     for (k, v) in pairs {
         match out.iter_mut().find(|(ok, _)| *ok == k) {
@@ -670,10 +670,10 @@ proptest! {
         kwargs in prop::option::of(prop::collection::vec((any::<String>(), json_value()), 0..4)),
     ) {
         let call = Call {
-            object,
-            method,
+            object: object.into(),
+            method: method.into(),
             vargs: Value::Tuple(args.clone()),
-            kwargs: kwargs.map(|kv| Dict(kv.into_iter().map(|(k, v)| (Value::Str(k), v)).collect())),
+            kwargs: kwargs.map(|kv| Dict(kv.into_iter().map(|(k, v)| (Value::Str(k.into()), v)).collect())),
         };
         let bytes = dumps_call(&call).unwrap();
         let back = loads_call(&bytes).unwrap();

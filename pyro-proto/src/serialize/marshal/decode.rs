@@ -494,7 +494,7 @@ impl<'a> Reader<'a> {
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;
         match core::str::from_utf8(bytes) {
-            Ok(s) => self.stack.push(Value::Str(String::from(s))),
+            Ok(s) => self.stack.push(Value::Str(s.into())),
             Err(e) => return Err(self.utf8_error(bytes, at, e.valid_up_to())),
         }
         Ok(())
@@ -517,7 +517,7 @@ impl<'a> Reader<'a> {
                 _ => bytes.iter().map(|&b| b as char).collect(),
             }
         };
-        self.stack.push(Value::Str(s));
+        self.stack.push(Value::Str(s.into()));
         Ok(())
     }
 

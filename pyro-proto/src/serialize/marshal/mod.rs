@@ -126,8 +126,8 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
         }
     };
     Ok(Call {
-        object,
-        method,
+        object: object.into(),
+        method: method.into(),
         vargs,
         kwargs,
     })
@@ -135,7 +135,7 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
 
 fn expect_str(v: Value, what: &str) -> Result<String, SerializeError> {
     match v {
-        Value::Str(s) => Ok(s),
+        Value::Str(s) => Ok(s.into()),
         other => Err(SerializeError::BadCall(alloc::format!(
             "the {what} must be a str, not {}",
             kind(&other)

@@ -20,7 +20,7 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn big(text: &str) -> Value {
@@ -389,8 +389,8 @@ fn call_round_trip_and_vector_bytes() {
     // Pyro4's dumpsCall('test.obj', 'multiply', (6, 7), {}), FLAG_REF stripped
     // ('Z' -> 'z' too): ours is identical.
     let call = Call {
-        object: "test.obj".to_string(),
-        method: "multiply".to_string(),
+        object: "test.obj".into(),
+        method: "multiply".into(),
         vargs: Value::Tuple(vec![Value::Int(6), Value::Int(7)]),
         kwargs: Some(Dict::default()),
     };
@@ -414,7 +414,7 @@ fn call_round_trip_and_vector_bytes() {
     // kwargs None (attribute access, batch) is written as None and read back.
     let attr = Call {
         kwargs: None,
-        method: "__getattr__".to_string(),
+        method: "__getattr__".into(),
         vargs: Value::Tuple(vec![s("value")]),
         ..call
     };
@@ -441,8 +441,8 @@ fn bad_calls() {
         assert!(matches!(bad(v), Err(SerializeError::BadCall(_))));
     }
     let call = Call {
-        object: "o".to_string(),
-        method: "m".to_string(),
+        object: "o".into(),
+        method: "m".into(),
         vargs: Value::Int(1),
         kwargs: None,
     };
@@ -500,8 +500,8 @@ fn scalar() -> impl Strategy<Value = Value> {
         }),
         float().prop_map(Value::Float),
         (float(), float()).prop_map(|(re, im)| Value::Complex { re, im }),
-        ".{0,40}".prop_map(Value::Str),
-        "[a-z]{250,300}".prop_map(Value::Str),
+        ".{0,40}".prop_map(Value::from),
+        "[a-z]{250,300}".prop_map(Value::from),
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
     ]
 }
@@ -511,10 +511,10 @@ fn keys_strategy() -> impl Strategy<Value = Vec<Value>> {
     proptest::collection::vec(
         prop_oneof![
             any::<i64>().prop_map(Value::Int),
-            ".{0,10}".prop_map(Value::Str),
+            ".{0,10}".prop_map(Value::from),
             proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
             (any::<i32>(), ".{0,4}")
-                .prop_map(|(i, t)| Value::Tuple(vec![Value::Int(i as i64), Value::Str(t)])),
+                .prop_map(|(i, t)| Value::Tuple(vec![Value::Int(i as i64), Value::Str(t.into())])),
         ],
         0..8,
     )

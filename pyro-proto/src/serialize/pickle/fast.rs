@@ -11,7 +11,6 @@
 //! general machine from the start, which produces the value or the precise
 //! error, so the fast path never decides an error on its own.
 
-use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use num_bigint::BigInt;
@@ -112,7 +111,7 @@ impl<'a> Fast<'a> {
     fn str(&mut self, n: usize) -> Option<()> {
         let b = self.take(n)?;
         let s = core::str::from_utf8(b).ok()?;
-        self.push(Value::Str(s.to_string()));
+        self.push(Value::Str(s.into()));
         Some(())
     }
 

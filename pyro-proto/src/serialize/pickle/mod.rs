@@ -112,7 +112,7 @@ fn dict_form_proxies(v: &mut Value) {
 fn proxy_dict_state(state: &mut [Value]) {
     if let Some(first) = state.first_mut() {
         if let Ok(uri) = crate::uri::Uri::from_value(first) {
-            *first = Value::Str(alloc::string::ToString::to_string(&uri));
+            *first = Value::Str(alloc::string::ToString::to_string(&uri).into());
         }
     }
     for names in state.iter_mut().skip(1).take(3) {
@@ -124,7 +124,7 @@ fn proxy_dict_state(state: &mut [Value]) {
         if let Value::Bytes(key) = hmac {
             use base64::Engine;
             let text = base64::engine::general_purpose::STANDARD.encode(key);
-            *hmac = Value::Str(alloc::format!("b64:{text}"));
+            *hmac = Value::Str(alloc::format!("b64:{text}").into());
         }
     }
 }

@@ -1478,7 +1478,7 @@ fn borrowed_leaf(budget: &mut usize, o: &Obj) -> R<Value> {
     match o {
         Obj::Str(s) => {
             charge(budget, s.len() / 16)?;
-            Ok(Value::Str(s.clone()))
+            Ok(Value::Str(s.as_str().into()))
         }
         Obj::Bytes(b) => {
             charge(budget, b.len() / 16)?;
@@ -1529,7 +1529,7 @@ fn pairs(flat: Vec<Value>) -> R<Dict> {
 }
 
 fn field(name: &str, v: Value) -> (Value, Value) {
-    (Value::Str(name.to_string()), v)
+    (Value::Str(name.into()), v)
 }
 
 fn bad_instance(reason: String) -> SerializeError {
@@ -1628,14 +1628,17 @@ fn instance(kind: Kind, args: Option<Value>, states: Vec<Value>) -> R<Value> {
                 return Err(bad_instance("uuid.UUID without a 128-bit int".to_string()));
             };
             let h = format!("{n:032x}");
-            return Ok(Value::Str(format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            )));
+            return Ok(Value::Str(
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                )
+                .into(),
+            ));
         }
     };
     Ok(Value::Class(ClassDict {
@@ -1662,7 +1665,7 @@ impl Resolver<'_> {
                 let target = slot.obj.as_ref().ok_or_else(recursive)?;
                 conv_borrowed(self.slots, &mut self.budget, target, depth)
             }
-            Obj::Str(s) => Ok(Value::Str(s)),
+            Obj::Str(s) => Ok(Value::Str(s.into())),
             Obj::Bytes(b) => Ok(Value::Bytes(b)),
             Obj::List(n) => Ok(Value::List(self.seq(n, depth)?)),
             Obj::Tuple(n) => Ok(Value::Tuple(self.seq(n, depth)?)),

@@ -15,7 +15,7 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn dict(pairs: Vec<(Value, Value)>) -> Value {
@@ -366,13 +366,13 @@ fn arb_value() -> impl Strategy<Value = Value> {
         }),
         any::<u64>().prop_map(|b| Value::Float(f64::from_bits(b))),
         (any::<f64>(), any::<f64>()).prop_map(|(re, im)| Value::Complex { re, im }),
-        ".*".prop_map(Value::Str),
+        ".*".prop_map(Value::from),
         proptest::collection::vec(any::<u8>(), 0..300).prop_map(Value::Bytes),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         let key = prop_oneof![
             any::<i64>().prop_map(Value::Int),
-            "[a-z]{0,8}".prop_map(Value::Str),
+            "[a-z]{0,8}".prop_map(Value::from),
             Just(Value::None),
         ];
         prop_oneof![
@@ -390,11 +390,11 @@ fn arb_value() -> impl Strategy<Value = Value> {
                 .prop_map(|(args, k, v)| exception(
                     "builtins.RuntimeError",
                     args,
-                    vec![(Value::Str(k), v)]
+                    vec![(Value::Str(k.into()), v)]
                 )),
             (".{0,10}", any::<u16>()).prop_map(|(o, p)| uri(vec![
                 s("PYRO"),
-                Value::Str(o),
+                Value::Str(o.into()),
                 Value::None,
                 s("localhost"),
                 Value::Int(p as i64)
@@ -443,7 +443,7 @@ fn to_serde(v: &Value) -> Option<serde_pickle::Value> {
         Value::Int(i) => S::I64(*i),
         Value::BigInt(b) => S::Int(b.clone()),
         Value::Float(f) => S::F64(*f),
-        Value::Str(s) => S::String(s.clone()),
+        Value::Str(s) => S::String(s.to_string()),
         Value::Bytes(b) => S::Bytes(b.clone()),
         Value::List(items) => S::List(items.iter().map(to_serde).collect::<Option<_>>()?),
         Value::Tuple(items) => S::Tuple(items.iter().map(to_serde).collect::<Option<_>>()?),
@@ -493,7 +493,7 @@ proptest! {
             object: "obj".into(),
             method: "m".into(),
             vargs: Value::Tuple(args),
-            kwargs: kw.map(|k| Dict(vec![(Value::Str(k), Value::Int(1))])),
+            kwargs: kw.map(|k| Dict(vec![(Value::Str(k.into()), Value::Int(1))])),
         };
         let back = loads_call(&dumps_call(&call).unwrap()).unwrap();
         prop_assert!(same(&back.vargs, &call.vargs));
@@ -541,7 +541,7 @@ proptest! {
 fn exception_state_is_taken_whole_and_built_once() {
     // A large __dict__ is taken as it is (no quadratic merging).
     let attrs: Vec<(Value, Value)> = (0..50_000)
-        .map(|i| (Value::Str(format!("a{i}")), Value::Int(i)))
+        .map(|i| (Value::Str(format!("a{i}").into()), Value::Int(i)))
         .collect();
     let e = exception("builtins.ValueError", vec![s("x")], attrs);
     let mut bytes = dumps(&e).unwrap();

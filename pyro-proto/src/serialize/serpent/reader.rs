@@ -555,7 +555,7 @@ impl<'a> Reader<'a> {
             Value::Bytes(buf)
         } else {
             match String::from_utf8(buf) {
-                Ok(s) => Value::Str(s),
+                Ok(s) => Value::Str(s.into()),
                 Err(_) => return Err(malformed(first_pos, "string is not valid text")),
             }
         };

@@ -2,7 +2,7 @@
 //! on CPython 3.11 writes / what `ast.literal_eval` returns (checked against
 //! the venv; the integration tests repeat this against the live Python).
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -13,7 +13,7 @@ use crate::serialize::MAX_DEPTH;
 use crate::value::ClassDict;
 
 fn s(x: &str) -> Value {
-    Value::Str(x.to_string())
+    Value::Str(x.into())
 }
 
 fn body(v: &Value) -> String {
@@ -625,8 +625,8 @@ mod props {
                 prop_oneof![Just(0.0), Just(-0.0), Just(f64::NAN)]
             )
                 .prop_map(|(re, im)| Value::Complex { re, im }),
-            any::<String>().prop_map(Value::Str),
-            "[\\x00-\\x7f'\"\\\\]{0,12}".prop_map(Value::Str),
+            any::<String>().prop_map(Value::from),
+            "[\\x00-\\x7f'\"\\\\]{0,12}".prop_map(Value::from),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
         ]
     }
@@ -634,10 +634,10 @@ mod props {
     fn key() -> impl Strategy<Value = Value> {
         prop_oneof![
             any::<i64>().prop_map(Value::Int),
-            any::<String>().prop_map(Value::Str),
+            any::<String>().prop_map(Value::from),
             (any::<i32>(), "[a-z]{0,3}").prop_map(|(i, t)| Value::Tuple(vec![
                 Value::Int(i as i64),
-                Value::Str(t),
+                Value::Str(t.into()),
                 Value::None
             ])),
         ]
@@ -691,8 +691,8 @@ mod props {
         #[test]
         fn call_round_trip(object in ".{0,12}", method in "[a-z_<>]{1,12}", args in proptest::collection::vec(value(), 0..4), list in any::<bool>(), kw in proptest::option::of(proptest::collection::vec(("[a-z]{1,6}", value()), 0..4))) {
             let call = Call {
-                object,
-                method,
+                object: object.into(),
+                method: method.into(),
                 vargs: if list { Value::List(args) } else { Value::Tuple(args) },
                 kwargs: kw.map(|pairs| {
                 let mut seen = Vec::new();
@@ -700,7 +700,7 @@ mod props {
                     pairs
                         .into_iter()
                         .filter(|(k, _)| !seen.contains(k) && { seen.push(k.clone()); true })
-                        .map(|(k, v)| (Value::Str(k), v))
+                        .map(|(k, v)| (Value::Str(k.into()), v))
                         .collect(),
                 )
             }),

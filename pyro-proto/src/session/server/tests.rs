@@ -471,7 +471,7 @@ fn message_too_large_closes_without_reply() {
         ..Default::default()
     };
     let mut srv = session(config);
-    let big = dict(&[("handshake", Value::Str("x".repeat(200)))]);
+    let big = dict(&[("handshake", Value::Str("x".repeat(200).into()))]);
     srv.receive(&frame(&connect(JSON, &big, Flags::NONE, 0), None));
     assert!(matches!(
         srv.poll_event(),
@@ -542,7 +542,7 @@ fn compression_applies_to_large_replies_only() {
             None,
         ));
         let req = next_request(&mut srv);
-        srv.reply(req.id, Outcome::value(Value::Str("a".repeat(len))))
+        srv.reply(req.id, Outcome::value(Value::Str("a".repeat(len).into())))
             .unwrap();
         let mut out = sent(&mut srv);
         assert_eq!(out[0].flags.contains(Flags::COMPRESSED), compressed);
@@ -688,7 +688,7 @@ fn large_payloads_are_queued_after_their_header_without_a_copy() {
         None,
     ));
     let req = next_request(&mut srv);
-    let big = Value::Str("x".repeat(crate::session::SEPARATE_PAYLOAD_SIZE));
+    let big = Value::Str("x".repeat(crate::session::SEPARATE_PAYLOAD_SIZE).into());
     srv.reply(req.id, Outcome::value(big.clone())).unwrap();
     let head = srv.poll_transmit().unwrap();
     let payload = srv.poll_transmit().unwrap();

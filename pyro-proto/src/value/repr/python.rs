@@ -68,7 +68,7 @@ impl Repr {
 /// (what `print(value)` shows, used for exception messages).
 pub fn py_str(value: &Value) -> String {
     match value {
-        Value::Str(s) => s.clone(),
+        Value::Str(s) => s.to_string(),
         other => py_repr(other),
     }
 }
@@ -191,7 +191,7 @@ impl Repr {
         }
         let uri_text = |v: &Value| -> Option<String> {
             match v {
-                Value::Str(s) => Some(s.clone()),
+                Value::Str(s) => Some(s.to_string()),
                 other => Uri::from_value(other).ok().map(|u| u.to_string()),
             }
         };
