@@ -253,6 +253,51 @@ impl ProxyError {
         }
     }
 
+    /// Why opening a socket to `address` failed: refused, timed out (only
+    /// when the proxy has a `timeout`; a blocking socket reports that as
+    /// `WouldBlock` or `TimedOut`), or anything else the OS said.
+    pub fn connect_failed(
+        source: io::Error,
+        address: &str,
+        timeout: Option<Duration>,
+    ) -> ProxyError {
+        let address = address.to_string();
+        match (source.kind(), timeout) {
+            (io::ErrorKind::ConnectionRefused, _) => ProxyError::ConnectionRefused { address },
+            (io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock, Some(timeout)) => {
+                ProxyError::TimedOut {
+                    address,
+                    phase: Phase::Connecting,
+                    timeout,
+                }
+            }
+            _ => ProxyError::Connect { address, source },
+        }
+    }
+
+    /// A read or write on an open connection to `address` failed: the
+    /// proxy's `timeout` passed, or the connection is gone.
+    pub fn io_failed(
+        e: io::Error,
+        phase: Phase,
+        address: &str,
+        timeout: Option<Duration>,
+    ) -> ProxyError {
+        match (e.kind(), timeout) {
+            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(timeout)) => {
+                ProxyError::TimedOut {
+                    address: address.to_string(),
+                    phase,
+                    timeout,
+                }
+            }
+            _ => ProxyError::ConnectionClosed {
+                address: address.to_string(),
+                reason: format!("{phase}: {e}"),
+            },
+        }
+    }
+
     /// A command the session refused before anything was sent.
     pub fn refused(e: SessionError, address: &str, timeout: Option<Duration>) -> ProxyError {
         match e {

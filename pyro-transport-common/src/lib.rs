@@ -9,9 +9,13 @@
 
 pub mod daemon;
 mod error;
+pub mod proxy;
 
 pub use error::{Phase, ProxyError};
 
-/// Re-exported for the builder macros, which name it from the adapters.
+/// Re-exported for the builder macros, which name them from the adapters.
 #[doc(hidden)]
-pub use pyro_proto::serialize::SerializerId;
+pub use pyro_proto::{
+    serialize::SerializerId,
+    value::{ClassRegistry, Value},
+};
