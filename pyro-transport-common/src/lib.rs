@@ -10,6 +10,7 @@
 pub mod daemon;
 mod error;
 pub mod proxy;
+pub mod stream;
 
 pub use error::{Phase, ProxyError};
 
