@@ -175,7 +175,7 @@ pub enum ProxyError {
         name: String,
     },
     /// A method returned a stream where a value was expected (the stream was
-    /// closed again); call it with [`Proxy::stream`](super::Proxy::stream).
+    /// closed again); call it with the proxy's `stream`.
     #[error("{method} returned a stream (an iterator); use Proxy::stream to read it")]
     UnexpectedStream {
         /// The method.
@@ -193,7 +193,7 @@ pub enum ProxyError {
     /// as in Pyro4, a stream lives on the connection that opened it.
     #[error("the proxy for this stream result has been closed")]
     StreamClosed,
-    /// [`Proxy::reconnect`](super::Proxy::reconnect) gave up.
+    /// The proxy's `reconnect` gave up.
     #[error("failed to reconnect after {tries} tries; last error: {last}")]
     ReconnectFailed {
         /// How many connection attempts were made.

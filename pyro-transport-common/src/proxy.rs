@@ -165,7 +165,7 @@ macro_rules! proxy_builder_options {
 
         /// Check the daemon's handshake answer on every connect (Pyro4's
         /// `_pyroValidateHandshake`); a refusal drops the connection and the
-        /// call fails with [`ProxyError::Handshake`]($crate::ProxyError::Handshake).
+        /// call fails with [`ProxyError::Handshake`].
         pub fn validate_handshake(
             mut self,
             check: impl Fn(&$crate::Value) -> Result<(), String> + Send + Sync + 'static,
