@@ -175,7 +175,7 @@ pub enum ProxyError {
         name: String,
     },
     /// A method returned a stream where a value was expected (the stream was
-    /// closed again); call it with [`Proxy::stream`](super::Proxy::stream).
+    /// closed again); call it with the proxy's `stream`.
     #[error("{method} returned a stream (an iterator); use Proxy::stream to read it")]
     UnexpectedStream {
         /// The method.
@@ -193,7 +193,7 @@ pub enum ProxyError {
     /// as in Pyro4, a stream lives on the connection that opened it.
     #[error("the proxy for this stream result has been closed")]
     StreamClosed,
-    /// [`Proxy::reconnect`](super::Proxy::reconnect) gave up.
+    /// The proxy's `reconnect` gave up.
     #[error("failed to reconnect after {tries} tries; last error: {last}")]
     ReconnectFailed {
         /// How many connection attempts were made.
@@ -250,6 +250,51 @@ impl ProxyError {
         ProxyError::Handshake {
             address: address.to_string(),
             reason: text,
+        }
+    }
+
+    /// Why opening a socket to `address` failed: refused, timed out (only
+    /// when the proxy has a `timeout`; a blocking socket reports that as
+    /// `WouldBlock` or `TimedOut`), or anything else the OS said.
+    pub fn connect_failed(
+        source: io::Error,
+        address: &str,
+        timeout: Option<Duration>,
+    ) -> ProxyError {
+        let address = address.to_string();
+        match (source.kind(), timeout) {
+            (io::ErrorKind::ConnectionRefused, _) => ProxyError::ConnectionRefused { address },
+            (io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock, Some(timeout)) => {
+                ProxyError::TimedOut {
+                    address,
+                    phase: Phase::Connecting,
+                    timeout,
+                }
+            }
+            _ => ProxyError::Connect { address, source },
+        }
+    }
+
+    /// A read or write on an open connection to `address` failed: the
+    /// proxy's `timeout` passed, or the connection is gone.
+    pub fn io_failed(
+        e: io::Error,
+        phase: Phase,
+        address: &str,
+        timeout: Option<Duration>,
+    ) -> ProxyError {
+        match (e.kind(), timeout) {
+            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(timeout)) => {
+                ProxyError::TimedOut {
+                    address: address.to_string(),
+                    phase,
+                    timeout,
+                }
+            }
+            _ => ProxyError::ConnectionClosed {
+                address: address.to_string(),
+                reason: format!("{phase}: {e}"),
+            },
         }
     }
 

@@ -9,7 +9,7 @@
 //! under the lock, its job runs outside it, the result is completed under it.
 
 use std::io;
-use std::net::{Shutdown, ToSocketAddrs};
+use std::net::Shutdown;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -18,13 +18,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use pyro_proto::daemon::{
-    ConnId, Daemon as Core, DaemonConfig, DaemonError, Job, JobDone, Location, Prepared,
-    Registration,
+    ConnId, Daemon as Core, DaemonError, Job, JobDone, Location, Prepared, Registration,
 };
-use pyro_proto::serialize::SerializerId;
-use pyro_proto::session::{Outcome, Request, ServerConfig, ServerEvent, ServerSession};
-use pyro_proto::value::{RemoteError, Value};
+use pyro_proto::session::{Request, ServerConfig, ServerEvent, ServerSession};
+use pyro_proto::value::Value;
 use pyro_proto::Uri;
+use pyro_transport_common::daemon::{
+    bind_tcp, housekeeping_wait, panic_message, panicked, BindError, BindTo, DaemonSettings,
+    DENY_TIMEOUT, NO_FREE_WORKERS,
+};
 use smol::channel::{Receiver, Sender};
 use smol::future::FutureExt;
 use smol::{Executor, Task, Timer};
@@ -32,14 +34,8 @@ use smol::{Executor, Task, Timer};
 use crate::entropy::os_seeded_entropy;
 use crate::net::{within, Conn};
 
-/// Housekeeping runs at least this often (Pyro4's housekeeper wakes every few seconds).
-const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
-/// What a refused client is told (Pyro4's thread pool server text).
-const NO_FREE_WORKERS: &str = "no free workers, increase server threadpool size";
-/// How long a refused client may take to send its CONNECT.
-const DENY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Errors of binding and serving.
 #[derive(Debug, thiserror::Error)]
@@ -83,11 +79,6 @@ pub enum Error {
     NotListening,
 }
 
-enum BindTo {
-    Tcp { host: String, port: u16 },
-    Unix(PathBuf),
-}
-
 /// Where and how a [`Daemon`] serves: Pyro4's daemon config items.
 ///
 /// Defaults follow Pyro4: `localhost` port 0 (any free port), serializers
@@ -95,132 +86,28 @@ enum BindTo {
 /// compression, no message size limit, no comm timeout, stream linger 30 s,
 /// no stream lifetime, oneway calls in tasks of their own, no connection limit.
 pub struct DaemonBuilder {
-    bind: BindTo,
-    server: ServerConfig,
-    nat: Option<(String, u16)>,
-    stream_linger: Duration,
-    stream_lifetime: Option<Duration>,
-    comm_timeout: Option<Duration>,
-    max_connections: Option<usize>,
-    oneway_threaded: bool,
+    /// The options both adapters share (their setters come from
+    /// [`pyro_transport_common::daemon_builder_options`]).
+    settings: DaemonSettings,
     servants_may_block: bool,
 }
 
 impl Default for DaemonBuilder {
     fn default() -> DaemonBuilder {
         DaemonBuilder {
-            bind: BindTo::Tcp {
-                host: "localhost".into(),
-                port: 0,
-            },
-            server: ServerConfig::default(),
-            nat: None,
-            stream_linger: Duration::from_secs(30),
-            stream_lifetime: None,
-            comm_timeout: None,
-            max_connections: None,
-            oneway_threaded: true,
+            settings: DaemonSettings::default(),
             servants_may_block: true,
         }
     }
 }
 
 impl DaemonBuilder {
-    /// Listen on TCP `host` (name, IPv4 or IPv6 address, brackets allowed)
-    /// and `port` (0: any free port; URIs carry the real one).
-    pub fn tcp(mut self, host: &str, port: u16) -> Self {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.bind = BindTo::Tcp {
-            host: host.to_string(),
-            port,
-        };
-        self
-    }
-
-    /// Listen on a Unix domain socket at `path` (a stale socket file there is
-    /// removed first, as Pyro4 does).
-    pub fn unix(mut self, path: impl Into<PathBuf>) -> Self {
-        self.bind = BindTo::Unix(path.into());
-        self
-    }
-
-    /// Sign and check every message with this key (Pyro4's `_pyroHmacKey`).
-    pub fn hmac_key(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.server.hmac_key = Some(key.into());
-        self
-    }
-
-    /// The serializers clients may use (Pyro4's `SERIALIZERS_ACCEPTED`).
-    pub fn serializers(mut self, accepted: &[SerializerId]) -> Self {
-        self.server.accepted = accepted.to_vec();
-        self
-    }
-
-    /// Also accept pickle. Only for trusted networks: a pickle payload
-    /// makes a Python peer run arbitrary code.
-    pub fn accept_pickle(mut self) -> Self {
-        if !self.server.accepted.contains(&SerializerId::Pickle) {
-            self.server.accepted.push(SerializerId::Pickle);
-        }
-        self
-    }
-
-    /// Compress replies (Pyro4's `COMPRESSION`); compressed requests are
-    /// always understood.
-    pub fn compression(mut self, on: bool) -> Self {
-        self.server.compression = on;
-        self
-    }
-
-    /// Drop connections that send a larger message (Pyro4's `MAX_MESSAGE_SIZE`).
-    pub fn max_message_size(mut self, limit: Option<usize>) -> Self {
-        self.server.max_message_size = limit;
-        self
-    }
-
-    /// Refuse compressed requests that inflate beyond `limit` bytes.
-    pub fn max_decompressed_size(mut self, limit: usize) -> Self {
-        self.server.max_decompressed_size = limit;
-        self
-    }
-
-    /// Put this address in URIs instead of the bound one (Pyro4's
-    /// `nathost`/`natport`; port 0 means the bound port).
-    pub fn nat(mut self, host: &str, port: u16) -> Self {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.nat = Some((host.to_string(), port));
-        self
-    }
-
-    /// How long a disconnected client's streams are kept (`ITER_STREAM_LINGER`).
-    pub fn stream_linger(mut self, linger: Duration) -> Self {
-        self.stream_linger = linger;
-        self
-    }
-
-    /// Streams older than this are closed (`ITER_STREAM_LIFETIME`; `None`: never).
-    pub fn stream_lifetime(mut self, lifetime: Option<Duration>) -> Self {
-        self.stream_lifetime = lifetime;
-        self
-    }
-
-    /// Close a connection whose read or write takes longer (`COMMTIMEOUT`).
-    pub fn comm_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.comm_timeout = timeout;
-        self
-    }
-
-    /// Refuse connections beyond `max` open ones with Pyro4's CONNECTFAIL
-    /// "no free workers" (Pyro4's `THREADPOOL_SIZE`; default: no limit).
-    pub fn max_connections(mut self, max: Option<usize>) -> Self {
-        self.max_connections = max;
-        self
-    }
+    pyro_transport_common::daemon_builder_options!();
 
     /// Run oneway calls in a task of their own (Pyro4's `ONEWAY_THREADED`,
     /// default on) so the client's next call is not held up.
     pub fn oneway_threaded(mut self, on: bool) -> Self {
-        self.oneway_threaded = on;
+        self.settings.oneway_threaded = on;
         self
     }
 
@@ -239,29 +126,22 @@ impl DaemonBuilder {
     /// Bind the socket. The daemon serves once [`Daemon::run`] is awaited.
     /// Name resolution and binding are quick and done in place.
     pub fn bind(self) -> Result<Daemon, Error> {
-        let (listener, location) = match &self.bind {
-            BindTo::Tcp { host, port } => bind_tcp(host, *port)?,
+        let (listener, location) = match &self.settings.bind {
+            BindTo::Tcp { host, port } => bind_tcp(host, *port, |l| {
+                Ok(Listener::Tcp(smol::net::TcpListener::try_from(l)?))
+            })?,
             BindTo::Unix(path) => bind_unix(path)?,
         };
-        let nat = self.nat.map(|(host, port)| {
-            let port = match (port, &location) {
-                (0, Location::Tcp { port, .. }) => *port,
-                (p, _) => p,
-            };
-            Location::Tcp { host, port }
-        });
-        let mut config = DaemonConfig::new(location);
-        config.nat = nat;
-        config.stream_linger = self.stream_linger;
-        config.stream_lifetime = self.stream_lifetime;
+        let settings = self.settings;
+        let config = settings.daemon_config(location);
         let (stop_tx, stop_rx) = smol::channel::bounded(1);
         let shared = Shared {
             core: Mutex::new(Core::new(config, Box::new(os_seeded_entropy()))),
-            server: Arc::new(self.server),
+            server: Arc::new(settings.server),
             start: Instant::now(),
-            comm_timeout: self.comm_timeout,
-            max_connections: self.max_connections,
-            oneway_threaded: self.oneway_threaded,
+            comm_timeout: settings.comm_timeout,
+            max_connections: settings.max_connections,
+            oneway_threaded: settings.oneway_threaded,
             servants_may_block: self.servants_may_block,
             stopping: AtomicBool::new(false),
             stop_tx,
@@ -276,6 +156,17 @@ impl DaemonBuilder {
             },
             listener: Mutex::new(Some(listener)),
         })
+    }
+}
+
+impl From<BindError> for Error {
+    fn from(e: BindError) -> Error {
+        match e {
+            BindError::Resolve { host, source } => Error::Resolve { host, source },
+            BindError::Bind { address, source } => Error::Bind { address, source },
+            BindError::StaleSocket { path, source } => Error::StaleSocket { path, source },
+            BindError::UnixUnsupported => Error::UnixUnsupported,
+        }
     }
 }
 
@@ -313,70 +204,17 @@ impl Drop for Listener {
     }
 }
 
-fn bind_tcp(host: &str, port: u16) -> Result<(Listener, Location), Error> {
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|source| Error::Resolve {
-            host: host.to_string(),
-            source,
-        })?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-    for addr in addrs {
-        let bound = std::net::TcpListener::bind(addr).and_then(|l| {
-            let local = l.local_addr()?;
-            Ok((smol::net::TcpListener::try_from(l)?, local))
-        });
-        match bound {
-            Ok((listener, local)) => {
-                // URIs name the host as the user gave it, with the real port.
-                let host = if host.is_empty() {
-                    local.ip().to_string()
-                } else {
-                    host.to_string()
-                };
-                let location = Location::Tcp {
-                    host,
-                    port: local.port(),
-                };
-                return Ok((Listener::Tcp(listener), location));
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(Error::Bind {
-        address: format!("{host}:{port}"),
-        source: last,
+#[cfg(unix)]
+fn bind_unix(path: &Path) -> Result<(Listener, Location), BindError> {
+    pyro_transport_common::daemon::bind_unix(path, |l| {
+        let l = smol::net::unix::UnixListener::try_from(l)?;
+        Ok(Listener::Unix(l, path.to_path_buf()))
     })
 }
 
-#[cfg(unix)]
-fn bind_unix(path: &Path) -> Result<(Listener, Location), Error> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(Error::StaleSocket {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    }
-    let listener = std::os::unix::net::UnixListener::bind(path)
-        .and_then(smol::net::unix::UnixListener::try_from)
-        .map_err(|source| Error::Bind {
-            address: path.display().to_string(),
-            source,
-        })?;
-    let location = Location::Unix {
-        path: path.display().to_string(),
-    };
-    Ok((Listener::Unix(listener, path.to_path_buf()), location))
-}
-
 #[cfg(not(unix))]
-fn bind_unix(_path: &Path) -> Result<(Listener, Location), Error> {
-    Err(Error::UnixUnsupported)
+fn bind_unix(_path: &Path) -> Result<(Listener, Location), BindError> {
+    Err(BindError::UnixUnsupported)
 }
 
 /// What the serving tasks and the handles share.
@@ -635,14 +473,7 @@ fn admit(
 /// Expire streams every couple of seconds, or sooner when one is due.
 async fn housekeeper(shared: Arc<Shared>) {
     loop {
-        let now = shared.now();
-        let wait = shared
-            .core()
-            .next_housekeeping()
-            .map_or(HOUSEKEEPING_INTERVAL, |due| {
-                due.saturating_sub(now).min(HOUSEKEEPING_INTERVAL)
-            })
-            .max(Duration::from_millis(10));
+        let wait = housekeeping_wait(shared.core().next_housekeeping(), shared.now());
         let stop = async {
             Timer::after(wait).await;
             false
@@ -744,13 +575,7 @@ async fn serve_connection(
 /// becomes its message.
 async fn run_job(job: Job, may_block: bool) -> Result<JobDone, String> {
     let run = move || {
-        catch_unwind(AssertUnwindSafe(|| job.run())).map_err(|panic| {
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "servant panicked".into())
-        })
+        catch_unwind(AssertUnwindSafe(|| job.run())).map_err(|panic| panic_message(&*panic))
     };
     if may_block {
         smol::unblock(run).await
@@ -789,13 +614,7 @@ async fn dispatch(
     }
     let outcome = match run_job(job, shared.servants_may_block).await {
         Ok(done) => shared.core().complete(done, shared.now()),
-        Err(text) => Outcome::Exception {
-            error: pyro_proto::session::traced(
-                RemoteError::builtin("RuntimeError", format!("servant panicked: {text}")),
-                "handleRequest",
-            ),
-            close: false,
-        },
+        Err(text) => panicked(&text),
     };
     let _ = session.reply(id, outcome);
 }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, ToSocketAddrs};
+use std::net::Shutdown;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -20,25 +20,20 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use pyro_proto::daemon::{
-    ConnId, Daemon as Core, DaemonConfig, DaemonError, Location, Prepared, Registration,
-};
-use pyro_proto::serialize::SerializerId;
-use pyro_proto::session::{Outcome, Request, ServerConfig, ServerEvent, ServerSession};
-use pyro_proto::value::{RemoteError, Value};
+use pyro_proto::daemon::{ConnId, Daemon as Core, DaemonError, Location, Prepared, Registration};
+use pyro_proto::session::{Request, ServerConfig, ServerEvent, ServerSession};
+use pyro_proto::value::Value;
 use pyro_proto::Uri;
+use pyro_transport_common::daemon::{
+    bind_tcp, housekeeping_wait, panic_message, panicked, BindError, BindTo, DaemonSettings,
+    DENY_TIMEOUT, NO_FREE_WORKERS,
+};
 
 use crate::entropy::os_seeded_entropy;
 use crate::net::{Conn, Listener, Waker};
 
-/// Housekeeping runs at least this often (Pyro4's housekeeper wakes every few seconds).
-const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
-/// What a refused client is told (Pyro4's thread pool server text).
-const NO_FREE_WORKERS: &str = "no free workers, increase server threadpool size";
-/// How long a refused client may take to send its CONNECT.
-const DENY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Errors of binding and serving.
 #[derive(Debug, thiserror::Error)]
@@ -82,173 +77,48 @@ pub enum Error {
     NotListening,
 }
 
-enum BindTo {
-    Tcp { host: String, port: u16 },
-    Unix(PathBuf),
-}
-
 /// Where and how a [`Daemon`] serves: Pyro4's daemon config items.
 ///
 /// Defaults follow Pyro4: `localhost` port 0 (any free port), serializers
 /// serpent, json and marshal (pickle only when asked for), no HMAC, no
 /// compression, no message size limit, no comm timeout, stream linger 30 s,
 /// no stream lifetime, oneway calls threaded, no connection limit.
+#[derive(Default)]
 pub struct DaemonBuilder {
-    bind: BindTo,
-    server: ServerConfig,
-    nat: Option<(String, u16)>,
-    stream_linger: Duration,
-    stream_lifetime: Option<Duration>,
-    comm_timeout: Option<Duration>,
-    max_connections: Option<usize>,
-    oneway_threaded: bool,
-}
-
-impl Default for DaemonBuilder {
-    fn default() -> DaemonBuilder {
-        DaemonBuilder {
-            bind: BindTo::Tcp {
-                host: "localhost".into(),
-                port: 0,
-            },
-            server: ServerConfig::default(),
-            nat: None,
-            stream_linger: Duration::from_secs(30),
-            stream_lifetime: None,
-            comm_timeout: None,
-            max_connections: None,
-            oneway_threaded: true,
-        }
-    }
+    /// The options both adapters share (their setters come from
+    /// [`pyro_transport_common::daemon_builder_options`]).
+    settings: DaemonSettings,
 }
 
 impl DaemonBuilder {
-    /// Listen on TCP `host` (name, IPv4 or IPv6 address, brackets allowed)
-    /// and `port` (0: any free port; URIs carry the real one).
-    pub fn tcp(mut self, host: &str, port: u16) -> Self {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.bind = BindTo::Tcp {
-            host: host.to_string(),
-            port,
-        };
-        self
-    }
-
-    /// Listen on a Unix domain socket at `path` (a stale socket file there is
-    /// removed first, as Pyro4 does).
-    pub fn unix(mut self, path: impl Into<PathBuf>) -> Self {
-        self.bind = BindTo::Unix(path.into());
-        self
-    }
-
-    /// Sign and check every message with this key (Pyro4's `_pyroHmacKey`).
-    pub fn hmac_key(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.server.hmac_key = Some(key.into());
-        self
-    }
-
-    /// The serializers clients may use (Pyro4's `SERIALIZERS_ACCEPTED`).
-    pub fn serializers(mut self, accepted: &[SerializerId]) -> Self {
-        self.server.accepted = accepted.to_vec();
-        self
-    }
-
-    /// Also accept pickle. Only for trusted networks: a pickle payload
-    /// makes a Python peer run arbitrary code.
-    pub fn accept_pickle(mut self) -> Self {
-        if !self.server.accepted.contains(&SerializerId::Pickle) {
-            self.server.accepted.push(SerializerId::Pickle);
-        }
-        self
-    }
-
-    /// Compress replies (Pyro4's `COMPRESSION`); compressed requests are
-    /// always understood.
-    pub fn compression(mut self, on: bool) -> Self {
-        self.server.compression = on;
-        self
-    }
-
-    /// Drop connections that send a larger message (Pyro4's `MAX_MESSAGE_SIZE`).
-    pub fn max_message_size(mut self, limit: Option<usize>) -> Self {
-        self.server.max_message_size = limit;
-        self
-    }
-
-    /// Refuse compressed requests that inflate beyond `limit` bytes.
-    pub fn max_decompressed_size(mut self, limit: usize) -> Self {
-        self.server.max_decompressed_size = limit;
-        self
-    }
-
-    /// Put this address in URIs instead of the bound one (Pyro4's
-    /// `nathost`/`natport`; port 0 means the bound port).
-    pub fn nat(mut self, host: &str, port: u16) -> Self {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.nat = Some((host.to_string(), port));
-        self
-    }
-
-    /// How long a disconnected client's streams are kept (`ITER_STREAM_LINGER`).
-    pub fn stream_linger(mut self, linger: Duration) -> Self {
-        self.stream_linger = linger;
-        self
-    }
-
-    /// Streams older than this are closed (`ITER_STREAM_LIFETIME`; `None`: never).
-    pub fn stream_lifetime(mut self, lifetime: Option<Duration>) -> Self {
-        self.stream_lifetime = lifetime;
-        self
-    }
-
-    /// Close a connection whose read or write blocks longer (`COMMTIMEOUT`).
-    pub fn comm_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.comm_timeout = timeout;
-        self
-    }
-
-    /// Refuse connections beyond `max` open ones with Pyro4's CONNECTFAIL
-    /// "no free workers" (Pyro4's `THREADPOOL_SIZE`; default: no limit).
-    pub fn max_connections(mut self, max: Option<usize>) -> Self {
-        self.max_connections = max;
-        self
-    }
+    pyro_transport_common::daemon_builder_options!();
 
     /// Run oneway calls in their own thread (Pyro4's `ONEWAY_THREADED`,
     /// default on) so the client's next call is not held up.
     pub fn oneway_threaded(mut self, on: bool) -> Self {
-        self.oneway_threaded = on;
+        self.settings.oneway_threaded = on;
         self
     }
 
     /// Bind the socket. The daemon serves once [`Daemon::request_loop`] runs.
     pub fn bind(self) -> Result<Daemon, Error> {
-        let (listener, location) = match &self.bind {
-            BindTo::Tcp { host, port } => bind_tcp(host, *port)?,
+        let (listener, location) = match &self.settings.bind {
+            BindTo::Tcp { host, port } => bind_tcp(host, *port, |l| Ok(Listener::Tcp(l)))?,
             BindTo::Unix(path) => bind_unix(path)?,
         };
         let waker = listener.waker().map_err(|source| Error::Bind {
             address: describe(&location),
             source,
         })?;
-        let nat = self.nat.map(|(host, port)| {
-            let port = match (port, &location) {
-                (0, Location::Tcp { port, .. }) => *port,
-                (p, _) => p,
-            };
-            Location::Tcp { host, port }
-        });
-        let mut config = DaemonConfig::new(location);
-        config.nat = nat;
-        config.stream_linger = self.stream_linger;
-        config.stream_lifetime = self.stream_lifetime;
+        let settings = self.settings;
+        let config = settings.daemon_config(location);
         let shared = Shared {
             core: Mutex::new(Core::new(config, Box::new(os_seeded_entropy()))),
-            server: Arc::new(self.server),
+            server: Arc::new(settings.server),
             start: Instant::now(),
-            comm_timeout: self.comm_timeout,
-            max_connections: self.max_connections,
-            oneway_threaded: self.oneway_threaded,
+            comm_timeout: settings.comm_timeout,
+            max_connections: settings.max_connections,
+            oneway_threaded: settings.oneway_threaded,
             stopping: AtomicBool::new(false),
             timer: (Mutex::new(()), Condvar::new()),
             conns: Mutex::new(HashMap::new()),
@@ -266,6 +136,17 @@ impl DaemonBuilder {
     }
 }
 
+impl From<BindError> for Error {
+    fn from(e: BindError) -> Error {
+        match e {
+            BindError::Resolve { host, source } => Error::Resolve { host, source },
+            BindError::Bind { address, source } => Error::Bind { address, source },
+            BindError::StaleSocket { path, source } => Error::StaleSocket { path, source },
+            BindError::UnixUnsupported => Error::UnixUnsupported,
+        }
+    }
+}
+
 fn describe(location: &Location) -> String {
     match location {
         Location::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
@@ -274,68 +155,15 @@ fn describe(location: &Location) -> String {
     }
 }
 
-fn bind_tcp(host: &str, port: u16) -> Result<(Listener, Location), Error> {
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|source| Error::Resolve {
-            host: host.to_string(),
-            source,
-        })?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-    for addr in addrs {
-        match std::net::TcpListener::bind(addr) {
-            Ok(listener) => {
-                let bound = listener.local_addr().map_err(|source| Error::Bind {
-                    address: addr.to_string(),
-                    source,
-                })?;
-                // URIs name the host as the user gave it, with the real port.
-                let host = if host.is_empty() {
-                    bound.ip().to_string()
-                } else {
-                    host.to_string()
-                };
-                let location = Location::Tcp {
-                    host,
-                    port: bound.port(),
-                };
-                return Ok((Listener::Tcp(listener), location));
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(Error::Bind {
-        address: format!("{host}:{port}"),
-        source: last,
-    })
-}
-
 #[cfg(unix)]
-fn bind_unix(path: &Path) -> Result<(Listener, Location), Error> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(Error::StaleSocket {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    }
-    let listener = std::os::unix::net::UnixListener::bind(path).map_err(|source| Error::Bind {
-        address: path.display().to_string(),
-        source,
-    })?;
-    let location = Location::Unix {
-        path: path.display().to_string(),
-    };
-    Ok((Listener::Unix(listener, path.to_path_buf()), location))
+fn bind_unix(path: &Path) -> Result<(Listener, Location), BindError> {
+    let adopt = |l| Ok(Listener::Unix(l, path.to_path_buf()));
+    pyro_transport_common::daemon::bind_unix(path, adopt)
 }
 
 #[cfg(not(unix))]
-fn bind_unix(_path: &Path) -> Result<(Listener, Location), Error> {
-    Err(Error::UnixUnsupported)
+fn bind_unix(_path: &Path) -> Result<(Listener, Location), BindError> {
+    Err(BindError::UnixUnsupported)
 }
 
 /// What the accept loop, the connection threads and the handles share.
@@ -585,14 +413,7 @@ fn housekeeper(shared: &Shared) {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let now = shared.now();
-        let wait = shared
-            .core()
-            .next_housekeeping()
-            .map_or(HOUSEKEEPING_INTERVAL, |due| {
-                due.saturating_sub(now).min(HOUSEKEEPING_INTERVAL)
-            })
-            .max(Duration::from_millis(10));
+        let wait = housekeeping_wait(shared.core().next_housekeeping(), shared.now());
         guard = shared
             .timer
             .1
@@ -708,20 +529,7 @@ fn dispatch(shared: &Arc<Shared>, conn: ConnId, session: &mut ServerSession, req
     };
     let outcome = match catch_unwind(AssertUnwindSafe(|| job.run())) {
         Ok(done) => shared.core().complete(done, shared.now()),
-        Err(panic) => {
-            let text = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "servant panicked".into());
-            Outcome::Exception {
-                error: pyro_proto::session::traced(
-                    RemoteError::builtin("RuntimeError", format!("servant panicked: {text}")),
-                    "handleRequest",
-                ),
-                close: false,
-            }
-        }
+        Err(panic) => panicked(&panic_message(&*panic)),
     };
     let _ = session.reply(id, outcome);
 }

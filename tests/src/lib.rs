@@ -4,4 +4,5 @@
 
 pub mod python;
 pub mod replay;
+pub mod servants;
 pub mod vectors;

@@ -6,16 +6,13 @@
 //! against what a Python daemon would give and exits 1 on any mismatch). The
 //! daemon is then shut down, which must return promptly with no stream left.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use pyro_proto::servant::{Reply, ServantBuilder};
-use pyro_proto::value::{Dict, RemoteError, Value};
+use pyro_proto::value::Value;
+use pyro_tests::servants::{daemon_client, test_servant, OBJECT};
 use pyro_transport_std::{Daemon, DaemonBuilder, DaemonHandle, Error};
-
-const OBJECT: &str = "test.servant";
 
 /// A daemon serving the test servant on a background thread.
 struct Running {
@@ -28,8 +25,10 @@ impl Running {
     fn start(builder: DaemonBuilder) -> Running {
         let daemon = builder.bind().expect("bind the daemon");
         let handle = daemon.handle();
+        let streams = handle.clone();
+        let servant = test_servant(move || streams.stream_count());
         handle
-            .register(test_servant(handle.clone()), Some(OBJECT))
+            .register(servant, Some(OBJECT))
             .expect("register the test servant");
         let uri = handle.uri_for(OBJECT).unwrap().to_string();
         let thread = thread::spawn(move || daemon.request_loop());
@@ -42,25 +41,7 @@ impl Running {
 
     /// Run the client script in `mode`; panics with its output unless it succeeded.
     fn client(&self, mode: &str, args: &[&str]) -> String {
-        let started = Instant::now();
-        let out = pyro_tests::python::script("std_daemon_client.py")
-            .arg(mode)
-            .arg(&self.uri)
-            .args(args)
-            .output()
-            .expect("run std_daemon_client.py");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        println!(
-            "std_daemon_client.py {mode} {args:?} ({:.2?}):\n{stdout}{stderr}",
-            started.elapsed()
-        );
-        assert!(
-            out.status.success(),
-            "client {mode} {args:?} failed ({}):\n{stdout}\n{stderr}",
-            out.status
-        );
-        stdout
+        daemon_client("std", &self.uri, mode, args)
     }
 
     /// Shut down; `request_loop` must return promptly, streams must be gone.
@@ -79,99 +60,6 @@ impl Running {
         assert_eq!(self.handle.connection_count(), 0, "connections left");
         assert_eq!(self.handle.stream_count(), 0, "streams left");
     }
-}
-
-/// The servant the Python script exercises.
-fn test_servant(daemon: DaemonHandle) -> Arc<dyn pyro_proto::servant::Servant> {
-    let records = Arc::new(Mutex::new(Vec::<Value>::new()));
-    let (r1, r2, r3, r4) = (
-        records.clone(),
-        records.clone(),
-        records.clone(),
-        records.clone(),
-    );
-    let value = Arc::new(AtomicI64::new(0));
-    let (v1, v2) = (value.clone(), value.clone());
-    ServantBuilder::new("TestServant")
-        .raw_method("echo", |_ctx, args| {
-            Ok(Reply::Value(
-                args.vargs.into_iter().next().unwrap_or(Value::None),
-            ))
-        })
-        .raw_method("kwargs", |_ctx, args| {
-            Ok(Reply::Value(Value::List(vec![
-                Value::Tuple(args.vargs),
-                Value::Dict(args.kwargs),
-            ])))
-        })
-        .method("add", |(a, b): (i64, i64)| Ok(a + b))
-        .method("divide", |(a, b): (f64, f64)| {
-            if b == 0.0 {
-                Err(RemoteError::builtin(
-                    "ZeroDivisionError",
-                    "float division by zero",
-                ))
-            } else {
-                Ok(a / b)
-            }
-        })
-        .method("clear", move |()| {
-            r1.lock().unwrap().clear();
-            Ok(())
-        })
-        .oneway("record", move |(v,): (Value,)| {
-            r2.lock().unwrap().push(v);
-            Ok(())
-        })
-        .oneway("record_slowly", move |(v, secs): (Value, f64)| {
-            thread::sleep(Duration::from_secs_f64(secs));
-            r3.lock().unwrap().push(v);
-            Ok(())
-        })
-        .method("recorded", move |()| Ok(r4.lock().unwrap().clone()))
-        .generator("count", |(n,): (i64,)| Ok(0..n))
-        .raw_method("count_then_fail", |_ctx, args| {
-            let n = match args.vargs.first() {
-                Some(Value::Int(n)) => *n,
-                _ => return Err(RemoteError::builtin("TypeError", "count_then_fail(n)")),
-            };
-            let items = (0..n).map(|i| Ok(Value::Int(i))).chain(std::iter::once(Err(
-                RemoteError::builtin("ValueError", "stream broke"),
-            )));
-            Ok(Reply::Stream(Box::new(items)))
-        })
-        .method("streams", move |()| Ok(daemon.stream_count()))
-        .method("panics", |()| -> Result<(), RemoteError> {
-            panic!("deliberate panic")
-        })
-        .callback("maybe_fail", |(fail,): (bool,)| {
-            if fail {
-                Err(RemoteError::builtin("ValueError", "callback failed"))
-            } else {
-                Ok("fine")
-            }
-        })
-        .method("slow", |(secs,): (f64,)| {
-            thread::sleep(Duration::from_secs_f64(secs));
-            Ok(secs)
-        })
-        .method_with_context("context", |ctx, ()| {
-            let client = ctx.client.clone().unwrap_or_else(|| "None".into());
-            Ok(Value::Dict(Dict(vec![(
-                Value::Str("client".into()),
-                Value::Str(client.into()),
-            )])))
-        })
-        .attr_rw(
-            "value",
-            move || v1.load(Ordering::SeqCst),
-            move |v: i64| {
-                v2.store(v, Ordering::SeqCst);
-                Ok(())
-            },
-        )
-        .attr("name", || "test servant")
-        .build()
 }
 
 fn localhost() -> DaemonBuilder {

@@ -2,17 +2,16 @@
 //! socket and timer concerns live here; what goes on the wire is the session's.
 
 use std::io::{self, ErrorKind};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pyro_proto::message::Annotations;
 use pyro_proto::session::{
     CallId, ClientConfig, ClientEvent, ClientSession, CloseReason, Metadata, Response, SessionError,
 };
-use pyro_proto::uri::{Protocol, Uri};
 use pyro_proto::value::Value;
 
 use crate::net::{within, Conn};
+use pyro_transport_common::proxy::Target;
 use pyro_transport_common::{Phase, ProxyError};
 
 /// Bytes asked of the socket per read.
@@ -22,96 +21,36 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(crate) type Start<'a> =
     &'a (dyn Fn(&mut ClientSession, Duration) -> Result<CallId, SessionError> + Sync);
 
-/// Where a proxy connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
-    Tcp {
-        host: String,
-        port: u16,
-    },
-    Unix(PathBuf),
-    /// A PYRONAME/PYROMETA URI, resolved through the name server on every
-    /// connect (as Pyro4's proxy does).
-    Name(Uri),
-}
-
-impl Target {
-    /// The connect location of a PYRO URI.
-    pub(crate) fn from_uri(uri: &Uri) -> Result<Target, ProxyError> {
-        if uri.protocol() != Protocol::Pyro {
-            return Ok(Target::Name(uri.clone()));
-        }
-        let no_location = || ProxyError::NoLocation {
+/// Open the socket to `target` within `timeout` (an async-io timer).
+async fn open_socket(target: &Target, timeout: Option<Duration>) -> Result<Conn, ProxyError> {
+    let address = target.describe();
+    let connect_error = |source: io::Error| ProxyError::connect_failed(source, &address, timeout);
+    match target {
+        // Resolved before opening (Shared::connect); never opened as is.
+        Target::Name(uri) => Err(ProxyError::NoLocation {
             uri: uri.to_string(),
-        };
-        if let Some(path) = uri.sockname() {
-            if path.is_empty() || cfg!(not(unix)) {
-                return Err(no_location());
-            }
-            return Ok(Target::Unix(PathBuf::from(path)));
+        }),
+        Target::Tcp { host, port } => {
+            let stream = within(
+                timeout,
+                smol::net::TcpStream::connect((host.as_str(), *port)),
+            )
+            .await
+            .map_err(connect_error)?;
+            // Requests are written whole; no Nagle delay (Pyro4's SOCK_NODELAY).
+            let _ = stream.set_nodelay(true);
+            Ok(Conn::Tcp(stream))
         }
-        match (uri.host(), uri.tcp_port()) {
-            (Some(host), Some(port)) if !host.is_empty() => Ok(Target::Tcp {
-                host: host.to_string(),
-                port,
-            }),
-            _ => Err(no_location()),
-        }
-    }
-
-    /// The address as Pyro4's messages print it: `('host', port)` or the path.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Target::Tcp { host, port } => format!("('{host}', {port})"),
-            Target::Unix(path) => path.display().to_string(),
-            Target::Name(uri) => uri.to_string(),
-        }
-    }
-
-    /// Open the socket within `timeout` (an async-io timer).
-    async fn open(&self, timeout: Option<Duration>) -> Result<Conn, ProxyError> {
-        let address = self.describe();
-        let connect_error = |source: io::Error| match source.kind() {
-            ErrorKind::ConnectionRefused => ProxyError::ConnectionRefused {
-                address: address.clone(),
-            },
-            ErrorKind::TimedOut => ProxyError::TimedOut {
-                address: address.clone(),
-                phase: Phase::Connecting,
-                timeout: timeout.unwrap_or_default(),
-            },
-            _ => ProxyError::Connect {
-                address: address.clone(),
-                source,
-            },
-        };
-        match self {
-            // Resolved before opening (Shared::connect); never opened as is.
-            Target::Name(uri) => Err(ProxyError::NoLocation {
-                uri: uri.to_string(),
-            }),
-            Target::Tcp { host, port } => {
-                let stream = within(
-                    timeout,
-                    smol::net::TcpStream::connect((host.as_str(), *port)),
-                )
-                .await
-                .map_err(connect_error)?;
-                // Requests are written whole; no Nagle delay (Pyro4's SOCK_NODELAY).
-                let _ = stream.set_nodelay(true);
-                Ok(Conn::Tcp(stream))
-            }
-            #[cfg(unix)]
-            Target::Unix(path) => within(timeout, smol::net::unix::UnixStream::connect(path))
-                .await
-                .map(Conn::Unix)
-                .map_err(connect_error),
-            #[cfg(not(unix))]
-            Target::Unix(_) => Err(ProxyError::Connect {
-                address,
-                source: io::Error::new(ErrorKind::Unsupported, "no Unix domain sockets"),
-            }),
-        }
+        #[cfg(unix)]
+        Target::Unix(path) => within(timeout, smol::net::unix::UnixStream::connect(path))
+            .await
+            .map(Conn::Unix)
+            .map_err(connect_error),
+        #[cfg(not(unix))]
+        Target::Unix(_) => Err(ProxyError::Connect {
+            address,
+            source: io::Error::new(ErrorKind::Unsupported, "no Unix domain sockets"),
+        }),
     }
 }
 
@@ -143,7 +82,7 @@ impl Connection {
         seq: &mut u16,
         clock: Instant,
     ) -> Result<(Connection, Connected), ProxyError> {
-        let conn = target.open(config.timeout).await?;
+        let conn = open_socket(target, config.timeout).await?;
         let mut c = Connection {
             conn,
             session: ClientSession::new(config.clone(), *seq),
@@ -276,17 +215,7 @@ impl Connection {
     }
 
     fn io_error(&self, e: io::Error, phase: Phase) -> ProxyError {
-        match (e.kind(), self.timeout) {
-            (ErrorKind::TimedOut, Some(timeout)) => ProxyError::TimedOut {
-                address: self.address.clone(),
-                phase,
-                timeout,
-            },
-            _ => ProxyError::ConnectionClosed {
-                address: self.address.clone(),
-                reason: format!("{phase}: {e}"),
-            },
-        }
+        ProxyError::io_failed(e, phase, &self.address, self.timeout)
     }
 
     /// A command the session refused before anything was sent.

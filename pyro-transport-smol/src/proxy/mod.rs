@@ -6,15 +6,13 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
-use std::any::type_name;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pyro_proto::message::{AnnotationId, Annotations};
-use pyro_proto::serialize::SerializerId;
-use pyro_proto::session::{args, CallOptions, ClientConfig, Metadata, Response};
-use pyro_proto::value::{from_value, to_value, ClassRegistry, Dict, Value};
+use pyro_proto::message::Annotations;
+use pyro_proto::session::{CallOptions, Metadata, Response};
+use pyro_proto::value::{to_value, Dict, Value};
 use pyro_proto::Uri;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,7 +20,12 @@ use smol::lock::{Mutex, MutexGuard};
 use smol::Timer;
 
 pub use batch::{Batch, BatchResults};
-use conn::{Connection, Start, Target};
+use conn::{Connection, Start};
+use pyro_transport_common::proxy::{
+    check_member, convert, correlation_id, expect_value, keywords, positional, ProxySettings,
+    Target,
+};
+pub use pyro_transport_common::proxy::{HandshakeValidator, IntoUri, DEFAULT_RECONNECT_INTERVAL};
 pub use pyro_transport_common::{Phase, ProxyError};
 pub use stream::RemoteStream;
 
@@ -35,168 +38,31 @@ pub enum CallResult {
     Stream(RemoteStream<Value>),
 }
 
-/// Pyro4's pause between two attempts of `_pyroReconnect`.
-pub const DEFAULT_RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Something a proxy can be made from: a URI text or a parsed [`Uri`].
-pub trait IntoUri {
-    /// The parsed URI.
-    fn into_uri(self) -> Result<Uri, ProxyError>;
-}
-
-impl IntoUri for Uri {
-    fn into_uri(self) -> Result<Uri, ProxyError> {
-        Ok(self)
-    }
-}
-
-impl IntoUri for &Uri {
-    fn into_uri(self) -> Result<Uri, ProxyError> {
-        Ok(self.clone())
-    }
-}
-
-impl IntoUri for &str {
-    fn into_uri(self) -> Result<Uri, ProxyError> {
-        Uri::parse(self).map_err(|source| ProxyError::InvalidUri {
-            uri: self.to_string(),
-            source,
-        })
-    }
-}
-
-impl IntoUri for String {
-    fn into_uri(self) -> Result<Uri, ProxyError> {
-        self.as_str().into_uri()
-    }
-}
-
-impl IntoUri for &String {
-    fn into_uri(self) -> Result<Uri, ProxyError> {
-        self.as_str().into_uri()
-    }
-}
-
 /// Settings for async proxies (Pyro4's config items and `_pyro*`
 /// attributes); one builder can make any number of proxies.
 ///
 /// Defaults are Pyro4's: serpent, no HMAC key, metadata on, handshake
 /// `'hello'`, no compression, no timeout, no retries, reconnect every 2 s.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ProxyBuilder {
-    config: ClientConfig,
-    max_retries: u32,
-    reconnect_interval: Duration,
-    validator: Option<HandshakeValidator>,
-}
-
-/// Checks the daemon's handshake answer (Pyro4's `_pyroValidateHandshake`):
-/// an `Err` aborts the connection with that reason.
-pub type HandshakeValidator = Arc<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
-
-impl Default for ProxyBuilder {
-    fn default() -> Self {
-        ProxyBuilder {
-            config: ClientConfig::new(""),
-            max_retries: 0,
-            reconnect_interval: DEFAULT_RECONNECT_INTERVAL,
-            validator: None,
-        }
-    }
+    /// The settings both adapters share (their setters come from
+    /// [`pyro_transport_common::proxy_builder_options`]).
+    settings: ProxySettings,
 }
 
 impl fmt::Debug for ProxyBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyBuilder")
-            .field("config", &self.config)
-            .field("max_retries", &self.max_retries)
-            .field("reconnect_interval", &self.reconnect_interval)
-            .finish()
+        self.settings.debug_as("ProxyBuilder", f)
     }
 }
 
 impl ProxyBuilder {
-    /// The serializer for requests (`_pyroSerializer`); the daemon must
-    /// accept it (pickle only if its `SERIALIZERS_ACCEPTED` lists it).
-    pub fn serializer(mut self, serializer: SerializerId) -> Self {
-        self.config.serializer = serializer;
-        self
-    }
-
-    /// The HMAC key (`_pyroHmacKey`); must be the daemon's.
-    pub fn hmac_key(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.config.hmac_key = Some(key.into());
-        self
-    }
-
-    /// Ask for the object's metadata when connecting (Pyro4's `METADATA`,
-    /// on by default): oneway methods are then known and unknown names are
-    /// refused before sending.
-    pub fn metadata(mut self, on: bool) -> Self {
-        self.config.metadata = on;
-        self
-    }
-
-    /// The handshake data (`_pyroHandshake`, `'hello'` by default).
-    pub fn handshake(mut self, data: Value) -> Self {
-        self.config.handshake = data;
-        self
-    }
-
-    /// Check the daemon's handshake answer on every connect (Pyro4's
-    /// `_pyroValidateHandshake`); a refusal drops the connection and the
-    /// call fails with [`ProxyError::Handshake`].
-    pub fn validate_handshake(
-        mut self,
-        check: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
-    ) -> Self {
-        self.validator = Some(Arc::new(check));
-        self
-    }
-
-    /// Cap on what a compressed reply may inflate to.
-    pub fn max_decompressed_size(mut self, limit: usize) -> Self {
-        self.config.max_decompressed_size = limit;
-        self
-    }
-
-    /// Compress requests of 200 bytes or more (Pyro4's `COMPRESSION`).
-    pub fn compression(mut self, on: bool) -> Self {
-        self.config.compression = on;
-        self
-    }
+    pyro_transport_common::proxy_builder_options!();
 
     /// Timeout for connecting, sending and receiving (`_pyroTimeout`),
     /// enforced with async-io timers; `None` (the default) waits forever.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config.timeout = timeout;
-        self
-    }
-
-    /// How often a method call is retried after a timeout or a closed
-    /// connection (`_pyroMaxRetries`, 0 by default). Only for calls that are
-    /// safe to repeat: the first attempt may have run.
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
-        self
-    }
-
-    /// The pause between attempts of [`Proxy::reconnect`] (2 s by default).
-    pub fn reconnect_interval(mut self, interval: Duration) -> Self {
-        self.reconnect_interval = interval;
-        self
-    }
-
-    /// Refuse replies larger than this (`MAX_MESSAGE_SIZE`).
-    pub fn max_message_size(mut self, limit: Option<usize>) -> Self {
-        self.config.max_message_size = limit;
-        self
-    }
-
-    /// Application classes to accept in replies (Python's
-    /// `register_dict_to_class`), e.g. custom exception classes.
-    pub fn classes(mut self, registry: Arc<ClassRegistry>) -> Self {
-        self.config.classes = Some(registry);
+        self.settings.config.timeout = timeout;
         self
     }
 
@@ -204,33 +70,14 @@ impl ProxyBuilder {
     pub fn build(&self, uri: impl IntoUri) -> Result<Proxy, ProxyError> {
         let uri = uri.into_uri()?;
         let target = Target::from_uri(&uri)?;
-        let mut config = self.config.clone();
-        config.object = uri.object().to_string();
-        Ok(Proxy::from_parts(
-            uri,
-            target,
-            Settings {
-                config,
-                max_retries: self.max_retries,
-                reconnect_interval: self.reconnect_interval,
-                validator: self.validator.clone(),
-            },
-            None,
-        ))
+        let settings = self.settings.for_object(uri.object());
+        Ok(Proxy::from_parts(uri, target, settings, None))
     }
-}
-
-#[derive(Clone)]
-struct Settings {
-    config: ClientConfig,
-    max_retries: u32,
-    reconnect_interval: Duration,
-    validator: Option<HandshakeValidator>,
 }
 
 /// The mutable part of a proxy, behind its async lock.
 struct Inner {
-    settings: Settings,
+    settings: ProxySettings,
     conn: Option<Connection>,
     /// The seq of the last request, carried into the next connection.
     seq: u16,
@@ -274,17 +121,11 @@ impl Shared {
         let resolved = match &self.target {
             Target::Name(uri) => {
                 let ns = ProxyBuilder {
-                    config: ClientConfig {
-                        hmac_key: inner.settings.config.hmac_key.clone(),
-                        timeout: inner.settings.config.timeout,
-                        ..ClientConfig::new("")
-                    },
-                    ..ProxyBuilder::default()
+                    settings: inner.settings.for_name_server(),
                 };
                 let direct = crate::naming::resolve(uri, &ns).await?;
-                let mut config = inner.settings.config.clone();
-                config.object = direct.object().to_string();
-                Some((Target::from_uri(&direct)?, config))
+                let settings = inner.settings.for_object(direct.object());
+                Some((Target::from_uri(&direct)?, settings.config))
             }
             _ => None,
         };
@@ -398,40 +239,6 @@ impl fmt::Debug for Proxy {
     }
 }
 
-/// The value behind `Response::Value`, or the error the response stands for.
-fn expect_value(method: &str, response: Response) -> Result<Value, ProxyError> {
-    match response {
-        Response::Value(v) => Ok(v),
-        Response::Exception(e) => Err(ProxyError::Remote(e)),
-        Response::Stream(_) => Err(ProxyError::UnexpectedStream {
-            method: method.to_string(),
-        }),
-        other => Err(ProxyError::UnexpectedReply {
-            method: method.to_string(),
-            what: format!("{other:?}"),
-        }),
-    }
-}
-
-/// Convert a result into `R`.
-fn convert<R: DeserializeOwned>(method: &str, value: Value) -> Result<R, ProxyError> {
-    from_value(value).map_err(|source| ProxyError::Deserialize {
-        method: method.to_string(),
-        target: type_name::<R>(),
-        source,
-    })
-}
-
-/// Positional arguments (a tuple), shaped by `pyro-proto`.
-fn positional(args: impl Serialize) -> Result<Vec<Value>, ProxyError> {
-    Ok(args::positional(args)?)
-}
-
-/// Keyword arguments (a map or struct, or `()`), shaped by `pyro-proto`.
-fn keywords(kwargs: impl Serialize) -> Result<Dict, ProxyError> {
-    Ok(args::keywords(kwargs)?)
-}
-
 impl Proxy {
     /// A proxy for `uri` with Pyro4's default settings; nothing is connected
     /// until the first call (or [`bind`](Self::bind)).
@@ -451,7 +258,7 @@ impl Proxy {
     fn from_parts(
         uri: Uri,
         target: Target,
-        settings: Settings,
+        settings: ProxySettings,
         metadata: Option<Metadata>,
     ) -> Proxy {
         Proxy {
@@ -573,8 +380,7 @@ impl Proxy {
     /// The correlation id of the last reply (`CORR`), if it had one.
     pub async fn response_correlation_id(&self) -> Option<[u8; 16]> {
         let inner = self.shared.lock().await;
-        let corr = inner.response_annotations.get(AnnotationId::CORR)?;
-        corr.as_ref().try_into().ok()
+        correlation_id(&inner.response_annotations)
     }
 
     /// Call `method` with positional `args` (a tuple: `(a, b)`, `(a,)`, `()`)
@@ -809,23 +615,9 @@ impl Proxy {
             return Ok(());
         }
         self.shared.connect(inner).await?;
-        let Some(m) = &inner.metadata else {
-            return Ok(());
-        };
-        let (known, kind) = if attribute {
-            (m.attrs.iter().any(|n| n == name), "attribute")
-        } else {
-            let first = name.split('.').next().unwrap_or(name);
-            (m.methods.iter().any(|n| n == first), "attribute or method")
-        };
-        if known {
-            Ok(())
-        } else {
-            Err(ProxyError::NoSuchMember {
-                uri: self.shared.uri.to_string(),
-                kind,
-                name: name.to_string(),
-            })
+        match &inner.metadata {
+            Some(m) => check_member(m, &self.shared.uri, name, attribute),
+            None => Ok(()),
         }
     }
 }

@@ -1,23 +1,13 @@
 //! Item streams: a remote iterator read one `get_next_stream_item` at a time.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-use pyro_proto::session::Response;
 use pyro_proto::value::Value;
+use pyro_transport_common::stream::{Fetched, Step, StreamCursor};
 use serde::de::DeserializeOwned;
 
-use super::{convert, ProxyError, Shared};
-
-enum State {
-    /// Items come from the daemon's stream with this id.
-    Remote(String),
-    /// The method returned a list: its items, read locally.
-    Local(std::vec::IntoIter<Value>),
-    /// Ended (exhausted, failed, or closed).
-    Done,
-}
+use super::{ProxyError, Shared};
 
 /// The items of a remote iterator (Pyro4's `_StreamResultIterator`), each
 /// converted into `R` and read with [`next`](Self::next)`.await`.
@@ -35,21 +25,14 @@ enum State {
 /// stream itself after its linger time.
 pub struct RemoteStream<R> {
     shared: Option<Arc<Shared>>,
-    method: String,
-    state: State,
-    _items: PhantomData<fn() -> R>,
+    cursor: StreamCursor<R>,
 }
 
 impl<R> fmt::Debug for RemoteStream<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Remote(id) => format!("remote {id}"),
-            State::Local(items) => format!("local, {} left", items.len()),
-            State::Done => "done".to_string(),
-        };
         f.debug_struct("RemoteStream")
-            .field("method", &self.method)
-            .field("state", &state)
+            .field("method", &self.cursor.method())
+            .field("state", &self.cursor.describe())
             .finish()
     }
 }
@@ -58,32 +41,25 @@ impl<R> RemoteStream<R> {
     pub(super) fn remote(shared: Arc<Shared>, method: &str, id: String) -> Self {
         RemoteStream {
             shared: Some(shared),
-            method: method.to_string(),
-            state: State::Remote(id),
-            _items: PhantomData,
+            cursor: StreamCursor::remote(method, id),
         }
     }
 
     pub(super) fn local(method: &str, items: Vec<Value>) -> Self {
         RemoteStream {
             shared: None,
-            method: method.to_string(),
-            state: State::Local(items.into_iter()),
-            _items: PhantomData,
+            cursor: StreamCursor::local(method, items),
         }
     }
 
     /// The daemon's id of the stream, while it is open.
     pub fn id(&self) -> Option<&str> {
-        match &self.state {
-            State::Remote(id) => Some(id),
-            _ => None,
-        }
+        self.cursor.id()
     }
 
     /// Stop reading and tell the daemon to discard the stream now.
     pub async fn close(mut self) {
-        if let State::Remote(id) = std::mem::replace(&mut self.state, State::Done) {
+        if let Some(id) = self.cursor.finish() {
             if let Some(shared) = &self.shared {
                 let mut inner = shared.lock().await;
                 shared.close_stream(&mut inner, &id).await;
@@ -95,45 +71,23 @@ impl<R> RemoteStream<R> {
 impl<R: DeserializeOwned> RemoteStream<R> {
     /// The next item, `None` after the last one (and ever after).
     pub async fn next(&mut self) -> Option<Result<R, ProxyError>> {
-        let id = match &mut self.state {
-            State::Done => return None,
-            State::Local(items) => {
-                return items.next().map(|v| convert(&self.method, v));
-            }
-            State::Remote(id) => id.clone(),
+        let id = match self.cursor.step() {
+            Step::Ready(item) => return item,
+            Step::Fetch(id) => id,
         };
         let shared = self.shared.clone()?;
         let mut inner = shared.lock().await;
         if inner.conn.is_none() {
-            self.state = State::Done;
-            return Some(Err(ProxyError::StreamClosed));
+            return self.cursor.connection_lost();
         }
         let result = shared
             .transact(&mut inner, &|s, now| s.next_stream_item(&id, now))
             .await;
         drop(inner);
-        match result {
-            Ok(Response::Value(v)) => Some(convert(&self.method, v)),
-            Ok(Response::StreamEnd) => {
-                self.state = State::Done;
-                None
-            }
-            Ok(Response::Exception(e)) => {
-                // The daemon dropped the stream when it raised.
-                self.state = State::Done;
-                Some(Err(ProxyError::Remote(e)))
-            }
-            Ok(other) => {
-                // Leave the stream open so drop closes it on the daemon.
-                Some(Err(ProxyError::UnexpectedReply {
-                    method: self.method.clone(),
-                    what: format!("{other:?}"),
-                }))
-            }
-            Err(e) => {
-                self.state = State::Done;
-                Some(Err(e))
-            }
+        match self.cursor.settle(result) {
+            Fetched::Item(item) => item,
+            // Leave the stream open so drop closes it on the daemon.
+            Fetched::Unexpected(e) => Some(Err(e)),
         }
     }
 
@@ -149,7 +103,7 @@ impl<R: DeserializeOwned> RemoteStream<R> {
 
 impl<R> Drop for RemoteStream<R> {
     fn drop(&mut self) {
-        if let State::Remote(id) = std::mem::replace(&mut self.state, State::Done) {
+        if let Some(id) = self.cursor.finish() {
             if let Some(shared) = self.shared.take() {
                 smol::spawn(async move {
                     let mut inner = shared.lock().await;

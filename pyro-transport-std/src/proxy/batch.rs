@@ -1,11 +1,12 @@
 //! Batched calls: several calls in one request (Pyro4's `batch(proxy)`).
 
-use pyro_proto::session::{BatchCall, CallOptions, Response};
-use pyro_proto::value::{Dict, RemoteError, Value};
-use serde::de::DeserializeOwned;
+use pyro_proto::session::{CallOptions, Response};
+use pyro_proto::value::{Dict, Value};
+use pyro_transport_common::stream::BatchCalls;
+pub use pyro_transport_common::stream::BatchResults;
 use serde::Serialize;
 
-use super::{convert, keywords, positional, Proxy, ProxyError};
+use super::{Proxy, ProxyError};
 
 /// Calls collected for one batch request. Add calls with
 /// [`call`](Self::call) (chainable), then [`run`](Self::run) them; the
@@ -16,16 +17,14 @@ use super::{convert, keywords, positional, Proxy, ProxyError};
 #[derive(Debug)]
 pub struct Batch<'p> {
     proxy: &'p Proxy,
-    calls: Vec<BatchCall>,
-    error: Option<ProxyError>,
+    calls: BatchCalls,
 }
 
 impl<'p> Batch<'p> {
     pub(super) fn new(proxy: &'p Proxy) -> Self {
         Batch {
             proxy,
-            calls: Vec::new(),
-            error: None,
+            calls: BatchCalls::default(),
         }
     }
 
@@ -41,22 +40,13 @@ impl<'p> Batch<'p> {
         args: impl Serialize,
         kwargs: impl Serialize,
     ) -> &mut Self {
-        match positional(args).and_then(|a| keywords(kwargs).map(|k| (a, k))) {
-            Ok((vargs, kwargs)) => self.call_value(method, vargs, kwargs),
-            Err(e) => {
-                self.error.get_or_insert(e);
-                self
-            }
-        }
+        self.calls.add(method, args, kwargs);
+        self
     }
 
     /// Add a call with [`Value`] arguments.
     pub fn call_value(&mut self, method: &str, vargs: Vec<Value>, kwargs: Dict) -> &mut Self {
-        self.calls.push(BatchCall {
-            method: method.to_string(),
-            vargs,
-            kwargs,
-        });
+        self.calls.add_value(method, vargs, kwargs);
         self
     }
 
@@ -77,16 +67,7 @@ impl<'p> Batch<'p> {
 
     /// [`run`](Self::run) with request annotations / correlation id.
     pub fn run_with(&mut self, opts: &CallOptions) -> Result<BatchResults, ProxyError> {
-        match self.send(false, opts)? {
-            Response::Batch(results) => Ok(BatchResults {
-                items: results.into_iter(),
-            }),
-            Response::Exception(e) => Err(ProxyError::Remote(e)),
-            other => Err(ProxyError::UnexpectedReply {
-                method: "<batch>".into(),
-                what: format!("{other:?}"),
-            }),
-        }
+        BatchResults::from_response(self.send(false, opts)?)
     }
 
     /// Send the calls as a oneway batch: no results, no waiting.
@@ -95,10 +76,7 @@ impl<'p> Batch<'p> {
     }
 
     fn send(&mut self, oneway: bool, opts: &CallOptions) -> Result<Response, ProxyError> {
-        let calls = std::mem::take(&mut self.calls);
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
+        let calls = self.calls.take()?;
         let shared = &self.proxy.shared;
         let mut inner = shared.lock();
         shared.transact(&mut inner, &|s, now| {
@@ -106,31 +84,3 @@ impl<'p> Batch<'p> {
         })
     }
 }
-
-/// The results of a batch, in call order. A call that raised is the last
-/// entry (the daemon stops the batch there), as an `Err`.
-#[derive(Debug)]
-pub struct BatchResults {
-    items: std::vec::IntoIter<Result<Value, RemoteError>>,
-}
-
-impl BatchResults {
-    /// The next result converted into `R` (`None` after the last one).
-    pub fn next_as<R: DeserializeOwned>(&mut self) -> Option<Result<R, ProxyError>> {
-        self.next().map(|r| r.and_then(|v| convert("<batch>", v)))
-    }
-}
-
-impl Iterator for BatchResults {
-    type Item = Result<Value, ProxyError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.items.next().map(|r| r.map_err(ProxyError::Remote))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.items.size_hint()
-    }
-}
-
-impl ExactSizeIterator for BatchResults {}

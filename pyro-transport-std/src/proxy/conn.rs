@@ -5,17 +5,16 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pyro_proto::message::Annotations;
 use pyro_proto::session::{
     CallId, ClientConfig, ClientEvent, ClientSession, CloseReason, Metadata, Response, SessionError,
 };
-use pyro_proto::uri::{Protocol, Uri};
 use pyro_proto::value::Value;
 
 use crate::net::Conn;
+use pyro_transport_common::proxy::Target;
 use pyro_transport_common::{Phase, ProxyError};
 
 /// Bytes asked of the socket per read.
@@ -23,110 +22,49 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Socket timeouts of zero are refused by std; wait at least this long.
 const MIN_WAIT: Duration = Duration::from_millis(1);
 
-/// Where a proxy connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
-    Tcp {
-        host: String,
-        port: u16,
-    },
-    Unix(PathBuf),
-    /// A PYRONAME/PYROMETA URI, resolved through the name server on every
-    /// connect (as Pyro4's proxy does).
-    Name(Uri),
-}
-
-impl Target {
-    /// The connect location of a PYRO URI.
-    pub(crate) fn from_uri(uri: &Uri) -> Result<Target, ProxyError> {
-        if uri.protocol() != Protocol::Pyro {
-            return Ok(Target::Name(uri.clone()));
-        }
-        let no_location = || ProxyError::NoLocation {
-            uri: uri.to_string(),
-        };
-        if let Some(path) = uri.sockname() {
-            if path.is_empty() || cfg!(not(unix)) {
-                return Err(no_location());
-            }
-            return Ok(Target::Unix(PathBuf::from(path)));
-        }
-        match (uri.host(), uri.tcp_port()) {
-            (Some(host), Some(port)) if !host.is_empty() => Ok(Target::Tcp {
-                host: host.to_string(),
-                port,
-            }),
-            _ => Err(no_location()),
-        }
-    }
-
-    /// The address as Pyro4's messages print it: `('host', port)` or the socket path.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Target::Tcp { host, port } => format!("('{host}', {port})"),
-            Target::Unix(path) => path.display().to_string(),
-            Target::Name(uri) => uri.to_string(),
-        }
-    }
-
-    /// Open the socket (within `timeout` for TCP, trying every resolved address).
-    fn open(&self, timeout: Option<Duration>) -> Result<Conn, ProxyError> {
-        let address = self.describe();
-        let connect_error = |source: io::Error| match source.kind() {
-            ErrorKind::ConnectionRefused => ProxyError::ConnectionRefused {
-                address: address.clone(),
-            },
-            ErrorKind::TimedOut | ErrorKind::WouldBlock if timeout.is_some() => {
-                ProxyError::TimedOut {
-                    address: address.clone(),
-                    phase: Phase::Connecting,
-                    timeout: timeout.unwrap_or_default(),
-                }
-            }
-            _ => ProxyError::Connect {
-                address: address.clone(),
-                source,
-            },
-        };
-        match self {
-            Target::Tcp { host, port } => {
-                let addrs = (host.as_str(), *port)
-                    .to_socket_addrs()
-                    .map_err(connect_error)?;
-                let mut last = io::Error::new(
-                    ErrorKind::NotFound,
-                    format!("host '{host}' resolved to no address"),
-                );
-                for addr in addrs {
-                    let attempt = match timeout {
-                        Some(t) => TcpStream::connect_timeout(&addr, t.max(MIN_WAIT)),
-                        None => TcpStream::connect(addr),
-                    };
-                    match attempt {
-                        Ok(stream) => {
-                            // Requests are written whole; no Nagle delay (Pyro4's SOCK_NODELAY).
-                            let _ = stream.set_nodelay(true);
-                            return Ok(Conn::Tcp(stream));
-                        }
-                        Err(e) => last = e,
+/// Open the socket to `target` (within `timeout` for TCP, trying every
+/// resolved address).
+fn open_socket(target: &Target, timeout: Option<Duration>) -> Result<Conn, ProxyError> {
+    let address = target.describe();
+    let connect_error = |source: io::Error| ProxyError::connect_failed(source, &address, timeout);
+    match target {
+        Target::Tcp { host, port } => {
+            let addrs = (host.as_str(), *port)
+                .to_socket_addrs()
+                .map_err(connect_error)?;
+            let mut last = io::Error::new(
+                ErrorKind::NotFound,
+                format!("host '{host}' resolved to no address"),
+            );
+            for addr in addrs {
+                let attempt = match timeout {
+                    Some(t) => TcpStream::connect_timeout(&addr, t.max(MIN_WAIT)),
+                    None => TcpStream::connect(addr),
+                };
+                match attempt {
+                    Ok(stream) => {
+                        // Requests are written whole; no Nagle delay (Pyro4's SOCK_NODELAY).
+                        let _ = stream.set_nodelay(true);
+                        return Ok(Conn::Tcp(stream));
                     }
+                    Err(e) => last = e,
                 }
-                Err(connect_error(last))
             }
-            // Resolved before opening (Shared::connect); never opened as is.
-            Target::Name(uri) => Err(ProxyError::NoLocation {
-                uri: uri.to_string(),
-            }),
-            #[cfg(unix)]
-            Target::Unix(path) => UnixStream::connect(path)
-                .map(Conn::Unix)
-                .map_err(connect_error),
-            #[cfg(not(unix))]
-            Target::Unix(_) => Err(ProxyError::Connect {
-                address,
-                source: io::Error::new(ErrorKind::Unsupported, "no Unix domain sockets"),
-            }),
+            Err(connect_error(last))
         }
+        // Resolved before opening (Shared::connect); never opened as is.
+        Target::Name(uri) => Err(ProxyError::NoLocation {
+            uri: uri.to_string(),
+        }),
+        #[cfg(unix)]
+        Target::Unix(path) => UnixStream::connect(path)
+            .map(Conn::Unix)
+            .map_err(connect_error),
+        #[cfg(not(unix))]
+        Target::Unix(_) => Err(ProxyError::Connect {
+            address,
+            source: io::Error::new(ErrorKind::Unsupported, "no Unix domain sockets"),
+        }),
     }
 }
 
@@ -171,7 +109,7 @@ impl Connection {
         seq: &mut u16,
         clock: Clock,
     ) -> Result<(Connection, Connected), ProxyError> {
-        let conn = target.open(config.timeout)?;
+        let conn = open_socket(target, config.timeout)?;
         let mut c = Connection {
             conn,
             session: ClientSession::new(config.clone(), *seq),
@@ -295,17 +233,7 @@ impl Connection {
     }
 
     fn io_error(&self, e: io::Error, phase: Phase) -> ProxyError {
-        match (e.kind(), self.timeout) {
-            (ErrorKind::WouldBlock | ErrorKind::TimedOut, Some(timeout)) => ProxyError::TimedOut {
-                address: self.address.clone(),
-                phase,
-                timeout,
-            },
-            _ => ProxyError::ConnectionClosed {
-                address: self.address.clone(),
-                reason: format!("{phase}: {e}"),
-            },
-        }
+        ProxyError::io_failed(e, phase, &self.address, self.timeout)
     }
 
     /// A command the session refused before anything was sent.

@@ -1,23 +1,13 @@
 //! Item streams: a remote iterator read one `get_next_stream_item` at a time.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-use pyro_proto::session::Response;
 use pyro_proto::value::Value;
+use pyro_transport_common::stream::{Fetched, Step, StreamCursor};
 use serde::de::DeserializeOwned;
 
-use super::{convert, ProxyError, Shared};
-
-enum State {
-    /// Items come from the daemon's stream with this id.
-    Remote(String),
-    /// The method returned a list: its items, read locally.
-    Local(std::vec::IntoIter<Value>),
-    /// Ended (exhausted, failed, or closed).
-    Done,
-}
+use super::{ProxyError, Shared};
 
 /// The items of a remote iterator (Pyro4's `_StreamResultIterator`), each
 /// converted into `R`.
@@ -43,21 +33,14 @@ enum State {
 /// connection for its linger time).
 pub struct RemoteStream<R> {
     shared: Option<Arc<Shared>>,
-    method: String,
-    state: State,
-    _items: PhantomData<fn() -> R>,
+    cursor: StreamCursor<R>,
 }
 
 impl<R> fmt::Debug for RemoteStream<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Remote(id) => format!("remote {id}"),
-            State::Local(items) => format!("local, {} left", items.len()),
-            State::Done => "done".to_string(),
-        };
         f.debug_struct("RemoteStream")
-            .field("method", &self.method)
-            .field("state", &state)
+            .field("method", &self.cursor.method())
+            .field("state", &self.cursor.describe())
             .finish()
     }
 }
@@ -66,27 +49,20 @@ impl<R> RemoteStream<R> {
     pub(super) fn remote(shared: Arc<Shared>, method: &str, id: String) -> Self {
         RemoteStream {
             shared: Some(shared),
-            method: method.to_string(),
-            state: State::Remote(id),
-            _items: PhantomData,
+            cursor: StreamCursor::remote(method, id),
         }
     }
 
     pub(super) fn local(method: &str, items: Vec<Value>) -> Self {
         RemoteStream {
             shared: None,
-            method: method.to_string(),
-            state: State::Local(items.into_iter()),
-            _items: PhantomData,
+            cursor: StreamCursor::local(method, items),
         }
     }
 
     /// The daemon's id of the stream, while it is open.
     pub fn id(&self) -> Option<&str> {
-        match &self.state {
-            State::Remote(id) => Some(id),
-            _ => None,
-        }
+        self.cursor.id()
     }
 
     /// Stop reading and tell the daemon to discard the stream (what dropping
@@ -96,7 +72,7 @@ impl<R> RemoteStream<R> {
     }
 
     fn close_now(&mut self) {
-        if let State::Remote(id) = std::mem::replace(&mut self.state, State::Done) {
+        if let Some(id) = self.cursor.finish() {
             if let Some(shared) = &self.shared {
                 shared.close_stream(&mut shared.lock(), &id);
             }
@@ -108,41 +84,21 @@ impl<R: DeserializeOwned> Iterator for RemoteStream<R> {
     type Item = Result<R, ProxyError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let id = match &mut self.state {
-            State::Done => return None,
-            State::Local(items) => {
-                return items.next().map(|v| convert(&self.method, v));
-            }
-            State::Remote(id) => id.clone(),
+        let id = match self.cursor.step() {
+            Step::Ready(item) => return item,
+            Step::Fetch(id) => id,
         };
         let shared = self.shared.as_ref()?;
         let mut inner = shared.lock();
         if inner.conn.is_none() {
-            self.state = State::Done;
-            return Some(Err(ProxyError::StreamClosed));
+            return self.cursor.connection_lost();
         }
         let result = shared.transact(&mut inner, &|s, now| s.next_stream_item(&id, now));
         drop(inner);
-        match result {
-            Ok(Response::Value(v)) => Some(convert(&self.method, v)),
-            Ok(Response::StreamEnd) => {
-                self.state = State::Done;
-                None
-            }
-            Ok(Response::Exception(e)) => {
-                // The daemon dropped the stream when it raised.
-                self.state = State::Done;
-                Some(Err(ProxyError::Remote(e)))
-            }
-            Ok(other) => {
+        match self.cursor.settle(result) {
+            Fetched::Item(item) => item,
+            Fetched::Unexpected(e) => {
                 self.close_now();
-                Some(Err(ProxyError::UnexpectedReply {
-                    method: self.method.clone(),
-                    what: format!("{other:?}"),
-                }))
-            }
-            Err(e) => {
-                self.state = State::Done;
                 Some(Err(e))
             }
         }

@@ -7,6 +7,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use pyro_proto::message::AnnotationId;
+use pyro_proto::serialize::SerializerId;
 use pyro_proto::servant::{Reply, ServantBuilder};
 use pyro_proto::value::RemoteError;
 
