@@ -16,20 +16,24 @@
 //! * containers nested deeper than [`MAX_DEPTH`] fail with `TooDeep` (Python's
 //!   limit is its recursion limit, about 1000).
 
-use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use num_bigint::BigInt;
 
 use super::{CODEC, POW10, PY_INT_MAX_STR_DIGITS};
 use crate::serialize::{SerializeError, MAX_DEPTH};
-use crate::value::{Dict, Value};
+use crate::value::{Dict, PyStr, Value};
 
 /// Above this many entries an object also keeps a key index, so that
 /// duplicate-key checks stay O(log n) on hostile input.
 const INDEX_THRESHOLD: usize = 16;
+
+/// Upper bound on the parse stack's first allocation, in values: enough for
+/// a typical call (its arguments plus one nested list) in one allocation,
+/// small enough to come from the allocator's fast size classes.
+const SCRATCH_START: usize = 32;
 
 /// Parse one complete JSON document (surrounding whitespace allowed).
 pub(super) fn parse(data: &[u8]) -> Result<Value, SerializeError> {
@@ -72,7 +76,7 @@ pub(super) fn parse_call(data: &[u8]) -> Result<Option<CallFields>, SerializeErr
             let key = p.string()?;
             p.colon()?;
             let value = p.value(1)?;
-            match &*key {
+            match key.as_str() {
                 "object" => fields.object = Some(value),
                 "method" => fields.method = Some(value),
                 "params" => fields.params = Some(value),
@@ -102,10 +106,68 @@ const STRING_STOP: [bool; 256] = {
     table
 };
 
+/// The first index at or after `i` holding a [`STRING_STOP`] byte, or
+/// `bytes.len()`. Tests eight bytes per step (SWAR): for each of the three
+/// conditions the lowest flagged byte of a word is always a true match
+/// (false flags only sit above a true one), so the lowest flag of their union
+/// is the first stop byte.
+#[inline]
+fn scan_plain(bytes: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let w = u64::from_le_bytes(*chunk);
+        let quote = w ^ (LO * u64::from(b'"'));
+        let backslash = w ^ (LO * u64::from(b'\\'));
+        let found = ((quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (w.wrapping_sub(LO * 0x20) & !w))
+            & HI;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if STRING_STOP[usize::from(b)] {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// A decoded string: borrowed from the input when it has no escapes.
+enum Text<'a> {
+    Plain(&'a str),
+    Escaped(PyStr),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Plain(s) => s,
+            Text::Escaped(s) => s.as_str(),
+        }
+    }
+
+    fn into_pystr(self) -> PyStr {
+        match self {
+            Text::Plain(s) => PyStr::from(s),
+            Text::Escaped(s) => s,
+        }
+    }
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// The parse stack: the items of the arrays being read (keys and values
+    /// alternating for objects), moved into an exactly sized `Vec` when the
+    /// container closes. One buffer for the whole document instead of a
+    /// growing `Vec` per container.
+    scratch: Vec<Value>,
 }
 
 impl<'a> Parser<'a> {
@@ -120,7 +182,14 @@ impl<'a> Parser<'a> {
             text,
             bytes: data,
             pos: 0,
+            // Every value takes at least two bytes with its separator, so
+            // this never reserves for values the input cannot hold.
+            scratch: Vec::with_capacity((data.len() / 2).min(SCRATCH_START) + 1),
         };
+        // A bottom entry that is never popped: containers then always split
+        // off above index 0, where `Vec::split_off` copies into an exactly
+        // sized buffer (at 0 it would hand out the whole stack buffer).
+        p.scratch.push(Value::None);
         if data.starts_with(b"\xef\xbb\xbf") {
             return Err(p.error(0, "unexpected UTF-8 byte order mark"));
         }
@@ -138,6 +207,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The `:` after an object key, with whitespace around it.
+    #[inline]
     fn colon(&mut self) -> Result<(), SerializeError> {
         self.skip_ws();
         if self.peek() != Some(b':') {
@@ -150,6 +220,7 @@ impl<'a> Parser<'a> {
 
     /// After a container entry: `,` (more follow: false) or the closing
     /// bracket `close` (done: true).
+    #[inline]
     fn next_entry(&mut self, close: u8) -> Result<bool, SerializeError> {
         self.skip_ws();
         match self.peek() {
@@ -166,6 +237,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[cold]
     fn error(&self, offset: usize, reason: &str) -> SerializeError {
         SerializeError::Malformed {
             codec: CODEC,
@@ -174,11 +246,13 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
     /// Python's json whitespace: space, tab, LF, CR (nothing else).
+    #[inline]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
@@ -188,25 +262,27 @@ impl<'a> Parser<'a> {
     /// One value; `depth` is the number of containers around it.
     fn value(&mut self, depth: usize) -> Result<Value, SerializeError> {
         match self.peek() {
-            Some(b'"') => Ok(Value::Str(self.string()?.into())),
-            Some(b'{') => self.object(depth + 1),
+            Some(b'"') => Ok(Value::Str(self.string()?.into_pystr())),
+            Some(b'0'..=b'9') => self.number(),
             Some(b'[') => self.array(depth + 1),
+            Some(b'{') => self.object(depth + 1),
+            Some(b'-') if self.bytes.get(self.pos + 1) != Some(&b'I') => self.number(),
+            Some(b'-') => self.literal("-Infinity", Value::Float(f64::NEG_INFINITY)),
             Some(b'n') => self.literal("null", Value::None),
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
             Some(b'N') => self.literal("NaN", Value::Float(f64::NAN)),
             Some(b'I') => self.literal("Infinity", Value::Float(f64::INFINITY)),
-            Some(b'-') if self.bytes[self.pos + 1..].starts_with(b"Infinity") => {
-                self.pos += 9;
-                Ok(Value::Float(f64::NEG_INFINITY))
-            }
-            Some(b'-' | b'0'..=b'9') => self.number(),
             _ => Err(self.error(self.pos, "expecting value")),
         }
     }
 
     fn literal(&mut self, word: &str, value: Value) -> Result<Value, SerializeError> {
-        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+        if self
+            .bytes
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(word.as_bytes()))
+        {
             self.pos += word.len();
             Ok(value)
         } else {
@@ -214,95 +290,129 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
-        self.pos - start
-    }
-
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`, Python's number
     /// pattern: a fraction or exponent makes a float, otherwise an int of any
     /// size. A `.` or `e` not followed by digits is left for the caller (to
     /// fail on), as Python's scanner does.
+    #[inline]
     fn number(&mut self) -> Result<Value, SerializeError> {
+        // Fast path: an int of at most 18 digits (exact in an i64), the
+        // usual number in a call.
+        let bytes = self.bytes;
         let start = self.pos;
-        let negative = self.peek() == Some(b'-');
-        if negative {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
+        let negative = bytes.get(start) == Some(&b'-');
+        let first = start + usize::from(negative);
+        let mut i = first;
+        let mut n: u64 = 0;
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
             Some(b'1'..=b'9') => {
-                self.digits();
+                while let Some(&d @ b'0'..=b'9') = bytes.get(i) {
+                    n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                    i += 1;
+                }
             }
             _ => return Err(self.error(start, "expecting value")),
         }
-        let int_end = self.pos;
+        if i - first <= 18 && !matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
+            self.pos = i;
+            let n = n as i64;
+            return Ok(Value::Int(if negative { -n } else { n }));
+        }
+        self.number_slow()
+    }
+
+    /// [`number`](Self::number) for floats and long ints.
+    fn number_slow(&mut self) -> Result<Value, SerializeError> {
+        let bytes = self.bytes;
+        let start = self.pos;
+        let negative = bytes.get(start) == Some(&b'-');
+        let first = start + usize::from(negative);
+        let mut i = first;
+        // The digits accumulate as they are scanned (wrapping: the value
+        // is only used when the digit count shows it is exact).
+        let mut m: u64 = 0;
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(&d @ b'0'..=b'9') = bytes.get(i) {
+                    m = m.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                    i += 1;
+                }
+            }
+            _ => return Err(self.error(start, "expecting value")),
+        }
+        let int_end = i;
         let mut is_float = false;
         let mut frac_digits = 0;
-        if self.peek() == Some(b'.') && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9')) {
-            self.pos += 1;
-            frac_digits = self.digits();
+        if bytes.get(i) == Some(&b'.') && matches!(bytes.get(i + 1), Some(b'0'..=b'9')) {
+            i += 1;
+            let frac_start = i;
+            while let Some(&d @ b'0'..=b'9') = bytes.get(i) {
+                m = m.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                i += 1;
+            }
+            frac_digits = i - frac_start;
             is_float = true;
         }
-        let mantissa_end = self.pos;
-        if let Some(b'e' | b'E') = self.peek() {
-            let mark = self.pos;
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
+        let mantissa_end = i;
+        if let Some(b'e' | b'E') = bytes.get(i) {
+            let mut j = i + 1;
+            if let Some(b'+' | b'-') = bytes.get(j) {
+                j += 1;
             }
-            if self.digits() == 0 {
-                self.pos = mark;
-            } else {
+            let exp_start = j;
+            while let Some(b'0'..=b'9') = bytes.get(j) {
+                j += 1;
+            }
+            if j > exp_start {
+                i = j;
                 is_float = true;
             }
         }
-        let text = &self.text[start..self.pos];
-        if is_float && mantissa_end == self.pos {
+        self.pos = i;
+        let int_digits = int_end - first;
+        if !is_float {
+            if int_digits <= 18 {
+                // At most 18 digits: exact in an i64.
+                let n = m as i64;
+                return Ok(Value::Int(if negative { -n } else { n }));
+            }
+            return self.big_int(start, int_digits);
+        }
+        if mantissa_end == i && int_digits + frac_digits <= 15 {
             // No exponent. With at most 15 digits the mantissa and 10^k are
             // exact doubles, so one correctly rounded division gives the
             // correctly rounded value (Clinger's fast path).
-            let first = start + usize::from(negative);
-            if mantissa_end - first - 1 <= 15 {
-                let mut m: u64 = 0;
-                for &d in &self.bytes[first..mantissa_end] {
-                    if d != b'.' {
-                        m = m * 10 + u64::from(d - b'0');
-                    }
-                }
-                let x = m as f64 / POW10[frac_digits];
-                return Ok(Value::Float(if negative { -x } else { x }));
-            }
+            let x = m as f64 / POW10[frac_digits];
+            return Ok(Value::Float(if negative { -x } else { x }));
         }
-        if is_float {
-            // core's parser is correctly rounded, like Python's float();
-            // overflow gives +-inf and underflow 0.0, also like Python.
-            return text
-                .parse::<f64>()
-                .map(Value::Float)
-                .map_err(|_| self.error(start, "invalid number"));
-        }
-        let digit_count = int_end - start - usize::from(negative);
-        if digit_count <= 18 {
-            let mut n: i64 = 0;
-            for &d in &self.bytes[start + usize::from(negative)..int_end] {
-                n = n * 10 + i64::from(d - b'0');
-            }
-            return Ok(Value::Int(if negative { -n } else { n }));
-        }
-        if digit_count > PY_INT_MAX_STR_DIGITS {
+        // core's parser is correctly rounded, like Python's float();
+        // overflow gives +-inf and underflow 0.0, also like Python.
+        self.text
+            .get(start..i)
+            .and_then(|t| t.parse::<f64>().ok())
+            .map(Value::Float)
+            .ok_or_else(|| self.error(start, "invalid number"))
+    }
+
+    /// An int of more than 18 digits, already scanned up to `self.pos`.
+    #[cold]
+    fn big_int(&self, start: usize, digits: usize) -> Result<Value, SerializeError> {
+        if digits > PY_INT_MAX_STR_DIGITS {
             return Err(self.error(
                 start,
                 "integer has more than 4300 digits (Python's int conversion limit)",
             ));
         }
-        if let Ok(n) = text.parse::<i64>() {
+        let text = &self.bytes[start..self.pos];
+        if let Some(n) = core::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+        {
             return Ok(Value::Int(n));
         }
-        BigInt::parse_bytes(text.as_bytes(), 10)
+        BigInt::parse_bytes(text, 10)
             .map(Value::BigInt)
             .ok_or_else(|| self.error(start, "invalid integer"))
     }
@@ -319,39 +429,39 @@ impl<'a> Parser<'a> {
 
     /// A string starting at the opening quote; borrowed from the input when
     /// it has no escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, SerializeError> {
+    #[inline]
+    fn string(&mut self) -> Result<Text<'a>, SerializeError> {
         let open = self.pos;
-        self.pos += 1;
-        let mut out: Option<String> = None;
-        let mut run = self.pos;
+        let end = scan_plain(self.bytes, open + 1);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            // Both ends sit next to an ASCII quote: char boundaries.
+            return Ok(Text::Plain(
+                self.text.get(open + 1..end).unwrap_or_default(),
+            ));
+        }
+        self.string_escaped(open, end).map(Text::Escaped)
+    }
+
+    /// The rest of a string whose plain start runs up to `at`, which holds
+    /// a backslash, a control character or the end of the input.
+    fn string_escaped(&mut self, open: usize, mut at: usize) -> Result<PyStr, SerializeError> {
+        let mut out = PyStr::default();
+        let mut run = open + 1;
         loop {
-            // Skip the plain run in one tight scan (a local index stays in
-            // a register).
-            let bytes = self.bytes;
-            let mut i = self.pos;
-            while i < bytes.len() && !STRING_STOP[usize::from(bytes[i])] {
-                i += 1;
-            }
-            self.pos = i;
-            let Some(b) = self.peek() else {
+            let Some(&b) = self.bytes.get(at) else {
                 return Err(self.error(open, "unterminated string starting here"));
             };
             match b {
                 b'"' => {
-                    let tail = &self.text[run..self.pos];
-                    self.pos += 1;
-                    return Ok(match out {
-                        None => Cow::Borrowed(tail),
-                        Some(mut s) => {
-                            s.push_str(tail);
-                            Cow::Owned(s)
-                        }
-                    });
+                    out.push_str(&self.text[run..at]);
+                    self.pos = at + 1;
+                    return Ok(out);
                 }
                 b'\\' => {
-                    let s = out.get_or_insert_with(String::new);
-                    s.push_str(&self.text[run..self.pos]);
-                    let esc = self.pos;
+                    out.push_str(&self.text[run..at]);
+                    let esc = at;
+                    let mut len = 2;
                     let ch = match self.bytes.get(esc + 1) {
                         Some(b'"') => '"',
                         Some(b'\\') => '\\',
@@ -365,6 +475,7 @@ impl<'a> Parser<'a> {
                             let Some(unit) = self.hex4(esc + 2) else {
                                 return Err(self.error(esc, "invalid \\uXXXX escape"));
                             };
+                            len = 6;
                             let code = if (0xd800..0xdc00).contains(&unit) {
                                 // A high surrogate pairs with an immediately
                                 // following \u low surrogate.
@@ -377,12 +488,11 @@ impl<'a> Parser<'a> {
                                 if !(0xdc00..0xe000).contains(&low) {
                                     return Err(self.lone_surrogate(esc));
                                 }
-                                self.pos += 6;
+                                len = 12;
                                 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00)
                             } else {
                                 unit
                             };
-                            self.pos += 4;
                             match char::from_u32(code) {
                                 Some(c) => c,
                                 None => return Err(self.lone_surrogate(esc)),
@@ -391,18 +501,17 @@ impl<'a> Parser<'a> {
                         Some(_) => return Err(self.error(esc, "invalid \\escape")),
                         None => return Err(self.error(open, "unterminated string starting here")),
                     };
-                    s.push(ch);
-                    self.pos += 2;
-                    run = self.pos;
+                    out.push(ch);
+                    at = esc + len;
+                    run = at;
                 }
-                0x00..=0x1f => {
-                    return Err(self.error(self.pos, "invalid control character in string"))
-                }
-                _ => self.pos += 1,
+                _ => return Err(self.error(at, "invalid control character in string")),
             }
+            at = scan_plain(self.bytes, at);
         }
     }
 
+    #[cold]
     fn lone_surrogate(&self, at: usize) -> SerializeError {
         self.error(
             at,
@@ -410,6 +519,7 @@ impl<'a> Parser<'a> {
         )
     }
 
+    #[inline]
     fn enter(depth: usize) -> Result<(), SerializeError> {
         if depth > MAX_DEPTH {
             Err(SerializeError::TooDeep { limit: MAX_DEPTH })
@@ -421,16 +531,17 @@ impl<'a> Parser<'a> {
     fn array(&mut self, depth: usize) -> Result<Value, SerializeError> {
         Self::enter(depth)?;
         self.pos += 1;
-        let mut items = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(Value::List(items));
+            return Ok(Value::List(Vec::new()));
         }
+        let start = self.scratch.len();
         loop {
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            self.scratch.push(item);
             if self.next_entry(b']')? {
-                return Ok(Value::List(items));
+                return Ok(Value::List(self.scratch.split_off(start)));
             }
         }
     }
@@ -438,13 +549,14 @@ impl<'a> Parser<'a> {
     fn object(&mut self, depth: usize) -> Result<Value, SerializeError> {
         Self::enter(depth)?;
         self.pos += 1;
-        let mut entries: Vec<(Value, Value)> = Vec::new();
-        let mut index: Option<BTreeMap<String, usize>> = None;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Dict(Dict(entries)));
+            return Ok(Value::Dict(Dict(Vec::new())));
         }
+        // Keys and values alternate on the parse stack from `start` on.
+        let start = self.scratch.len();
+        let mut index: Option<BTreeMap<PyStr, usize>> = None;
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.error(
@@ -452,46 +564,60 @@ impl<'a> Parser<'a> {
                     "expecting property name enclosed in double quotes",
                 ));
             }
-            let key = self.string()?.into_owned();
+            let key = self.string()?;
             self.colon()?;
             let value = self.value(depth)?;
-            insert(&mut entries, &mut index, key, value);
+            self.insert(start, &mut index, key, value);
             if self.next_entry(b'}')? {
-                return Ok(Value::Dict(Dict(entries)));
+                break;
             }
         }
+        let mut entries = Vec::with_capacity((self.scratch.len() - start) / 2);
+        let mut stack = self.scratch.drain(start..);
+        while let (Some(key), Some(value)) = (stack.next(), stack.next()) {
+            entries.push((key, value));
+        }
+        Ok(Value::Dict(Dict(entries)))
     }
-}
 
-/// Python dict assignment: a repeated key replaces the value but keeps the
-/// position of its first occurrence.
-fn insert(
-    entries: &mut Vec<(Value, Value)>,
-    index: &mut Option<BTreeMap<String, usize>>,
-    key: String,
-    value: Value,
-) {
-    let found = match index {
-        Some(map) => map.get(key.as_str()).copied(),
-        None => entries
-            .iter()
-            .position(|(k, _)| matches!(k, Value::Str(s) if *s == key)),
-    };
-    if let Some(i) = found {
-        entries[i].1 = value;
-        return;
-    }
-    if let Some(map) = index {
-        map.insert(key.clone(), entries.len());
-    } else if entries.len() + 1 >= INDEX_THRESHOLD {
-        let mut map = BTreeMap::new();
-        for (i, (k, _)) in entries.iter().enumerate() {
-            if let Value::Str(s) = k {
-                map.insert(s.to_string(), i);
-            }
+    /// Python dict assignment into the object whose entries start at
+    /// `start` on the parse stack: a repeated key replaces the value but
+    /// keeps the position of its first occurrence.
+    fn insert(
+        &mut self,
+        start: usize,
+        index: &mut Option<BTreeMap<PyStr, usize>>,
+        key: Text<'_>,
+        value: Value,
+    ) {
+        let name = key.as_str();
+        let found = match index {
+            Some(map) => map.get(name).copied(),
+            None => self.scratch[start..]
+                .iter()
+                .step_by(2)
+                .position(|k| matches!(k, Value::Str(s) if s.as_str() == name))
+                .map(|i| start + 2 * i),
+        };
+        if let Some(at) = found {
+            self.scratch[at + 1] = value;
+            return;
         }
-        map.insert(key.clone(), entries.len());
-        *index = Some(map);
+        let key = key.into_pystr();
+        let at = self.scratch.len();
+        if let Some(map) = index {
+            map.insert(key.clone(), at);
+        } else if (at - start) / 2 + 1 >= INDEX_THRESHOLD {
+            let mut map = BTreeMap::new();
+            for (i, k) in self.scratch[start..].iter().enumerate().step_by(2) {
+                if let Value::Str(s) = k {
+                    map.insert(s.clone(), start + i);
+                }
+            }
+            map.insert(key.clone(), at);
+            *index = Some(map);
+        }
+        self.scratch.push(Value::Str(key));
+        self.scratch.push(value);
     }
-    entries.push((Value::Str(key.into()), value));
 }

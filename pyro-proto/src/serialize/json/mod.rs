@@ -25,11 +25,11 @@
 //! json is lossy: tuples and sets come back as lists, non-str keys as strings,
 //! classes as dicts, NaN payloads as the default NaN.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use crate::serialize::{Call, SerializeError};
-use crate::value::Value;
+use crate::value::{PyStr, Value};
 
 mod decode;
 mod encode;
@@ -100,8 +100,8 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
         None => return Err(missing("kwargs")),
     };
     Ok(Call {
-        object: object.into(),
-        method: method.into(),
+        object,
+        method,
         vargs,
         kwargs,
     })
@@ -115,9 +115,9 @@ fn missing(key: &str) -> SerializeError {
     SerializeError::BadCall(alloc::format!("the json call object has no \"{key}\" key"))
 }
 
-fn string_field(name: &str, value: Option<Value>) -> Result<String, SerializeError> {
+fn string_field(name: &str, value: Option<Value>) -> Result<PyStr, SerializeError> {
     match value {
-        Some(Value::Str(s)) => Ok(s.to_string()),
+        Some(Value::Str(s)) => Ok(s),
         Some(_) => Err(SerializeError::BadCall(alloc::format!(
             "\"{name}\" in a json call must be a string"
         ))),

@@ -486,6 +486,48 @@ fn large_object_with_duplicates_keeps_first_position() {
     assert_eq!(entries[100], (s("end"), Value::Int(0)));
 }
 
+/// Containers share one parse stack: nested arrays and objects (one of them
+/// large enough for a key index, sitting above other open containers) must
+/// each get exactly their own entries.
+#[test]
+fn nested_containers_keep_their_own_entries() {
+    let mut big = String::from("{");
+    for i in 0..40 {
+        big.push_str(&alloc::format!("\"k{}\": [{}], ", i % 20, i));
+    }
+    big.push_str("\"k0\": {\"x\": [], \"x\": [1, 2]}}");
+    let text = alloc::format!(
+        "[1, [2, [3, 4], {{\"a\": [5, {{\"b\": 6}}], \"a\": [7], \"c\": {{}}}}], {big}, 8]"
+    );
+    let Ok(Value::List(top)) = loads(text.as_bytes()) else {
+        panic!()
+    };
+    let l = Value::List;
+    assert_eq!(top.len(), 4);
+    assert_eq!(top[0], Value::Int(1));
+    assert_eq!(
+        top[1],
+        l(vec![
+            Value::Int(2),
+            l(vec![Value::Int(3), Value::Int(4)]),
+            d(vec![(s("a"), l(vec![Value::Int(7)])), (s("c"), d(vec![]))]),
+        ])
+    );
+    let Value::Dict(Dict(entries)) = &top[2] else {
+        panic!()
+    };
+    assert_eq!(entries.len(), 20);
+    assert_eq!(
+        entries[0],
+        (
+            s("k0"),
+            d(vec![(s("x"), l(vec![Value::Int(1), Value::Int(2)]))])
+        )
+    );
+    assert_eq!(entries[19], (s("k19"), l(vec![Value::Int(39)])));
+    assert_eq!(top[3], Value::Int(8));
+}
+
 // ---- property test: Rust -> json -> Rust, modelling json's lossy mapping ----
 
 /// A value json can carry (no bytes, complex, frozenset, tuple keys).
