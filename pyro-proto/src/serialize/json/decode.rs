@@ -16,6 +16,7 @@
 //! * containers nested deeper than [`MAX_DEPTH`] fail with `TooDeep` (Python's
 //!   limit is its recursion limit, about 1000).
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -35,12 +36,14 @@ const INDEX_THRESHOLD: usize = 16;
 /// small enough to come from the allocator's fast size classes.
 const SCRATCH_START: usize = 32;
 
+/// Errors travel boxed inside the parser: the hot paths then return a
+/// one-word `Result` in a register instead of writing a large one to memory.
+type PResult<T> = Result<T, Box<SerializeError>>;
+
 /// Parse one complete JSON document (surrounding whitespace allowed).
 pub(super) fn parse(data: &[u8]) -> Result<Value, SerializeError> {
     let mut p = Parser::new(data)?;
-    let value = p.value(0)?;
-    p.finish()?;
-    Ok(value)
+    p.document().map_err(|e| *e)
 }
 
 /// The four entries of a json call object, found by key.
@@ -58,38 +61,7 @@ pub(super) struct CallFields {
 /// but not an object.
 pub(super) fn parse_call(data: &[u8]) -> Result<Option<CallFields>, SerializeError> {
     let mut p = Parser::new(data)?;
-    if p.peek() != Some(b'{') {
-        p.value(0)?;
-        p.finish()?;
-        return Ok(None);
-    }
-    let mut fields = CallFields::default();
-    p.pos += 1;
-    p.skip_ws();
-    if p.peek() == Some(b'}') {
-        p.pos += 1;
-    } else {
-        loop {
-            if p.peek() != Some(b'"') {
-                return Err(p.error(p.pos, "expecting property name enclosed in double quotes"));
-            }
-            let key = p.string()?;
-            p.colon()?;
-            let value = p.value(1)?;
-            match key.as_str() {
-                "object" => fields.object = Some(value),
-                "method" => fields.method = Some(value),
-                "params" => fields.params = Some(value),
-                "kwargs" => fields.kwargs = Some(value),
-                _ => {}
-            }
-            if p.next_entry(b'}')? {
-                break;
-            }
-        }
-    }
-    p.finish()?;
-    Ok(Some(fields))
+    p.call().map_err(|e| *e)
 }
 
 /// Bytes that end a plain run inside a string: the closing quote, a
@@ -191,14 +163,65 @@ impl<'a> Parser<'a> {
         // sized buffer (at 0 it would hand out the whole stack buffer).
         p.scratch.push(Value::None);
         if data.starts_with(b"\xef\xbb\xbf") {
-            return Err(p.error(0, "unexpected UTF-8 byte order mark"));
+            return Err(*p.error(0, "unexpected UTF-8 byte order mark"));
         }
         p.skip_ws();
         Ok(p)
     }
 
+    /// The whole input as one value.
+    fn document(&mut self) -> PResult<Value> {
+        self.value(0)?;
+        self.finish()?;
+        Ok(self.pop())
+    }
+
+    /// The value [`value`](Self::value) just pushed.
+    fn pop(&mut self) -> Value {
+        self.scratch.pop().unwrap_or(Value::None)
+    }
+
+    /// The whole input as a call object: see [`parse_call`].
+    fn call(&mut self) -> PResult<Option<CallFields>> {
+        if self.peek() != Some(b'{') {
+            self.document()?;
+            return Ok(None);
+        }
+        let mut fields = CallFields::default();
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                if self.peek() != Some(b'"') {
+                    return Err(self.error(
+                        self.pos,
+                        "expecting property name enclosed in double quotes",
+                    ));
+                }
+                let key = self.string()?;
+                self.colon()?;
+                self.value(1)?;
+                let value = self.pop();
+                match key.as_str() {
+                    "object" => fields.object = Some(value),
+                    "method" => fields.method = Some(value),
+                    "params" => fields.params = Some(value),
+                    "kwargs" => fields.kwargs = Some(value),
+                    _ => {}
+                }
+                if self.next_entry(b'}')? {
+                    break;
+                }
+            }
+        }
+        self.finish()?;
+        Ok(Some(fields))
+    }
+
     /// Only whitespace may follow the document.
-    fn finish(&mut self) -> Result<(), SerializeError> {
+    fn finish(&mut self) -> PResult<()> {
         self.skip_ws();
         if self.pos != self.bytes.len() {
             return Err(self.error(self.pos, "extra data after the JSON value"));
@@ -208,7 +231,7 @@ impl<'a> Parser<'a> {
 
     /// The `:` after an object key, with whitespace around it.
     #[inline]
-    fn colon(&mut self) -> Result<(), SerializeError> {
+    fn colon(&mut self) -> PResult<()> {
         self.skip_ws();
         if self.peek() != Some(b':') {
             return Err(self.error(self.pos, "expecting ':' delimiter"));
@@ -221,7 +244,7 @@ impl<'a> Parser<'a> {
     /// After a container entry: `,` (more follow: false) or the closing
     /// bracket `close` (done: true).
     #[inline]
-    fn next_entry(&mut self, close: u8) -> Result<bool, SerializeError> {
+    fn next_entry(&mut self, close: u8) -> PResult<bool> {
         self.skip_ws();
         match self.peek() {
             Some(b',') => {
@@ -238,12 +261,12 @@ impl<'a> Parser<'a> {
     }
 
     #[cold]
-    fn error(&self, offset: usize, reason: &str) -> SerializeError {
-        SerializeError::Malformed {
+    fn error(&self, offset: usize, reason: &str) -> Box<SerializeError> {
+        Box::new(SerializeError::Malformed {
             codec: CODEC,
             offset,
             reason: reason.to_string(),
-        }
+        })
     }
 
     #[inline]
@@ -259,25 +282,28 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// One value; `depth` is the number of containers around it.
-    fn value(&mut self, depth: usize) -> Result<Value, SerializeError> {
-        match self.peek() {
-            Some(b'"') => Ok(Value::Str(self.string()?.into_pystr())),
-            Some(b'0'..=b'9') => self.number(),
-            Some(b'[') => self.array(depth + 1),
-            Some(b'{') => self.object(depth + 1),
-            Some(b'-') if self.bytes.get(self.pos + 1) != Some(&b'I') => self.number(),
-            Some(b'-') => self.literal("-Infinity", Value::Float(f64::NEG_INFINITY)),
-            Some(b'n') => self.literal("null", Value::None),
-            Some(b't') => self.literal("true", Value::Bool(true)),
-            Some(b'f') => self.literal("false", Value::Bool(false)),
-            Some(b'N') => self.literal("NaN", Value::Float(f64::NAN)),
-            Some(b'I') => self.literal("Infinity", Value::Float(f64::INFINITY)),
-            _ => Err(self.error(self.pos, "expecting value")),
-        }
+    /// One value, pushed onto the parse stack; `depth` is the number of
+    /// containers around it.
+    fn value(&mut self, depth: usize) -> PResult<()> {
+        let value = match self.peek() {
+            Some(b'"') => Value::Str(self.string()?.into_pystr()),
+            Some(b'0'..=b'9') => self.number()?,
+            Some(b'[') => return self.array(depth + 1),
+            Some(b'{') => return self.object(depth + 1),
+            Some(b'-') if self.bytes.get(self.pos + 1) != Some(&b'I') => self.number()?,
+            Some(b'-') => self.literal("-Infinity", Value::Float(f64::NEG_INFINITY))?,
+            Some(b'n') => self.literal("null", Value::None)?,
+            Some(b't') => self.literal("true", Value::Bool(true))?,
+            Some(b'f') => self.literal("false", Value::Bool(false))?,
+            Some(b'N') => self.literal("NaN", Value::Float(f64::NAN))?,
+            Some(b'I') => self.literal("Infinity", Value::Float(f64::INFINITY))?,
+            _ => return Err(self.error(self.pos, "expecting value")),
+        };
+        self.scratch.push(value);
+        Ok(())
     }
 
-    fn literal(&mut self, word: &str, value: Value) -> Result<Value, SerializeError> {
+    fn literal(&mut self, word: &str, value: Value) -> PResult<Value> {
         if self
             .bytes
             .get(self.pos..)
@@ -294,8 +320,8 @@ impl<'a> Parser<'a> {
     /// pattern: a fraction or exponent makes a float, otherwise an int of any
     /// size. A `.` or `e` not followed by digits is left for the caller (to
     /// fail on), as Python's scanner does.
-    #[inline]
-    fn number(&mut self) -> Result<Value, SerializeError> {
+    #[inline(always)]
+    fn number(&mut self) -> PResult<Value> {
         // Fast path: an int of at most 18 digits (exact in an i64), the
         // usual number in a call.
         let bytes = self.bytes;
@@ -323,7 +349,8 @@ impl<'a> Parser<'a> {
     }
 
     /// [`number`](Self::number) for floats and long ints.
-    fn number_slow(&mut self) -> Result<Value, SerializeError> {
+    #[inline(never)]
+    fn number_slow(&mut self) -> PResult<Value> {
         let bytes = self.bytes;
         let start = self.pos;
         let negative = bytes.get(start) == Some(&b'-');
@@ -398,7 +425,7 @@ impl<'a> Parser<'a> {
 
     /// An int of more than 18 digits, already scanned up to `self.pos`.
     #[cold]
-    fn big_int(&self, start: usize, digits: usize) -> Result<Value, SerializeError> {
+    fn big_int(&self, start: usize, digits: usize) -> PResult<Value> {
         if digits > PY_INT_MAX_STR_DIGITS {
             return Err(self.error(
                 start,
@@ -429,8 +456,8 @@ impl<'a> Parser<'a> {
 
     /// A string starting at the opening quote; borrowed from the input when
     /// it has no escapes.
-    #[inline]
-    fn string(&mut self) -> Result<Text<'a>, SerializeError> {
+    #[inline(always)]
+    fn string(&mut self) -> PResult<Text<'a>> {
         let open = self.pos;
         let end = scan_plain(self.bytes, open + 1);
         if self.bytes.get(end) == Some(&b'"') {
@@ -445,7 +472,8 @@ impl<'a> Parser<'a> {
 
     /// The rest of a string whose plain start runs up to `at`, which holds
     /// a backslash, a control character or the end of the input.
-    fn string_escaped(&mut self, open: usize, mut at: usize) -> Result<PyStr, SerializeError> {
+    #[inline(never)]
+    fn string_escaped(&mut self, open: usize, mut at: usize) -> PResult<PyStr> {
         let mut out = PyStr::default();
         let mut run = open + 1;
         loop {
@@ -512,7 +540,7 @@ impl<'a> Parser<'a> {
     }
 
     #[cold]
-    fn lone_surrogate(&self, at: usize) -> SerializeError {
+    fn lone_surrogate(&self, at: usize) -> Box<SerializeError> {
         self.error(
             at,
             "\\u escape of a lone surrogate (Python keeps it in a str, a Rust String cannot hold it)",
@@ -520,39 +548,42 @@ impl<'a> Parser<'a> {
     }
 
     #[inline]
-    fn enter(depth: usize) -> Result<(), SerializeError> {
+    fn enter(depth: usize) -> PResult<()> {
         if depth > MAX_DEPTH {
-            Err(SerializeError::TooDeep { limit: MAX_DEPTH })
+            Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }))
         } else {
             Ok(())
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, SerializeError> {
+    fn array(&mut self, depth: usize) -> PResult<()> {
         Self::enter(depth)?;
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(Value::List(Vec::new()));
+            self.scratch.push(Value::List(Vec::new()));
+            return Ok(());
         }
         let start = self.scratch.len();
         loop {
-            let item = self.value(depth)?;
-            self.scratch.push(item);
+            self.value(depth)?;
             if self.next_entry(b']')? {
-                return Ok(Value::List(self.scratch.split_off(start)));
+                let items = self.scratch.split_off(start);
+                self.scratch.push(Value::List(items));
+                return Ok(());
             }
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, SerializeError> {
+    fn object(&mut self, depth: usize) -> PResult<()> {
         Self::enter(depth)?;
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Dict(Dict(Vec::new())));
+            self.scratch.push(Value::Dict(Dict(Vec::new())));
+            return Ok(());
         }
         // Keys and values alternate on the parse stack from `start` on.
         let start = self.scratch.len();
@@ -564,10 +595,11 @@ impl<'a> Parser<'a> {
                     "expecting property name enclosed in double quotes",
                 ));
             }
-            let key = self.string()?;
+            let key = self.string()?.into_pystr();
+            self.scratch.push(Value::Str(key));
             self.colon()?;
-            let value = self.value(depth)?;
-            self.insert(start, &mut index, key, value);
+            self.value(depth)?;
+            self.dedupe(start, &mut index);
             if self.next_entry(b'}')? {
                 break;
             }
@@ -577,47 +609,43 @@ impl<'a> Parser<'a> {
         while let (Some(key), Some(value)) = (stack.next(), stack.next()) {
             entries.push((key, value));
         }
-        Ok(Value::Dict(Dict(entries)))
+        drop(stack);
+        self.scratch.push(Value::Dict(Dict(entries)));
+        Ok(())
     }
 
-    /// Python dict assignment into the object whose entries start at
-    /// `start` on the parse stack: a repeated key replaces the value but
-    /// keeps the position of its first occurrence.
-    fn insert(
-        &mut self,
-        start: usize,
-        index: &mut Option<BTreeMap<PyStr, usize>>,
-        key: Text<'_>,
-        value: Value,
-    ) {
-        let name = key.as_str();
+    /// Python dict assignment for the key and value just pushed on top of
+    /// the object whose entries start at `start` on the parse stack: a
+    /// repeated key replaces the earlier value but keeps its position.
+    fn dedupe(&mut self, start: usize, index: &mut Option<BTreeMap<PyStr, usize>>) {
+        let key_at = self.scratch.len() - 2;
+        let Some((Value::Str(key), earlier)) = self.scratch[start..=key_at].split_last() else {
+            return;
+        };
         let found = match index {
-            Some(map) => map.get(name).copied(),
-            None => self.scratch[start..]
+            Some(map) => map.get(key.as_str()).copied(),
+            None => earlier
                 .iter()
                 .step_by(2)
-                .position(|k| matches!(k, Value::Str(s) if s.as_str() == name))
+                .position(|k| matches!(k, Value::Str(s) if s == key))
                 .map(|i| start + 2 * i),
         };
         if let Some(at) = found {
+            let value = self.pop();
+            self.scratch.pop();
             self.scratch[at + 1] = value;
             return;
         }
-        let key = key.into_pystr();
-        let at = self.scratch.len();
         if let Some(map) = index {
-            map.insert(key.clone(), at);
-        } else if (at - start) / 2 + 1 >= INDEX_THRESHOLD {
+            map.insert(key.clone(), key_at);
+        } else if earlier.len() / 2 + 1 >= INDEX_THRESHOLD {
             let mut map = BTreeMap::new();
-            for (i, k) in self.scratch[start..].iter().enumerate().step_by(2) {
+            for (i, k) in self.scratch[start..=key_at].iter().enumerate().step_by(2) {
                 if let Value::Str(s) = k {
                     map.insert(s.clone(), start + i);
                 }
             }
-            map.insert(key.clone(), at);
             *index = Some(map);
         }
-        self.scratch.push(Value::Str(key));
-        self.scratch.push(value);
     }
 }
