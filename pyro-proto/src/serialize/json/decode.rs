@@ -31,10 +31,11 @@ use crate::value::{Dict, PyStr, Value};
 /// duplicate-key checks stay O(log n) on hostile input.
 const INDEX_THRESHOLD: usize = 16;
 
-/// Upper bound on the parse stack's first allocation, in values: enough for
-/// a typical call (its arguments plus one nested list) in one allocation,
-/// small enough to come from the allocator's fast size classes.
-const SCRATCH_START: usize = 32;
+/// Upper bound on the parse stack's first allocation, in values (plus its
+/// bottom entry): enough for a typical call (its arguments plus one nested
+/// list) in one allocation, and with 32-byte values 1 KiB, small enough for
+/// the allocator's fast per-thread cache (glibc's tcache ends at 1032 bytes).
+const SCRATCH_START: usize = 31;
 
 /// Errors travel boxed inside the parser: the hot paths then return a
 /// one-word `Result` in a register instead of writing a large one to memory.
@@ -178,7 +179,10 @@ impl<'a> Parser<'a> {
 
     /// The value [`value`](Self::value) just pushed.
     fn pop(&mut self) -> Value {
-        self.scratch.pop().unwrap_or(Value::None)
+        match self.scratch.pop() {
+            Some(value) => value,
+            None => Value::None,
+        }
     }
 
     /// The whole input as a call object: see [`parse_call`].
@@ -285,11 +289,29 @@ impl<'a> Parser<'a> {
     /// One value, pushed onto the parse stack; `depth` is the number of
     /// containers around it.
     fn value(&mut self, depth: usize) -> PResult<()> {
+        match self.peek() {
+            Some(b'[') => self.array(depth + 1),
+            Some(b'{') => self.object(depth + 1),
+            _ => self.scalar(),
+        }
+    }
+
+    /// A value inside a container: scalars are read in the container's own
+    /// loop, only nested containers cost a call.
+    #[inline(always)]
+    fn item(&mut self, depth: usize) -> PResult<()> {
+        match self.peek() {
+            Some(b'[' | b'{') => self.value(depth),
+            _ => self.scalar(),
+        }
+    }
+
+    /// A value that is not a container, pushed onto the parse stack.
+    #[inline(always)]
+    fn scalar(&mut self) -> PResult<()> {
         let value = match self.peek() {
             Some(b'"') => Value::Str(self.string()?.into_pystr()),
             Some(b'0'..=b'9') => self.number()?,
-            Some(b'[') => return self.array(depth + 1),
-            Some(b'{') => return self.object(depth + 1),
             Some(b'-') if self.bytes.get(self.pos + 1) != Some(&b'I') => self.number()?,
             Some(b'-') => self.literal("-Infinity", Value::Float(f64::NEG_INFINITY))?,
             Some(b'n') => self.literal("null", Value::None)?,
@@ -556,6 +578,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn array(&mut self, depth: usize) -> PResult<()> {
         Self::enter(depth)?;
         self.pos += 1;
@@ -567,7 +590,7 @@ impl<'a> Parser<'a> {
         }
         let start = self.scratch.len();
         loop {
-            self.value(depth)?;
+            self.item(depth)?;
             if self.next_entry(b']')? {
                 let items = self.scratch.split_off(start);
                 self.scratch.push(Value::List(items));
@@ -576,6 +599,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn object(&mut self, depth: usize) -> PResult<()> {
         Self::enter(depth)?;
         self.pos += 1;
@@ -598,7 +622,7 @@ impl<'a> Parser<'a> {
             let key = self.string()?.into_pystr();
             self.scratch.push(Value::Str(key));
             self.colon()?;
-            self.value(depth)?;
+            self.item(depth)?;
             self.dedupe(start, &mut index);
             if self.next_entry(b'}')? {
                 break;
