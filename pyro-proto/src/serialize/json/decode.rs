@@ -23,8 +23,8 @@ use alloc::vec::Vec;
 
 use num_bigint::BigInt;
 
-use super::{CODEC, POW10, PY_INT_MAX_STR_DIGITS};
-use crate::serialize::{SerializeError, MAX_DEPTH};
+use super::{bad, missing, string_field, CODEC, POW10, PY_INT_MAX_STR_DIGITS};
+use crate::serialize::{Call, SerializeError, MAX_DEPTH};
 use crate::value::{Dict, PyStr, Value};
 
 /// Above this many entries an object also keeps a key index, so that
@@ -47,20 +47,11 @@ pub(super) fn parse(data: &[u8]) -> Result<Value, SerializeError> {
     p.document().map_err(|e| *e)
 }
 
-/// The four entries of a json call object, found by key.
-#[derive(Default)]
-pub(super) struct CallFields {
-    pub object: Option<Value>,
-    pub method: Option<Value>,
-    pub params: Option<Value>,
-    pub kwargs: Option<Value>,
-}
-
 /// Parse a document that should be a call object, picking out its
 /// `object`, `method`, `params` and `kwargs` entries (last one wins, as in a
-/// Python dict) without building the top-level dict. `Ok(None)`: valid json,
-/// but not an object.
-pub(super) fn parse_call(data: &[u8]) -> Result<Option<CallFields>, SerializeError> {
+/// Python dict) without building the top-level dict, and shape them into a
+/// [`Call`] as [`loads_call`](super::loads_call) documents.
+pub(super) fn parse_call(data: &[u8]) -> Result<Call, SerializeError> {
     let mut p = Parser::new(data)?;
     p.call().map_err(|e| *e)
 }
@@ -185,13 +176,15 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The whole input as a call object: see [`parse_call`].
-    fn call(&mut self) -> PResult<Option<CallFields>> {
+    /// The whole input as a call object: see [`parse_call`]. The json
+    /// must be valid before the call's shape is checked (Python's
+    /// `json.loads` fails first).
+    fn call(&mut self) -> PResult<Call> {
         if self.peek() != Some(b'{') {
             self.document()?;
-            return Ok(None);
+            return Err(Box::new(bad("the json call payload is not an object")));
         }
-        let mut fields = CallFields::default();
+        let (mut object, mut method, mut params, mut kwargs) = (None, None, None, None);
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -209,10 +202,10 @@ impl<'a> Parser<'a> {
                 self.value(1)?;
                 let value = self.pop();
                 match key.as_str() {
-                    "object" => fields.object = Some(value),
-                    "method" => fields.method = Some(value),
-                    "params" => fields.params = Some(value),
-                    "kwargs" => fields.kwargs = Some(value),
+                    "object" => object = Some(value),
+                    "method" => method = Some(value),
+                    "params" => params = Some(value),
+                    "kwargs" => kwargs = Some(value),
                     _ => {}
                 }
                 if self.next_entry(b'}')? {
@@ -221,7 +214,29 @@ impl<'a> Parser<'a> {
             }
         }
         self.finish()?;
-        Ok(Some(fields))
+        let object = string_field("object", object)?;
+        let method = string_field("method", method)?;
+        let vargs = match params {
+            Some(v @ Value::List(_)) => v,
+            Some(_) => return Err(Box::new(bad("\"params\" in a json call must be an array"))),
+            None => return Err(Box::new(missing("params"))),
+        };
+        let kwargs = match kwargs {
+            Some(Value::None) => None,
+            Some(Value::Dict(d)) => Some(d),
+            Some(_) => {
+                return Err(Box::new(bad(
+                    "\"kwargs\" in a json call must be an object or null",
+                )))
+            }
+            None => return Err(Box::new(missing("kwargs"))),
+        };
+        Ok(Call {
+            object,
+            method,
+            vargs,
+            kwargs,
+        })
     }
 
     /// Only whitespace may follow the document.

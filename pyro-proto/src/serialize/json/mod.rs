@@ -25,6 +25,7 @@
 //! json is lossy: tuples and sets come back as lists, non-str keys as strings,
 //! classes as dicts, NaN payloads as the default NaN.
 
+use alloc::boxed::Box;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
@@ -77,34 +78,7 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// [`Call::vargs`] as a [`Value::List`]), `kwargs` an object or `null`.
 /// Anything else is [`SerializeError::BadCall`].
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
-    let Some(decode::CallFields {
-        object,
-        method,
-        params,
-        kwargs,
-    }) = decode::parse_call(data)?
-    else {
-        return Err(bad("the json call payload is not an object"));
-    };
-    let object = string_field("object", object)?;
-    let method = string_field("method", method)?;
-    let vargs = match params {
-        Some(v @ Value::List(_)) => v,
-        Some(_) => return Err(bad("\"params\" in a json call must be an array")),
-        None => return Err(missing("params")),
-    };
-    let kwargs = match kwargs {
-        Some(Value::None) => None,
-        Some(Value::Dict(d)) => Some(d),
-        Some(_) => return Err(bad("\"kwargs\" in a json call must be an object or null")),
-        None => return Err(missing("kwargs")),
-    };
-    Ok(Call {
-        object,
-        method,
-        vargs,
-        kwargs,
-    })
+    decode::parse_call(data)
 }
 
 fn bad(reason: &str) -> SerializeError {
@@ -115,13 +89,13 @@ fn missing(key: &str) -> SerializeError {
     SerializeError::BadCall(alloc::format!("the json call object has no \"{key}\" key"))
 }
 
-fn string_field(name: &str, value: Option<Value>) -> Result<PyStr, SerializeError> {
+fn string_field(name: &str, value: Option<Value>) -> Result<PyStr, Box<SerializeError>> {
     match value {
         Some(Value::Str(s)) => Ok(s),
-        Some(_) => Err(SerializeError::BadCall(alloc::format!(
+        Some(_) => Err(Box::new(SerializeError::BadCall(alloc::format!(
             "\"{name}\" in a json call must be a string"
-        ))),
-        None => Err(missing(name)),
+        )))),
+        None => Err(Box::new(missing(name))),
     }
 }
 
