@@ -359,8 +359,8 @@ impl<'a> Parser<'a> {
     /// fail on), as Python's scanner does.
     #[inline(always)]
     fn number(&mut self) -> PResult<Value> {
-        // Fast path: an int of at most 18 digits (exact in an i64), the
-        // usual number in a call.
+        // Fast paths: an int of at most 18 digits (exact in an i64), the
+        // usual number in a call, and a short decimal.
         let bytes = self.bytes;
         let start = self.pos;
         let negative = bytes.get(start) == Some(&b'-');
@@ -377,10 +377,33 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.error(start, "expecting value")),
         }
-        if i - first <= 18 && !matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
-            self.pos = i;
-            let n = n as i64;
-            return Ok(Value::Int(if negative { -n } else { n }));
+        match bytes.get(i) {
+            Some(b'e' | b'E') => {}
+            Some(b'.') => {
+                // Fast path: a short decimal without exponent (see the
+                // exact-division note in `number_slow`).
+                let frac_start = i + 1;
+                let mut j = frac_start;
+                while let Some(&d @ b'0'..=b'9') = bytes.get(j) {
+                    n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                    j += 1;
+                }
+                let frac_digits = j - frac_start;
+                if frac_digits > 0
+                    && i - first + frac_digits <= 15
+                    && !matches!(bytes.get(j), Some(b'e' | b'E'))
+                {
+                    self.pos = j;
+                    let x = n as f64 / POW10[frac_digits];
+                    return Ok(Value::Float(if negative { -x } else { x }));
+                }
+            }
+            _ if i - first <= 18 => {
+                self.pos = i;
+                let n = n as i64;
+                return Ok(Value::Int(if negative { -n } else { n }));
+            }
+            _ => {}
         }
         self.number_slow()
     }
