@@ -89,6 +89,7 @@ fn missing(key: &str) -> SerializeError {
     SerializeError::BadCall(alloc::format!("the json call object has no \"{key}\" key"))
 }
 
+#[inline]
 fn string_field(name: &str, value: Option<Value>) -> Result<PyStr, Box<SerializeError>> {
     match value {
         Some(Value::Str(s)) => Ok(s),
