@@ -33,8 +33,7 @@ const INDEX_THRESHOLD: usize = 16;
 
 /// Upper bound on the parse stack's first allocation, in values (plus its
 /// bottom entry): enough for a typical call (its arguments plus one nested
-/// list) in one allocation, and with 32-byte values 1 KiB, small enough for
-/// the allocator's fast per-thread cache (glibc's tcache ends at 1032 bytes).
+/// list) without growing, and with 32-byte values no more than 1 KiB.
 const SCRATCH_START: usize = 31;
 
 /// Errors travel boxed inside the parser: the hot paths then return a
