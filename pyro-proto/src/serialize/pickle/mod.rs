@@ -76,13 +76,15 @@ pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
 pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
     match fast::loads(data) {
         Some(v) => Ok(v),
-        None => {
-            // Only the full machine builds class values.
-            let mut v = read::Reader::new(data).run()?;
-            dict_form_proxies(&mut v);
-            Ok(v)
-        }
+        None => loads_general(data),
     }
+}
+
+/// The full machine (the only one that builds class values).
+fn loads_general(data: &[u8]) -> Result<Value, SerializeError> {
+    let mut v = read::Reader::new(data).run()?;
+    dict_form_proxies(&mut v);
+    Ok(v)
 }
 
 /// Give every `Pyro4.core.Proxy` in `v` the class-dict form of its state
@@ -140,12 +142,17 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// Decode a call tuple as Pyro4's `PickleSerializer.loadsCall` produces it.
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
     let bad = |what: &str| SerializeError::BadCall(alloc::format!("pickle call tuple: {what}"));
-    let items = match loads(data)? {
-        Value::Tuple(items) => items,
-        _ => return Err(bad("not a tuple")),
+    let top = match fast::read(data, true) {
+        // The usual call: its four items, without building the tuple.
+        Some(fast::Top::Call(items)) => Ok(items),
+        Some(fast::Top::Value(v)) => Err(v),
+        None => Err(loads_general(data)?),
     };
-    let Ok([object, method, vargs, kwargs]) = <[Value; 4]>::try_from(items) else {
-        return Err(bad("expected 4 items (object, method, vargs, kwargs)"));
+    let [object, method, vargs, kwargs] = match top {
+        Ok(items) => items,
+        Err(Value::Tuple(items)) => <[Value; 4]>::try_from(items)
+            .map_err(|_| bad("expected 4 items (object, method, vargs, kwargs)"))?,
+        Err(_) => return Err(bad("not a tuple")),
     };
     let object = match object {
         Value::Str(s) => s,
