@@ -234,46 +234,30 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
             }
             self.depths.truncate(start);
         }
-        match (&mut self.stack[start - 1], kind) {
-            (Value::List(l), Kind::List) => {
-                if l.is_empty() {
-                    // The usual EMPTY_LIST MARK ... APPENDS: one exact
-                    // allocation and one block copy.
-                    let items = self.stack.split_off(start);
-                    if let Some(Value::List(l)) = self.stack.last_mut() {
-                        *l = items;
-                    }
-                } else {
-                    let mut l = core::mem::take(l);
-                    l.extend(self.stack.drain(start..));
-                    self.stack[start - 1] = Value::List(l);
-                }
-            }
-            // Taken out (an empty Vec left behind) so that the items can be
-            // drained into it: one move each, nothing left to drop.
-            (Value::Set(l), Kind::Set) => {
-                let mut l = core::mem::take(l);
-                if !self.stack[start..].iter().all(hashable) {
-                    return None;
-                }
-                l.extend(self.stack.drain(start..));
-                self.stack[start - 1] = Value::Set(l);
-            }
-            (Value::Dict(d), Kind::Dict) => {
-                let mut d = core::mem::take(&mut d.0);
-                let tail = &self.stack[start..];
-                if tail.len() % 2 != 0 || !tail.iter().step_by(2).all(hashable) {
-                    return None;
-                }
-                d.reserve_exact(tail.len() / 2);
-                let mut items = self.stack.drain(start..);
-                while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                    d.push((k, v));
-                }
-                drop(items);
-                self.stack[start - 1] = Value::Dict(Dict(d));
-            }
+        let n = self.stack.len() - start;
+        let tail = &self.stack[start..];
+        match (&self.stack[start - 1], kind) {
+            (Value::List(_), Kind::List) => {}
+            (Value::Set(_), Kind::Set) if tail.iter().all(hashable) => {}
+            (Value::Dict(_), Kind::Dict) if n % 2 == 0 && tail.iter().step_by(2).all(hashable) => {}
             _ => return None,
+        }
+        if kind != Kind::Dict {
+            // One exact allocation and one block copy.
+            let items = self.stack.split_off(start);
+            if let Some(Value::List(l) | Value::Set(l)) = self.stack.last_mut() {
+                put(l, items);
+            }
+        } else {
+            let mut pairs = Vec::with_capacity(n / 2);
+            let mut items = self.stack.drain(start..);
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                pairs.push((k, v));
+            }
+            drop(items);
+            if let Some(Value::Dict(d)) = self.stack.last_mut() {
+                put(&mut d.0, pairs);
+            }
         }
         Some(())
     }
@@ -442,11 +426,23 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     List,
     Set,
     Dict,
+}
+
+/// Appends `items` to a container's `into`: the usual target was just made
+/// empty (no allocation yet) and simply takes `items` over.
+#[inline]
+fn put<T>(into: &mut Vec<T>, items: Vec<T>) {
+    if into.capacity() == 0 {
+        // Nothing to drop in a Vec without an allocation: skip the drop call.
+        core::mem::forget(core::mem::replace(into, items));
+    } else {
+        into.extend(items);
+    }
 }
 
 /// Decode plain data directly, or `None` to leave the input to the general

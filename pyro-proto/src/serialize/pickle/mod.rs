@@ -141,34 +141,45 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 
 /// Decode a call tuple as Pyro4's `PickleSerializer.loadsCall` produces it.
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
-    let bad = |what: &str| SerializeError::BadCall(alloc::format!("pickle call tuple: {what}"));
-    let top = match fast::read(data, true) {
+    match fast::read(data, true) {
         // The usual call: its four items, without building the tuple.
-        Some(fast::Top::Call(items)) => Ok(items),
-        Some(fast::Top::Value(v)) => Err(v),
-        None => Err(loads_general(data)?),
+        Some(fast::Top::Call(items)) => call_from(items),
+        Some(fast::Top::Value(v)) => call_from_value(v),
+        None => call_from_value(loads_general(data)?),
+    }
+}
+
+fn bad_call(what: &str) -> SerializeError {
+    SerializeError::BadCall(alloc::format!("pickle call tuple: {what}"))
+}
+
+/// The call in a decoded value other than the fast path's call tuple.
+#[cold]
+fn call_from_value(v: Value) -> Result<Call, SerializeError> {
+    match v {
+        Value::Tuple(items) => call_from(
+            <[Value; 4]>::try_from(items)
+                .map_err(|_| bad_call("expected 4 items (object, method, vargs, kwargs)"))?,
+        ),
+        _ => Err(bad_call("not a tuple")),
+    }
+}
+
+#[inline]
+fn call_from([object, method, vargs, kwargs]: [Value; 4]) -> Result<Call, SerializeError> {
+    let Value::Str(object) = object else {
+        return Err(bad_call("object id is not a str"));
     };
-    let [object, method, vargs, kwargs] = match top {
-        Ok(items) => items,
-        Err(Value::Tuple(items)) => <[Value; 4]>::try_from(items)
-            .map_err(|_| bad("expected 4 items (object, method, vargs, kwargs)"))?,
-        Err(_) => return Err(bad("not a tuple")),
-    };
-    let object = match object {
-        Value::Str(s) => s,
-        _ => return Err(bad("object id is not a str")),
-    };
-    let method = match method {
-        Value::Str(s) => s,
-        _ => return Err(bad("method name is not a str")),
+    let Value::Str(method) = method else {
+        return Err(bad_call("method name is not a str"));
     };
     if !matches!(vargs, Value::Tuple(_) | Value::List(_)) {
-        return Err(bad("vargs is not a tuple or list"));
+        return Err(bad_call("vargs is not a tuple or list"));
     }
     let kwargs: Option<Dict> = match kwargs {
         Value::Dict(d) => Some(d),
         Value::None => None,
-        _ => return Err(bad("kwargs is not a dict or None")),
+        _ => return Err(bad_call("kwargs is not a dict or None")),
     };
     Ok(Call {
         object,
