@@ -67,7 +67,7 @@ const CODEC: &str = "pickle";
 /// turns into the equivalent Python object.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
     let mut w = write::Writer::new(128 + super::bulk_size(core::slice::from_ref(value)));
-    w.value(value, 0)?;
+    w.value(value, 0).map_err(|e| *e)?;
     Ok(w.finish())
 }
 
@@ -135,7 +135,7 @@ fn proxy_dict_state(state: &mut [Value]) {
 /// `PickleSerializer.dumpsCall` does (vargs as given, kwargs `None` when absent).
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
     let mut w = write::Writer::new(128 + super::bulk_size(core::slice::from_ref(&call.vargs)));
-    w.call(call)?;
+    w.call(call).map_err(|e| *e)?;
     Ok(w.finish())
 }
 
