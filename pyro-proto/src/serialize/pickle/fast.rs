@@ -239,7 +239,8 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
         match (&self.stack[start - 1], kind) {
             (Value::List(_), Kind::List) => {}
             (Value::Set(_), Kind::Set) if tail.iter().all(hashable) => {}
-            (Value::Dict(_), Kind::Dict) if n % 2 == 0 && tail.iter().step_by(2).all(hashable) => {}
+            (Value::Dict(_), Kind::Dict)
+                if n % 2 == 0 && tail.chunks_exact(2).all(|kv| hashable(&kv[0])) => {}
             _ => return None,
         }
         if kind != Kind::Dict {
