@@ -66,7 +66,7 @@ const CODEC: &str = "pickle";
 /// Encode one value as a protocol 4 pickle that Python's `pickle.loads`
 /// turns into the equivalent Python object.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut w = write::Writer::new(128 + super::bulk_size(core::slice::from_ref(value)));
+    let mut w = write::Writer::new(write::HEADROOM);
     w.value(value, 0).map_err(|e| *e)?;
     Ok(w.finish())
 }
@@ -134,7 +134,7 @@ fn proxy_dict_state(state: &mut [Value]) {
 /// Encode a call tuple `(object, method, vargs, kwargs)` as Pyro4's
 /// `PickleSerializer.dumpsCall` does (vargs as given, kwargs `None` when absent).
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
-    let mut w = write::Writer::new(128 + super::bulk_size(core::slice::from_ref(&call.vargs)));
+    let mut w = write::Writer::new(write::HEADROOM);
     w.call(call).map_err(|e| *e)?;
     Ok(w.finish())
 }

@@ -783,3 +783,23 @@ fn call_items_come_straight_from_the_top_level_tuple() {
     assert_eq!(call.vargs, Value::Tuple(vec![]));
     assert_eq!(call.kwargs, Some(Dict::default()));
 }
+
+#[test]
+fn large_leaves_are_written_without_doubling_the_output() {
+    // The output grows once for a large leaf (room for it and the opcodes
+    // after it), not by doubling past it.
+    for v in [
+        Value::Bytes(vec![7; 1 << 20]),
+        Value::Str("x".repeat(300_000).into()),
+        Value::Tuple(vec![Value::Bytes(vec![1; 100_000]), Value::Int(5)]),
+    ] {
+        let out = dumps(&v).unwrap();
+        assert!(
+            out.capacity() - out.len() <= 2 * super::write::HEADROOM,
+            "len {} capacity {}",
+            out.len(),
+            out.capacity()
+        );
+        assert_eq!(loads(&out).unwrap(), v);
+    }
+}
