@@ -147,6 +147,10 @@ impl SerializerId {
         data: &[u8],
         registry: Option<&ClassRegistry>,
     ) -> Result<Call, SerializeError> {
+        if self == SerializerId::Pickle {
+            // Pickle builds its class values itself (recreate leaves them as they are).
+            return pickle::loads_call(data);
+        }
         let mut call = self.loads_call_raw(data)?;
         call.vargs = classes::recreate(call.vargs, self, registry)?;
         if let Some(kwargs) = call.kwargs.take() {

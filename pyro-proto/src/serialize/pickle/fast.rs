@@ -10,6 +10,13 @@
 //! class reference, malformed or unusual input. The caller then runs the
 //! general machine from the start, which produces the value or the precise
 //! error, so the fast path never decides an error on its own.
+//!
+//! Nesting depth: without a memo fetch every container is built once and
+//! sits in at most one place, so a value can nest no deeper than the number
+//! of containers made so far. The first pass only counts them; an input that
+//! makes more than [`MAX_DEPTH`] containers is decoded again by a second pass
+//! that tracks the depth of every stack entry (as the general machine does),
+//! so large inputs of many small containers stay on the fast path.
 
 use alloc::vec::Vec;
 
@@ -20,29 +27,64 @@ use super::read::hashable;
 use crate::serialize::MAX_DEPTH;
 use crate::value::{Dict, Value};
 
-/// A stack entry: the value and how deep it nests (containers: 1 + items).
-type Entry = (Value, usize);
+/// What the fast path read.
+pub(crate) enum Top {
+    /// The value at STOP.
+    Value(Value),
+    /// The four items of a top-level `MARK ... TUPLE` right before STOP, as
+    /// Pyro's call tuple is written, handed out without building the tuple.
+    Call([Value; 4]),
+}
 
-struct Fast<'a> {
+/// The decoder state; `TRACK` selects exact depth tracking (second pass).
+struct Fast<'a, const TRACK: bool> {
     data: &'a [u8],
     pos: usize,
-    stack: Vec<Entry>,
+    stack: Vec<Value>,
+    /// `TRACK` only: how deep each stack entry nests (containers: 1 + items),
+    /// parallel to `stack`.
+    depths: Vec<u16>,
+    /// Containers made so far (bounds every depth when not tracking).
+    made: usize,
+    /// Set when the counting pass gave up because of `made` (then the
+    /// tracking pass may still succeed).
+    too_many: bool,
     /// Open MARKs (stack heights); more than this many nested ones make us
     /// give up, which keeps the common case free of another allocation.
     marks: [usize; MAX_MARKS],
     nmarks: usize,
+    /// Hand out a top-level 4-tuple as [`Top::Call`].
+    call: bool,
 }
 
 const MAX_MARKS: usize = 16;
 
-impl<'a> Fast<'a> {
+impl<'a, const TRACK: bool> Fast<'a, TRACK> {
+    fn new(data: &'a [u8], call: bool) -> Self {
+        // Every stack entry took at least one input byte: sized by what was
+        // received, enough for a typical call without regrowing.
+        let cap = data.len().min(16);
+        Fast {
+            data,
+            pos: 0,
+            stack: Vec::with_capacity(cap),
+            depths: if TRACK {
+                Vec::with_capacity(cap)
+            } else {
+                Vec::new()
+            },
+            made: 0,
+            too_many: false,
+            marks: [0; MAX_MARKS],
+            nmarks: 0,
+            call,
+        }
+    }
+
     #[inline]
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let data: &'a [u8] = self.data;
-        if n > data.len() - self.pos {
-            return None;
-        }
-        let s = &data[self.pos..self.pos + n];
+        let s = data.get(self.pos..)?.get(..n)?;
         self.pos += n;
         Some(s)
     }
@@ -55,17 +97,14 @@ impl<'a> Fast<'a> {
     }
 
     #[inline]
-    fn u32(&mut self) -> Option<u32> {
-        let b = self.take(4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let b = self.take(N)?;
+        <[u8; N]>::try_from(b).ok()
     }
 
     #[inline]
     fn u64(&mut self) -> Option<usize> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        usize::try_from(u64::from_le_bytes(a)).ok()
+        usize::try_from(u64::from_le_bytes(self.array::<8>()?)).ok()
     }
 
     #[inline]
@@ -79,15 +118,10 @@ impl<'a> Fast<'a> {
 
     #[inline]
     fn push(&mut self, v: Value) {
-        self.stack.push((v, 0));
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<Entry> {
-        if self.stack.len() <= self.fence() {
-            return None;
+        self.stack.push(v);
+        if TRACK {
+            self.depths.push(0);
         }
-        self.stack.pop()
     }
 
     #[inline]
@@ -99,6 +133,7 @@ impl<'a> Fast<'a> {
         Some(self.marks[self.nmarks])
     }
 
+    #[inline]
     fn mark(&mut self) -> Option<()> {
         if self.nmarks == MAX_MARKS {
             return None;
@@ -108,6 +143,29 @@ impl<'a> Fast<'a> {
         Some(())
     }
 
+    /// Account for one more container; `None` when the count may exceed
+    /// the depth limit (not tracking).
+    #[inline]
+    fn made(&mut self) -> Option<()> {
+        if !TRACK {
+            self.made += 1;
+            if self.made > MAX_DEPTH {
+                self.too_many = true;
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// An empty container.
+    #[inline]
+    fn empty(&mut self, v: Value) -> Option<()> {
+        self.made()?;
+        self.push(v);
+        Some(())
+    }
+
+    #[inline]
     fn str(&mut self, n: usize) -> Option<()> {
         let b = self.take(n)?;
         let s = core::str::from_utf8(b).ok()?;
@@ -121,6 +179,7 @@ impl<'a> Fast<'a> {
         Some(())
     }
 
+    #[cold]
     fn int(&mut self, b: &[u8]) {
         let v = BigInt::from_signed_bytes_le(b);
         self.push(match v.to_i64() {
@@ -129,19 +188,33 @@ impl<'a> Fast<'a> {
         });
     }
 
-    /// A container of the stack items from `start` on, or `None` when it
-    /// would nest too deep.
-    fn container(&mut self, start: usize, make: impl FnOnce(Vec<Value>) -> Value) -> Option<()> {
-        let mut depth = 1;
-        let mut values = Vec::with_capacity(self.stack.len() - start);
-        for (v, d) in self.stack.drain(start..) {
-            depth = depth.max(d + 1);
-            values.push(v);
+    /// Checks that the stack items from `start` on may become one new
+    /// container (depth, count); `TRACK`: drops their depths and returns
+    /// the container's.
+    #[inline]
+    fn gather(&mut self, start: usize) -> Option<u16> {
+        self.made()?;
+        if !TRACK {
+            return Some(0);
         }
-        if depth > MAX_DEPTH {
+        let depth = self.depths[start..].iter().fold(1, |d, &x| d.max(x + 1));
+        if usize::from(depth) > MAX_DEPTH {
             return None;
         }
-        self.stack.push((make(values), depth));
+        self.depths.truncate(start);
+        Some(depth)
+    }
+
+    /// A container of the stack items from `start` on.
+    #[inline]
+    fn container(&mut self, start: usize, make: impl FnOnce(Vec<Value>) -> Value) -> Option<()> {
+        let depth = self.gather(start)?;
+        // One allocation of the exact size and one block copy.
+        let values = self.stack.split_off(start);
+        self.stack.push(make(values));
+        if TRACK {
+            self.depths.push(depth);
+        }
         Some(())
     }
 
@@ -150,45 +223,71 @@ impl<'a> Fast<'a> {
         if start == 0 || start <= self.fence() || start > self.stack.len() {
             return None;
         }
-        let (head, tail) = self.stack.split_at_mut(start);
-        let (_, depth) = head.last_mut()?;
-        for (_, d) in tail.iter() {
-            *depth = (*depth).max(d + 1);
-        }
-        if *depth > MAX_DEPTH {
-            return None;
-        }
-        let ok = match (&head[start - 1].0, kind) {
-            (Value::List(_), Kind::List) => true,
-            (Value::Set(_), Kind::Set) => tail.iter().all(|(v, _)| hashable(v)),
-            (Value::Dict(_), Kind::Dict) => {
-                tail.len() % 2 == 0 && tail.iter().step_by(2).all(|(k, _)| hashable(k))
+        if TRACK {
+            let (head, tail) = self.depths.split_at_mut(start);
+            let depth = head.last_mut()?;
+            for d in tail.iter() {
+                *depth = (*depth).max(d + 1);
             }
-            _ => false,
-        };
-        if !ok {
-            return None;
-        }
-        // Move the target out so that the items can be drained into it (one
-        // move each, nothing left behind to drop).
-        let mut target = core::mem::replace(&mut self.stack[start - 1].0, Value::None);
-        let items = self.stack.drain(start..).map(|(v, _)| v);
-        match &mut target {
-            Value::List(l) | Value::Set(l) => l.extend(items),
-            Value::Dict(d) => {
-                d.0.reserve(items.len() / 2);
-                let mut items = items;
-                while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                    d.0.push((k, v));
-                }
+            if usize::from(*depth) > MAX_DEPTH {
+                return None;
             }
+            self.depths.truncate(start);
+        }
+        let n = self.stack.len() - start;
+        let tail = &self.stack[start..];
+        match (&self.stack[start - 1], kind) {
+            (Value::List(_), Kind::List) => {}
+            (Value::Set(_), Kind::Set) if tail.iter().all(hashable) => {}
+            (Value::Dict(_), Kind::Dict)
+                if n % 2 == 0 && tail.chunks_exact(2).all(|kv| hashable(&kv[0])) => {}
             _ => return None,
         }
-        self.stack[start - 1].0 = target;
+        if kind != Kind::Dict {
+            // One exact allocation and one block copy.
+            let items = self.stack.split_off(start);
+            if let Some(Value::List(l) | Value::Set(l)) = self.stack.last_mut() {
+                put(l, items);
+            }
+        } else {
+            let mut pairs = Vec::with_capacity(n / 2);
+            let mut items = self.stack.drain(start..);
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                pairs.push((k, v));
+            }
+            drop(items);
+            if let Some(Value::Dict(d)) = self.stack.last_mut() {
+                put(&mut d.0, pairs);
+            }
+        }
         Some(())
     }
 
-    fn run(&mut self) -> Option<Value> {
+    /// The MEMOIZE family: irrelevant without fetches (checked: no GET
+    /// reaches this point, since GET makes us give up), but it needs an
+    /// object to memoize.
+    #[inline]
+    fn memoize(&self) -> Option<()> {
+        if self.stack.len() <= self.fence() {
+            return None;
+        }
+        Some(())
+    }
+
+    /// Whether STOP comes next (after any MEMOIZE, which changes nothing
+    /// for the value on top); consumes them if so.
+    fn stop_follows(&mut self) -> bool {
+        let rest = &self.data[self.pos..];
+        match rest.iter().position(|&b| b != 0x94) {
+            Some(i) if rest[i] == b'.' => {
+                self.pos += i + 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn run(&mut self) -> Option<Top> {
         loop {
             let op = self.u8()?;
             match op {
@@ -203,22 +302,27 @@ impl<'a> Fast<'a> {
                         return None;
                     }
                 }
-                b'.' => return self.pop().map(|(v, _)| v),
+                b'.' => {
+                    if self.stack.len() <= self.fence() {
+                        return None;
+                    }
+                    return self.stack.pop().map(Top::Value);
+                }
                 b'(' => self.mark()?,
                 b'N' => self.push(Value::None),
                 0x88 => self.push(Value::Bool(true)),
                 0x89 => self.push(Value::Bool(false)),
                 b'K' => {
                     let v = self.u8()?;
-                    self.push(Value::Int(v as i64));
+                    self.push(Value::Int(v.into()));
                 }
                 b'M' => {
-                    let b = self.take(2)?;
-                    self.push(Value::Int(u16::from_le_bytes([b[0], b[1]]) as i64));
+                    let v = u16::from_le_bytes(self.array()?);
+                    self.push(Value::Int(v.into()));
                 }
                 b'J' => {
-                    let v = self.u32()? as i32;
-                    self.push(Value::Int(v as i64));
+                    let v = i32::from_le_bytes(self.array()?);
+                    self.push(Value::Int(v.into()));
                 }
                 0x8a => {
                     let n = self.u8()? as usize;
@@ -226,7 +330,7 @@ impl<'a> Fast<'a> {
                     self.int(b);
                 }
                 0x8b => {
-                    let n = self.u32()?;
+                    let n = u32::from_le_bytes(self.array()?);
                     if n > i32::MAX as u32 {
                         return None;
                     }
@@ -234,17 +338,15 @@ impl<'a> Fast<'a> {
                     self.int(b);
                 }
                 b'G' => {
-                    let b = self.take(8)?;
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(b);
-                    self.push(Value::Float(f64::from_be_bytes(a)));
+                    let v = f64::from_be_bytes(self.array()?);
+                    self.push(Value::Float(v));
                 }
                 0x8c => {
                     let n = self.u8()? as usize;
                     self.str(n)?;
                 }
                 b'X' => {
-                    let n = self.u32()? as usize;
+                    let n = u32::from_le_bytes(self.array()?) as usize;
                     self.str(n)?;
                 }
                 0x8d => {
@@ -256,35 +358,42 @@ impl<'a> Fast<'a> {
                     self.bytes(n)?;
                 }
                 b'B' => {
-                    let n = self.u32()? as usize;
+                    let n = u32::from_le_bytes(self.array()?) as usize;
                     self.bytes(n)?;
                 }
                 0x8e | 0x96 => {
                     let n = self.u64()?;
                     self.bytes(n)?;
                 }
-                b')' => self.push(Value::Tuple(Vec::new())),
+                b')' => self.empty(Value::Tuple(Vec::new()))?,
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
-                    if self.stack.len() < self.fence() + n {
+                    let start = self.stack.len().checked_sub(n)?;
+                    if start < self.fence() {
                         return None;
                     }
-                    self.container(self.stack.len() - n, Value::Tuple)?;
+                    self.container(start, Value::Tuple)?;
                 }
                 b't' => {
                     let m = self.pop_mark()?;
+                    // Pyro's call tuple: handed out as its items.
+                    if self.call && m == 0 && self.stack.len() == 4 && self.stop_follows() {
+                        self.gather(0)?;
+                        let items = core::mem::take(&mut self.stack);
+                        return <[Value; 4]>::try_from(items).ok().map(Top::Call);
+                    }
                     self.container(m, Value::Tuple)?;
                 }
-                b']' => self.push(Value::List(Vec::new())),
+                b']' => self.empty(Value::List(Vec::new()))?,
                 b'l' => {
                     let m = self.pop_mark()?;
                     self.container(m, Value::List)?;
                 }
-                b'}' => self.push(Value::Dict(Dict(Vec::new()))),
-                0x8f => self.push(Value::Set(Vec::new())),
+                b'}' => self.empty(Value::Dict(Dict(Vec::new())))?,
+                0x8f => self.empty(Value::Set(Vec::new()))?,
                 0x91 => {
                     let m = self.pop_mark()?;
-                    if !self.stack[m..].iter().all(|(v, _)| hashable(v)) {
+                    if !self.stack[m..].iter().all(hashable) {
                         return None;
                     }
                     self.container(m, Value::FrozenSet)?;
@@ -303,24 +412,14 @@ impl<'a> Fast<'a> {
                     let m = self.pop_mark()?;
                     self.extend(m, Kind::Set)?;
                 }
-                // Memoizing is irrelevant without fetches (checked: no GET
-                // reaches this point, since GET makes us give up).
-                0x94 => {
-                    if self.stack.len() <= self.fence() {
-                        return None;
-                    }
-                }
+                0x94 => self.memoize()?,
                 b'q' => {
                     self.u8()?;
-                    if self.stack.len() <= self.fence() {
-                        return None;
-                    }
+                    self.memoize()?;
                 }
                 b'r' => {
-                    self.u32()?;
-                    if self.stack.len() <= self.fence() {
-                        return None;
-                    }
+                    self.array::<4>()?;
+                    self.memoize()?;
                 }
                 _ => return None,
             }
@@ -328,25 +427,42 @@ impl<'a> Fast<'a> {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     List,
     Set,
     Dict,
 }
 
+/// Appends `items` to a container's `into`: the usual target was just made
+/// empty (no allocation yet) and simply takes `items` over.
+#[inline]
+fn put<T>(into: &mut Vec<T>, items: Vec<T>) {
+    if into.capacity() == 0 {
+        // Nothing to drop in a Vec without an allocation: skip the drop call.
+        core::mem::forget(core::mem::replace(into, items));
+    } else {
+        into.extend(items);
+    }
+}
+
+/// Decode plain data directly, or `None` to leave the input to the general
+/// machine (which then reports any error). With `call`, a top-level 4-tuple
+/// comes out as its items.
+pub(crate) fn read(data: &[u8], call: bool) -> Option<Top> {
+    let mut f = Fast::<false>::new(data, call);
+    match f.run() {
+        Some(top) => Some(top),
+        None if f.too_many => Fast::<true>::new(data, call).run(),
+        None => None,
+    }
+}
+
 /// Decode plain data directly, or `None` to leave the input to the general
 /// machine (which then reports any error).
 pub(crate) fn loads(data: &[u8]) -> Option<Value> {
-    let mut f = Fast {
-        data,
-        pos: 0,
-        // Every stack entry took at least one input byte: sized by what was
-        // received, enough for a typical call without regrowing, and small
-        // enough (1 KiB) for the allocator's fast per-thread cache.
-        stack: Vec::with_capacity(data.len().min(16)),
-        marks: [0; MAX_MARKS],
-        nmarks: 0,
-    };
-    f.run()
+    match read(data, false)? {
+        Top::Value(v) => Some(v),
+        Top::Call(items) => Some(Value::Tuple(items.into())),
+    }
 }

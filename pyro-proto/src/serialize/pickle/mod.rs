@@ -66,8 +66,8 @@ const CODEC: &str = "pickle";
 /// Encode one value as a protocol 4 pickle that Python's `pickle.loads`
 /// turns into the equivalent Python object.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut w = write::Writer::new(128 + super::bulk_size(core::slice::from_ref(value)));
-    w.value(value, 0)?;
+    let mut w = write::Writer::new(write::HEADROOM);
+    w.value(value, 0).map_err(|e| *e)?;
     Ok(w.finish())
 }
 
@@ -76,13 +76,15 @@ pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
 pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
     match fast::loads(data) {
         Some(v) => Ok(v),
-        None => {
-            // Only the full machine builds class values.
-            let mut v = read::Reader::new(data).run()?;
-            dict_form_proxies(&mut v);
-            Ok(v)
-        }
+        None => loads_general(data),
     }
+}
+
+/// The full machine (the only one that builds class values).
+fn loads_general(data: &[u8]) -> Result<Value, SerializeError> {
+    let mut v = read::Reader::new(data).run()?;
+    dict_form_proxies(&mut v);
+    Ok(v)
 }
 
 /// Give every `Pyro4.core.Proxy` in `v` the class-dict form of its state
@@ -132,36 +134,52 @@ fn proxy_dict_state(state: &mut [Value]) {
 /// Encode a call tuple `(object, method, vargs, kwargs)` as Pyro4's
 /// `PickleSerializer.dumpsCall` does (vargs as given, kwargs `None` when absent).
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
-    let mut w = write::Writer::new(128 + super::bulk_size(core::slice::from_ref(&call.vargs)));
-    w.call(call)?;
+    let mut w = write::Writer::new(write::HEADROOM);
+    w.call(call).map_err(|e| *e)?;
     Ok(w.finish())
 }
 
 /// Decode a call tuple as Pyro4's `PickleSerializer.loadsCall` produces it.
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
-    let bad = |what: &str| SerializeError::BadCall(alloc::format!("pickle call tuple: {what}"));
-    let items = match loads(data)? {
-        Value::Tuple(items) => items,
-        _ => return Err(bad("not a tuple")),
+    match fast::read(data, true) {
+        // The usual call: its four items, without building the tuple.
+        Some(fast::Top::Call(items)) => call_from(items),
+        Some(fast::Top::Value(v)) => call_from_value(v),
+        None => call_from_value(loads_general(data)?),
+    }
+}
+
+fn bad_call(what: &str) -> SerializeError {
+    SerializeError::BadCall(alloc::format!("pickle call tuple: {what}"))
+}
+
+/// The call in a decoded value other than the fast path's call tuple.
+#[cold]
+fn call_from_value(v: Value) -> Result<Call, SerializeError> {
+    match v {
+        Value::Tuple(items) => call_from(
+            <[Value; 4]>::try_from(items)
+                .map_err(|_| bad_call("expected 4 items (object, method, vargs, kwargs)"))?,
+        ),
+        _ => Err(bad_call("not a tuple")),
+    }
+}
+
+#[inline]
+fn call_from([object, method, vargs, kwargs]: [Value; 4]) -> Result<Call, SerializeError> {
+    let Value::Str(object) = object else {
+        return Err(bad_call("object id is not a str"));
     };
-    let Ok([object, method, vargs, kwargs]) = <[Value; 4]>::try_from(items) else {
-        return Err(bad("expected 4 items (object, method, vargs, kwargs)"));
-    };
-    let object = match object {
-        Value::Str(s) => s,
-        _ => return Err(bad("object id is not a str")),
-    };
-    let method = match method {
-        Value::Str(s) => s,
-        _ => return Err(bad("method name is not a str")),
+    let Value::Str(method) = method else {
+        return Err(bad_call("method name is not a str"));
     };
     if !matches!(vargs, Value::Tuple(_) | Value::List(_)) {
-        return Err(bad("vargs is not a tuple or list"));
+        return Err(bad_call("vargs is not a tuple or list"));
     }
     let kwargs: Option<Dict> = match kwargs {
         Value::Dict(d) => Some(d),
         Value::None => None,
-        _ => return Err(bad("kwargs is not a dict or None")),
+        _ => return Err(bad_call("kwargs is not a dict or None")),
     };
     Ok(Call {
         object,

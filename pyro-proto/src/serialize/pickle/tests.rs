@@ -726,3 +726,80 @@ fn writer_depth_limit_is_exact_for_leaves() {
         }
     }
 }
+
+#[test]
+fn fast_path_keeps_inputs_of_many_small_containers() {
+    // More containers than MAX_DEPTH, none deep: the counting pass gives up,
+    // the tracking pass takes it, and the machine agrees.
+    let v = Value::List(
+        (0..1000)
+            .map(|i| Value::Tuple(vec![Value::Int(i)]))
+            .collect(),
+    );
+    let data = dumps(&v).unwrap();
+    let fast = super::fast::loads(&data).expect("many small containers stay on the fast path");
+    assert_eq!(fast, v);
+    assert_eq!(Ok(fast), super::read::Reader::new(&data).run());
+    // A chain one level too deep is left to the machine, which refuses it.
+    let mut p = vec![0x80, 4, b'N'];
+    p.extend(core::iter::repeat_n(0x85, MAX_DEPTH + 1));
+    p.push(b'.');
+    assert!(super::fast::loads(&p).is_none());
+    assert_eq!(loads(&p), Err(SerializeError::TooDeep { limit: MAX_DEPTH }));
+    p.truncate(p.len() - 2);
+    p.push(b'.');
+    assert!(super::fast::loads(&p).is_some());
+}
+
+#[test]
+fn call_items_come_straight_from_the_top_level_tuple() {
+    // Python's memoized call tuple (MEMOIZE before STOP) gives its items...
+    let data = hex(CALL_MULTIPLY);
+    let Some(super::fast::Top::Call(items)) = super::fast::read(&data, true) else {
+        panic!("the call tuple takes the fast path");
+    };
+    assert_eq!(
+        Ok(Value::Tuple(items.to_vec())),
+        super::read::Reader::new(&data).run()
+    );
+    // ...a 4-tuple that is not the value at STOP does not.
+    let p = b"\x80\x04(\x8c\x01a\x8c\x01b)}t\x85.";
+    assert!(matches!(
+        super::fast::read(p, true),
+        Some(super::fast::Top::Value(Value::Tuple(t))) if t.len() == 1
+    ));
+    assert!(matches!(loads_call(p), Err(SerializeError::BadCall(_))));
+    // Neither does a top-level tuple of another length.
+    let p = b"\x80\x04(\x8c\x01a\x8c\x01b)}N\x94t\x94.";
+    assert!(matches!(
+        super::fast::read(p, true),
+        Some(super::fast::Top::Value(Value::Tuple(t))) if t.len() == 5
+    ));
+    assert!(matches!(loads_call(p), Err(SerializeError::BadCall(_))));
+    // The same tuple with four items is a call.
+    let p = b"\x80\x04(\x8c\x01a\x8c\x01b)}\x94t\x94\x94.";
+    let call = loads_call(p).unwrap();
+    assert_eq!((call.object.as_str(), call.method.as_str()), ("a", "b"));
+    assert_eq!(call.vargs, Value::Tuple(vec![]));
+    assert_eq!(call.kwargs, Some(Dict::default()));
+}
+
+#[test]
+fn large_leaves_are_written_without_doubling_the_output() {
+    // The output grows once for a large leaf (room for it and the opcodes
+    // after it), not by doubling past it.
+    for v in [
+        Value::Bytes(vec![7; 1 << 20]),
+        Value::Str("x".repeat(300_000).into()),
+        Value::Tuple(vec![Value::Bytes(vec![1; 100_000]), Value::Int(5)]),
+    ] {
+        let out = dumps(&v).unwrap();
+        assert!(
+            out.capacity() - out.len() <= 2 * super::write::HEADROOM,
+            "len {} capacity {}",
+            out.len(),
+            out.capacity()
+        );
+        assert_eq!(loads(&out).unwrap(), v);
+    }
+}

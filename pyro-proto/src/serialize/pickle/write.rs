@@ -6,6 +6,7 @@
 //! `Pyro4.futures._ExceptionWrapper` as `cls.__new__(cls)` (NEWOBJ) plus their
 //! state (BUILD). No memo is written: a [`Value`] is a tree, nothing is shared.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -17,10 +18,21 @@ use super::CODEC;
 use crate::serialize::{Call, SerializeError, MAX_DEPTH};
 use crate::value::{ClassDict, Dict, Value};
 
+/// Output bytes reserved beyond a large leaf (see [`Writer::long_header`])
+/// and at the start: room for the opcodes of a typical call.
+pub(crate) const HEADROOM: usize = 256;
+
 /// The protocol we write (4: frames, SHORT_BINUNICODE, sets, STACK_GLOBAL).
 pub(crate) const PROTOCOL: u8 = 4;
 
-type R<T> = Result<T, SerializeError>;
+/// Results inside the writer: the error boxed, so that the common `Ok(())`
+/// comes back in a register (a `SerializeError` is returned through memory).
+type R<T> = Result<T, Box<SerializeError>>;
+
+#[cold]
+fn too_deep() -> Box<SerializeError> {
+    Box::new(SerializeError::TooDeep { limit: MAX_DEPTH })
+}
 
 pub(crate) struct Writer {
     out: Vec<u8>,
@@ -43,7 +55,7 @@ impl Writer {
 
     pub(crate) fn value(&mut self, v: &Value, depth: usize) -> R<()> {
         if depth > MAX_DEPTH {
-            return Err(SerializeError::TooDeep { limit: MAX_DEPTH });
+            return Err(too_deep());
         }
         if self.scalar(v) {
             return Ok(());
@@ -83,10 +95,11 @@ impl Writer {
     }
 
     /// The items of a container, one level below `depth`.
+    #[inline(always)]
     fn items(&mut self, items: &[Value], depth: usize) -> R<()> {
         // Leaves skip `value`, so check their level here (as `value` would).
         if !items.is_empty() && depth + 1 > MAX_DEPTH {
-            return Err(SerializeError::TooDeep { limit: MAX_DEPTH });
+            return Err(too_deep());
         }
         for it in items {
             if !self.scalar(it) {
@@ -168,17 +181,13 @@ impl Writer {
         self.out.extend_from_slice(&f.to_be_bytes());
     }
 
-    #[inline]
+    #[inline(always)]
     fn str(&mut self, s: &str) {
         let n = s.len();
         if n < 256 {
             self.out.extend_from_slice(&[0x8c, n as u8]);
-        } else if let Ok(n) = u32::try_from(n) {
-            self.out.push(b'X');
-            self.out.extend_from_slice(&n.to_le_bytes());
         } else {
-            self.out.push(0x8d);
-            self.out.extend_from_slice(&(n as u64).to_le_bytes());
+            self.long_header(n, b'X', 0x8d);
         }
         self.out.extend_from_slice(s.as_bytes());
     }
@@ -187,14 +196,28 @@ impl Writer {
         let n = b.len();
         if n < 256 {
             self.out.extend_from_slice(&[b'C', n as u8]);
-        } else if let Ok(n) = u32::try_from(n) {
-            self.out.push(b'B');
-            self.out.extend_from_slice(&n.to_le_bytes());
         } else {
-            self.out.push(0x8e);
-            self.out.extend_from_slice(&(n as u64).to_le_bytes());
+            self.long_header(n, b'B', 0x8e);
         }
         self.out.extend_from_slice(b);
+    }
+
+    /// The opcode and length of a str or bytes of `n >= 256` bytes (`op4`
+    /// with a 4-byte length, `op8` with 8), after making room for all of it
+    /// and some opcodes after it: a large leaf is then copied once into an
+    /// output that need not grow again for the rest, without sizing the
+    /// output by a walk over the value beforehand (which cost every small
+    /// call about a tenth of its encoding time).
+    #[cold]
+    fn long_header(&mut self, n: usize, op4: u8, op8: u8) {
+        self.out.reserve(n.saturating_add(HEADROOM));
+        if let Ok(n) = u32::try_from(n) {
+            self.out.push(op4);
+            self.out.extend_from_slice(&n.to_le_bytes());
+        } else {
+            self.out.push(op8);
+            self.out.extend_from_slice(&(n as u64).to_le_bytes());
+        }
     }
 
     fn global(&mut self, module: &str, name: &str) {
@@ -203,6 +226,7 @@ impl Writer {
         self.out.push(0x93);
     }
 
+    #[inline(always)]
     fn tuple(&mut self, items: &[Value], depth: usize) -> R<()> {
         match items.len() {
             0 => self.out.push(b')'),
@@ -219,11 +243,12 @@ impl Writer {
         Ok(())
     }
 
+    #[inline(always)]
     fn dict(&mut self, pairs: &[(Value, Value)], depth: usize) -> R<()> {
         self.out.push(b'}');
         if !pairs.is_empty() {
             if depth + 1 > MAX_DEPTH {
-                return Err(SerializeError::TooDeep { limit: MAX_DEPTH });
+                return Err(too_deep());
             }
             self.out.push(b'(');
             for (k, v) in pairs {
@@ -268,10 +293,10 @@ impl Writer {
             "Pyro4.core.URI" | "Pyro4.core.Proxy" => {
                 let state = match get("state") {
                     Some(Value::Tuple(t)) | Some(Value::List(t)) => t,
-                    _ => return Err(unsupported("without a state tuple")),
+                    _ => return Err(Box::new(unsupported("without a state tuple"))),
                 };
                 if name == "Pyro4.core.URI" && state.len() != 5 {
-                    return Err(unsupported("state must have 5 items"));
+                    return Err(Box::new(unsupported("state must have 5 items")));
                 }
                 let converted;
                 let state = if name == "Pyro4.core.Proxy" {
@@ -309,7 +334,7 @@ impl Writer {
                 match get("args") {
                     Some(Value::Tuple(a)) | Some(Value::List(a)) => self.tuple(a, depth + 1)?,
                     None | Some(Value::None) => self.out.push(b')'),
-                    Some(_) => return Err(unsupported("args must be a tuple or list")),
+                    Some(_) => return Err(Box::new(unsupported("args must be a tuple or list"))),
                 }
                 self.out.push(b'R');
                 match get("attributes") {
@@ -318,7 +343,7 @@ impl Writer {
                         self.out.push(b'b');
                     }
                     Some(Value::Dict(_)) | None | Some(Value::None) => {}
-                    Some(_) => return Err(unsupported("attributes must be a dict")),
+                    Some(_) => return Err(Box::new(unsupported("attributes must be a dict"))),
                 }
             }
             _ => {
