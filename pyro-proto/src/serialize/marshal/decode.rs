@@ -43,7 +43,7 @@ use num_bigint::{BigInt, BigUint, Sign};
 use super::keys;
 use super::CODEC;
 use crate::serialize::{SerializeError, MAX_DEPTH};
-use crate::value::{Dict, Value};
+use crate::value::{Dict, PyStr, Value};
 
 const FLAG_REF: u8 = 0x80;
 
@@ -505,19 +505,14 @@ impl<'a> Reader<'a> {
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;
         // CPython builds these from one byte per code point without checking
-        // that they are ASCII, so bytes >= 0x80 are Latin-1 characters.
-        let s = if n <= 16 {
-            // Short (the usual names and keys): one pass, no validator setup.
-            let mut s = String::with_capacity(n);
-            s.extend(bytes.iter().map(|&b| b as char));
-            s
-        } else {
-            match core::str::from_utf8(bytes) {
-                Ok(s) if s.is_ascii() => String::from(s),
-                _ => bytes.iter().map(|&b| b as char).collect(),
-            }
+        // that they are ASCII, so bytes >= 0x80 are Latin-1 characters. ASCII
+        // (the usual names and keys) is also UTF-8 and goes straight into
+        // the PyStr (inline up to 24 bytes); only the rest is transcoded.
+        let s: PyStr = match core::str::from_utf8(bytes) {
+            Ok(s) if s.is_ascii() => PyStr::from(s),
+            _ => bytes.iter().map(|&b| b as char).collect(),
         };
-        self.stack.push(Value::Str(s.into()));
+        self.stack.push(Value::Str(s));
         Ok(())
     }
 

@@ -23,11 +23,10 @@
 //! data types Pyro can carry (see `decode` for the full table, the reference
 //! table, and the few inputs we refuse).
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::serialize::{Call, SerializeError};
-use crate::value::Value;
+use crate::value::{PyStr, Value};
 
 mod decode;
 mod encode;
@@ -126,16 +125,16 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
         }
     };
     Ok(Call {
-        object: object.into(),
-        method: method.into(),
+        object,
+        method,
         vargs,
         kwargs,
     })
 }
 
-fn expect_str(v: Value, what: &str) -> Result<String, SerializeError> {
+fn expect_str(v: Value, what: &str) -> Result<PyStr, SerializeError> {
     match v {
-        Value::Str(s) => Ok(s.into()),
+        Value::Str(s) => Ok(s),
         other => Err(SerializeError::BadCall(alloc::format!(
             "the {what} must be a str, not {}",
             kind(&other)
