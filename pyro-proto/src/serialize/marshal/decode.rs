@@ -61,23 +61,7 @@ const BUDGET_BASE: usize = 1 << 16;
 
 /// Read one marshal object from the start of `data`.
 pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
-    let mut r = Reader {
-        data,
-        pos: 0,
-        // Allocated at the first FLAG_REF (our own writer sets none).
-        refs: Vec::new(),
-        // Values awaiting their container. Each takes at least one input
-        // byte, so this never reserves more than what was received; 16
-        // values (896 bytes) hold a typical call and stay within the
-        // allocator's fast per-thread cache.
-        stack: Vec::with_capacity(data.len().min(16)),
-        replaying: 0,
-        work: 0,
-        budget: data
-            .len()
-            .saturating_mul(BUDGET_PER_BYTE)
-            .saturating_add(BUDGET_BASE),
-    };
+    let mut r = Reader::new(data);
     r.object(0).map_err(|e| *e)?;
     // `object` pushes exactly one value on success.
     r.stack.pop().ok_or_else(|| SerializeError::Malformed {
@@ -85,6 +69,93 @@ pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
         offset: 0,
         reason: "internal error: no object was read".into(),
     })
+}
+
+impl<'a> Reader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            // Allocated at the first FLAG_REF (our own writer sets none).
+            refs: Vec::new(),
+            // Values awaiting their container. Each takes at least one input
+            // byte, so this never reserves more than what was received; 16
+            // values (512 bytes) hold a typical call and stay within the
+            // allocator's fast per-thread cache.
+            stack: Vec::with_capacity(data.len().min(16)),
+            replaying: 0,
+            work: 0,
+            budget: data
+                .len()
+                .saturating_mul(BUDGET_PER_BYTE)
+                .saturating_add(BUDGET_BASE),
+        }
+    }
+
+    /// A top-level tuple or list of exactly four items, read as
+    /// [`object`](Self::object) reads it (same registration, depth and
+    /// errors) but returned unpacked; `None` with nothing consumed or
+    /// registered for any other object.
+    fn four(&mut self) -> R<Option<[Value; 4]>> {
+        let d = self.data;
+        let (flag, n) = match *d {
+            [c, 4, ..] if c & !FLAG_REF == b')' => (c & FLAG_REF != 0, 2),
+            [c, 4, 0, 0, 0, ..] if matches!(c & !FLAG_REF, b'(' | b'[') => (c & FLAG_REF != 0, 5),
+            _ => return Ok(None),
+        };
+        self.pos = n;
+        self.charge(1, 0)?;
+        let slot = self.reserve(flag, 0)?;
+        self.seq(
+            4,
+            0,
+            if d[0] & !FLAG_REF == b'[' {
+                "list"
+            } else {
+                "tuple"
+            },
+        )?;
+        self.done(slot, 0);
+        // `seq` pushed exactly four values onto the empty stack.
+        match (
+            self.stack.pop(),
+            self.stack.pop(),
+            self.stack.pop(),
+            self.stack.pop(),
+        ) {
+            (Some(kwargs), Some(vargs), Some(method), Some(object)) => {
+                Ok(Some([object, method, vargs, kwargs]))
+            }
+            _ => Err(self.err(0, "internal error: a call item was not read")),
+        }
+    }
+}
+
+/// What [`read_call`] found at the top level.
+pub(super) enum Top {
+    /// A tuple or list of exactly four items (the call shape), unpacked.
+    Four([Value; 4]),
+    /// Anything else, read as [`read`] reads it (for the caller's error).
+    Other(Value),
+}
+
+/// Read one marshal object from the start of `data`, unpacking a top-level
+/// 4-item tuple or list (a call) without building its vector.
+pub(super) fn read_call(data: &[u8]) -> Result<Top, SerializeError> {
+    let mut r = Reader::new(data);
+    if let Some(four) = r.four().map_err(|e| *e)? {
+        return Ok(Top::Four(four));
+    }
+    r.pos = 0;
+    r.object(0).map_err(|e| *e)?;
+    match r.stack.pop() {
+        Some(v) => Ok(Top::Other(v)),
+        None => Err(SerializeError::Malformed {
+            codec: CODEC,
+            offset: 0,
+            reason: "internal error: no object was read".into(),
+        }),
+    }
 }
 
 struct Reader<'a> {
@@ -110,20 +181,30 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     fn take(&mut self, n: usize, what: &str) -> R<&'a [u8]> {
-        let rest = self.data.len() - self.pos;
-        if n > rest {
-            return Err(self.err(
-                self.pos,
-                alloc::format!(
-                    "truncated data: {what} needs {n} bytes, only {rest} left (marshal data too short)"
-                ),
-            ));
-        }
         let data: &'a [u8] = self.data;
-        let s = &data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        // `pos <= len` always, so only a too large `n` (or one that wraps)
+        // misses.
+        match data.get(self.pos..self.pos.wrapping_add(n)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.truncated(n, what)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, n: usize, what: &str) -> Box<SerializeError> {
+        let rest = self.data.len() - self.pos;
+        self.err(
+            self.pos,
+            alloc::format!(
+                "truncated data: {what} needs {n} bytes, only {rest} left (marshal data too short)"
+            ),
+        )
     }
 
     fn byte(&mut self, what: &str) -> R<u8> {
@@ -536,8 +617,21 @@ impl<'a> Reader<'a> {
     /// `n` objects, read onto the stack and moved off it into a vector of
     /// exactly their number (allocated only once they have all arrived).
     fn items(&mut self, n: usize, depth: usize, what: &str) -> R<Vec<Value>> {
-        self.enter(depth)?;
         let base = self.stack.len();
+        self.seq(n, depth, what)?;
+        if depth == 0 && base == 0 {
+            // The top-level container (only it is read at depth 0): the stack
+            // holds exactly its items and is not needed any more, so it
+            // becomes the container's vector instead of being copied.
+            return Ok(core::mem::take(&mut self.stack));
+        }
+        // One exact-size allocation and a single memcpy.
+        Ok(self.stack.split_off(base))
+    }
+
+    /// Read `n` objects onto the stack (the items of a container at `depth`).
+    fn seq(&mut self, n: usize, depth: usize, what: &str) -> R<()> {
+        self.enter(depth)?;
         for _ in 0..n {
             if self.leaf()? {
                 continue;
@@ -550,14 +644,7 @@ impl<'a> Reader<'a> {
             }
             self.object(depth + 1)?;
         }
-        if depth == 0 && base == 0 {
-            // The top-level container (only it is read at depth 0): the stack
-            // holds exactly its items and is not needed any more, so it
-            // becomes the container's vector instead of being copied.
-            return Ok(core::mem::take(&mut self.stack));
-        }
-        // One exact-size allocation and a single memcpy.
-        Ok(self.stack.split_off(base))
+        Ok(())
     }
 
     fn dict(&mut self, depth: usize) -> R<()> {
@@ -592,7 +679,13 @@ impl<'a> Reader<'a> {
             pairs.push((k, v));
         }
         drop(kv);
-        self.stack.push(Value::Dict(Dict(keys::dedup_dict(pairs))));
+        // Python's writer never repeats a key; one key cannot repeat.
+        let pairs = if pairs.len() < 2 {
+            pairs
+        } else {
+            keys::dedup_dict(pairs)
+        };
+        self.stack.push(Value::Dict(Dict(pairs)));
         Ok(())
     }
 

@@ -154,7 +154,13 @@ fn duplicates<'v>(len: usize, key: impl Fn(usize) -> &'v Value) -> Option<Vec<Op
     if len < 2 {
         return None;
     }
-    if len <= PAIRWISE_MAX {
+    if len <= 4 && (0..len).all(|i| matches!(key(i), Value::Str(_))) {
+        // A few str keys (kwargs, small records): compare them directly.
+        let any = (1..len).any(|i| (0..i).any(|j| key(j) == key(i)));
+        if !any {
+            return None;
+        }
+    } else if len <= PAIRWISE_MAX {
         // The usual case: a few str keys. Compare cheap fingerprints (length
         // and leading bytes) first, the strings only when those collide.
         let mut fps = [0u64; PAIRWISE_MAX];

@@ -88,21 +88,18 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// `object` and `method` must be strings, `vargs` a list or tuple (kept as
 /// it came), `kwargs` a dict or `None`.
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
-    let items = match decode::read(data)? {
-        Value::Tuple(items) | Value::List(items) => items,
-        other => {
-            return Err(SerializeError::BadCall(alloc::format!(
-                "expected a 4-tuple (object, method, vargs, kwargs), got {}",
-                kind(&other)
-            )))
-        }
-    };
-    let [object, method, vargs, kwargs] = match <[Value; 4]>::try_from(items) {
-        Ok(four) => four,
-        Err(items) => {
+    let [object, method, vargs, kwargs] = match decode::read_call(data)? {
+        decode::Top::Four(four) => four,
+        decode::Top::Other(Value::Tuple(items) | Value::List(items)) => {
             return Err(SerializeError::BadCall(alloc::format!(
                 "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
                 items.len()
+            )))
+        }
+        decode::Top::Other(other) => {
+            return Err(SerializeError::BadCall(alloc::format!(
+                "expected a 4-tuple (object, method, vargs, kwargs), got {}",
+                kind(&other)
             )))
         }
     };

@@ -663,3 +663,39 @@ fn flagged_leaves_register_like_objects() {
         ])
     );
 }
+
+/// `loads_call` unpacks a top-level 4-item tuple or list without building its
+/// vector; every form `marshal.loads` reads must still register, refuse and
+/// report exactly as the generic reader does.
+#[test]
+fn call_top_level_forms() {
+    let o_m = "7a016f7a016d";
+    // '(' and '[' with an int32 count of four, and the small ')' form.
+    for head in ["2804000000", "5b04000000", "2904"] {
+        let call = loads_call(&hex(&alloc::format!("{head}{o_m}5b000000004e"))).unwrap();
+        assert_eq!((call.object.as_str(), call.method.as_str()), ("o", "m"));
+        assert_eq!(call.vargs, Value::List(vec![]));
+        assert_eq!(call.kwargs, None);
+    }
+    // A flagged top-level tuple takes reference 0 and the flagged "o" 1, so
+    // r1 in the arguments is "o" ...
+    let call = loads_call(&hex("a904fa016fda016ddb0100000072010000006901000000")).unwrap_err();
+    assert!(matches!(call, SerializeError::BadCall(_)), "{call}");
+    let call = loads_call(&hex("a904fa016fda016ddb0100000072010000004e")).unwrap();
+    assert_eq!(call.vargs, Value::List(vec![s("o")]));
+    // ... and r0 is the tuple itself, still being read.
+    let err = loads_call(&hex("a904fa016fda016ddb0100000072000000004e")).unwrap_err();
+    assert!(err.to_string().contains("still being read"), "{err}");
+    // Other counts and shapes are the generic reader's business.
+    let err = loads_call(&hex(&alloc::format!("2903{o_m}5b00000000"))).unwrap_err();
+    assert!(err.to_string().contains("got 3 items"), "{err}");
+    let err = loads_call(&hex(&alloc::format!("2804000000{o_m}5b00000000"))).unwrap_err();
+    assert!(err.to_string().contains("EOF read"), "{err}");
+    let err = loads_call(&hex(&alloc::format!("2904{o_m}5b000000"))).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let err = loads_call(&hex("2904")).unwrap_err();
+    assert!(matches!(err, SerializeError::Malformed { .. }), "{err}");
+    // Bytes after the call are ignored, as marshal.loads ignores them.
+    let call = loads_call(&hex(&alloc::format!("2904{o_m}5b000000004e4e4e"))).unwrap();
+    assert_eq!(call.kwargs, None);
+}
