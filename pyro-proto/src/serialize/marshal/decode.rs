@@ -15,9 +15,10 @@
 //! table exactly when CPython does (containers before their items, frozensets
 //! reserved before their items, singletons never). A back-reference is
 //! resolved by reading the referenced object's bytes again, so nothing is
-//! cloned or stored per reference; the total amount of values built (including
-//! the copies) is limited to a budget proportional to the input size, which
-//! stops reference bombs (a DAG whose expansion is exponential).
+//! cloned or stored per reference; the amount of values the copies build is
+//! limited to a budget proportional to the input size (a first read builds at
+//! most one per input byte anyway), which stops reference bombs (a DAG whose
+//! expansion is exponential).
 //!
 //! Refused, with a `Malformed` error naming the reason:
 //! * a back-reference to a container that is still being read (a recursive
@@ -42,7 +43,7 @@ use num_bigint::{BigInt, BigUint, Sign};
 
 use super::keys;
 use super::CODEC;
-use crate::serialize::{SerializeError, MAX_DEPTH};
+use crate::serialize::{Call, SerializeError, MAX_DEPTH};
 use crate::value::{Dict, PyStr, Value};
 
 const FLAG_REF: u8 = 0x80;
@@ -52,8 +53,8 @@ const FLAG_REF: u8 = 0x80;
 type R<T> = Result<T, Box<SerializeError>>;
 /// Reference slot of a container that is still being read.
 const PENDING: usize = usize::MAX;
-/// Values (counting one per object, plus one per 16 string/bytes bytes) a
-/// payload may produce per input byte, back-reference copies included...
+/// Values (counting one per object, plus one per 16 string/bytes bytes) that
+/// back-reference copies may produce per input byte...
 const BUDGET_PER_BYTE: usize = 16;
 /// ...plus this much for any payload, so small inputs with many references
 /// to a moderately large object still load.
@@ -92,19 +93,18 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A top-level tuple or list of exactly four items, read as
-    /// [`object`](Self::object) reads it (same registration, depth and
-    /// errors) but returned unpacked; `None` with nothing consumed or
-    /// registered for any other object.
-    fn four(&mut self) -> R<Option<[Value; 4]>> {
+    /// A top-level tuple or list of exactly four items, read onto the stack
+    /// as [`object`](Self::object) reads it (same registration, depth and
+    /// errors); false with nothing consumed or registered for any other
+    /// object.
+    fn four(&mut self) -> R<bool> {
         let d = self.data;
         let (flag, n) = match *d {
             [c, 4, ..] if c & !FLAG_REF == b')' => (c & FLAG_REF != 0, 2),
             [c, 4, 0, 0, 0, ..] if matches!(c & !FLAG_REF, b'(' | b'[') => (c & FLAG_REF != 0, 5),
-            _ => return Ok(None),
+            _ => return Ok(false),
         };
         self.pos = n;
-        self.charge(1, 0)?;
         let slot = self.reserve(flag, 0)?;
         self.seq(
             4,
@@ -116,40 +116,28 @@ impl<'a> Reader<'a> {
             },
         )?;
         self.done(slot, 0);
-        // `seq` pushed exactly four values onto the empty stack.
-        match (
-            self.stack.pop(),
-            self.stack.pop(),
-            self.stack.pop(),
-            self.stack.pop(),
-        ) {
-            (Some(kwargs), Some(vargs), Some(method), Some(object)) => {
-                Ok(Some([object, method, vargs, kwargs]))
-            }
-            _ => Err(self.err(0, "internal error: a call item was not read")),
+        Ok(self.stack.len() == 4)
+    }
+}
+
+/// Read a call: one marshal object from the start of `data` that must be a
+/// 4-item tuple or list, unpacked (without building its vector) and checked
+/// by [`call_from`](super::call_from).
+pub(super) fn read_call(data: &[u8]) -> Result<Call, SerializeError> {
+    let mut r = Reader::new(data);
+    if r.four().map_err(|e| *e)? {
+        // `four` pushed exactly four values onto the empty stack.
+        if let (Some(kwargs), Some(vargs), Some(method), Some(object)) =
+            (r.stack.pop(), r.stack.pop(), r.stack.pop(), r.stack.pop())
+        {
+            return super::call_from(object, method, vargs, kwargs);
         }
     }
-}
-
-/// What [`read_call`] found at the top level.
-pub(super) enum Top {
-    /// A tuple or list of exactly four items (the call shape), unpacked.
-    Four([Value; 4]),
-    /// Anything else, read as [`read`] reads it (for the caller's error).
-    Other(Value),
-}
-
-/// Read one marshal object from the start of `data`, unpacking a top-level
-/// 4-item tuple or list (a call) without building its vector.
-pub(super) fn read_call(data: &[u8]) -> Result<Top, SerializeError> {
-    let mut r = Reader::new(data);
-    if let Some(four) = r.four().map_err(|e| *e)? {
-        return Ok(Top::Four(four));
-    }
-    r.pos = 0;
+    // Anything else is an error: read it as `read` does, for the message.
+    r = Reader::new(data);
     r.object(0).map_err(|e| *e)?;
     match r.stack.pop() {
-        Some(v) => Ok(Top::Other(v)),
+        Some(v) => Err(super::not_a_call(v)),
         None => Err(SerializeError::Malformed {
             codec: CODEC,
             offset: 0,
@@ -245,7 +233,21 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.err(at, "bad marshal data (invalid float text)"))
     }
 
+    /// Count `units` of work done while re-reading a referenced object.
+    ///
+    /// A first read builds at most one value and one string byte per input
+    /// byte, so it needs no counting; only back-reference copies can outgrow
+    /// the input, and those are what the budget limits.
+    #[inline(always)]
     fn charge(&mut self, units: usize, at: usize) -> R<()> {
+        if self.replaying == 0 {
+            return Ok(());
+        }
+        self.charge_copy(units, at)
+    }
+
+    #[inline(never)]
+    fn charge_copy(&mut self, units: usize, at: usize) -> R<()> {
         self.work = self.work.saturating_add(units);
         if self.work > self.budget {
             return Err(self.err(
@@ -679,8 +681,9 @@ impl<'a> Reader<'a> {
             pairs.push((k, v));
         }
         drop(kv);
-        // Python's writer never repeats a key; one key cannot repeat.
-        let pairs = if pairs.len() < 2 {
+        // Python's writer never repeats a key: check the usual few str keys
+        // here, anything else in `keys`.
+        let pairs = if keys::distinct_strs(&pairs) {
             pairs
         } else {
             keys::dedup_dict(pairs)

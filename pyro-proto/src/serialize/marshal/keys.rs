@@ -154,13 +154,7 @@ fn duplicates<'v>(len: usize, key: impl Fn(usize) -> &'v Value) -> Option<Vec<Op
     if len < 2 {
         return None;
     }
-    if len <= 4 && (0..len).all(|i| matches!(key(i), Value::Str(_))) {
-        // A few str keys (kwargs, small records): compare them directly.
-        let any = (1..len).any(|i| (0..i).any(|j| key(j) == key(i)));
-        if !any {
-            return None;
-        }
-    } else if len <= PAIRWISE_MAX {
+    if len <= PAIRWISE_MAX {
         // The usual case: a few str keys. Compare cheap fingerprints (length
         // and leading bytes) first, the strings only when those collide.
         let mut fps = [0u64; PAIRWISE_MAX];
@@ -214,6 +208,28 @@ fn fingerprint(b: &[u8]) -> u64 {
     let n = b.len().min(7);
     word[..n].copy_from_slice(&b[..n]);
     u64::from_le_bytes(word) ^ ((b.len() as u64) << 56)
+}
+
+/// Whether `pairs` has at most one key, or up to eight keys that are all
+/// `str` and pairwise different (so [`dedup_dict`] would change nothing): the
+/// shape of nearly every dict a Pyro call carries, checked without hashing.
+#[inline]
+pub(super) fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
+    if pairs.len() < 2 {
+        return true;
+    }
+    if pairs.len() > 8 {
+        return false;
+    }
+    let mut keys: [&[u8]; 8] = [&[]; 8];
+    for (slot, (k, _)) in keys.iter_mut().zip(pairs) {
+        match k {
+            Value::Str(s) => *slot = s.as_bytes(),
+            _ => return false,
+        }
+    }
+    let keys = &keys[..pairs.len()];
+    (1..keys.len()).all(|i| keys[..i].iter().all(|k| *k != keys[i]))
 }
 
 /// Python `dict` assignment semantics over a list of pairs read in order: a

@@ -88,21 +88,16 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// `object` and `method` must be strings, `vargs` a list or tuple (kept as
 /// it came), `kwargs` a dict or `None`.
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
-    let [object, method, vargs, kwargs] = match decode::read_call(data)? {
-        decode::Top::Four(four) => four,
-        decode::Top::Other(Value::Tuple(items) | Value::List(items)) => {
-            return Err(SerializeError::BadCall(alloc::format!(
-                "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
-                items.len()
-            )))
-        }
-        decode::Top::Other(other) => {
-            return Err(SerializeError::BadCall(alloc::format!(
-                "expected a 4-tuple (object, method, vargs, kwargs), got {}",
-                kind(&other)
-            )))
-        }
-    };
+    decode::read_call(data)
+}
+
+/// The checks of [`loads_call`] on the four items of the call tuple.
+fn call_from(
+    object: Value,
+    method: Value,
+    vargs: Value,
+    kwargs: Value,
+) -> Result<Call, SerializeError> {
     let object = expect_str(object, "object id")?;
     let method = expect_str(method, "method name")?;
     if !matches!(vargs, Value::List(_) | Value::Tuple(_)) {
@@ -126,6 +121,21 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
         method,
         vargs,
         kwargs,
+    })
+}
+
+/// [`loads_call`]'s refusal of a payload that is not a 4-item sequence.
+#[cold]
+fn not_a_call(v: Value) -> SerializeError {
+    SerializeError::BadCall(match v {
+        Value::Tuple(items) | Value::List(items) => alloc::format!(
+            "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
+            items.len()
+        ),
+        other => alloc::format!(
+            "expected a 4-tuple (object, method, vargs, kwargs), got {}",
+            kind(&other)
+        ),
     })
 }
 

@@ -699,3 +699,40 @@ fn call_top_level_forms() {
     let call = loads_call(&hex(&alloc::format!("2904{o_m}5b000000004e4e4e"))).unwrap();
     assert_eq!(call.kwargs, None);
 }
+
+/// Dicts of a few str keys skip the hashing dedup only when their keys are
+/// all different: a repeated str key still keeps the first key's position
+/// and the last value, as CPython's dict assignment does.
+#[test]
+fn str_key_dicts_dedup_like_python() {
+    // {'a': 1, 'b': 2, 'a': 3} -> {'a': 3, 'b': 2}
+    let v = loads(&hex(
+        "7b7a016169010000007a016269020000007a01616903000000 30"
+            .replace(' ', "")
+            .as_str(),
+    ))
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::Dict(Dict(vec![(s("a"), Value::Int(3)), (s("b"), Value::Int(2))]))
+    );
+    // Distinct keys that share their first bytes stay apart.
+    let v = loads(&hex("7b7a02616169010000007a0261626902000000 30"
+        .replace(' ', "")
+        .as_str()))
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::Dict(Dict(vec![
+            (s("aa"), Value::Int(1)),
+            (s("ab"), Value::Int(2))
+        ]))
+    );
+    // A str key next to an equal-looking non-str key: bytes b'a' != 'a'.
+    let v = loads(&hex("7b7a016169010000007301000000616902000000 30"
+        .replace(' ', "")
+        .as_str()))
+    .unwrap();
+    let Value::Dict(d) = v else { panic!() };
+    assert_eq!(d.0.len(), 2);
+}
