@@ -651,7 +651,9 @@ impl<'a> Reader<'a> {
 
     fn dict(&mut self, depth: usize) -> R<()> {
         self.enter(depth)?;
-        let base = self.stack.len();
+        // Pairs move off the stack as soon as they are read; growth follows
+        // what actually arrived (a dict declares no size).
+        let mut pairs: Vec<(Value, Value)> = Vec::new();
         loop {
             let at = self.pos;
             if self.at_null() {
@@ -671,16 +673,15 @@ impl<'a> Reader<'a> {
             if !self.leaf()? {
                 self.object(depth + 1)?;
             }
-            if let Some(kind) = keys::unhashable(&self.stack[self.stack.len() - 2]) {
+            // Both pushed just now: the pops cannot miss.
+            let (Some(value), Some(key)) = (self.stack.pop(), self.stack.pop()) else {
+                return Err(self.err(at, "internal error: a dict item was not read"));
+            };
+            if let Some(kind) = keys::unhashable(&key) {
                 return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
             }
+            pairs.push((key, value));
         }
-        let mut pairs: Vec<(Value, Value)> = Vec::with_capacity((self.stack.len() - base) / 2);
-        let mut kv = self.stack.drain(base..);
-        while let (Some(k), Some(v)) = (kv.next(), kv.next()) {
-            pairs.push((k, v));
-        }
-        drop(kv);
         // Python's writer never repeats a key: check the usual few str keys
         // here, anything else in `keys`.
         let pairs = if keys::distinct_strs(&pairs) {
