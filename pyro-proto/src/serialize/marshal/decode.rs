@@ -93,30 +93,64 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A top-level tuple or list of exactly four items, read onto the stack
-    /// as [`object`](Self::object) reads it (same registration, depth and
-    /// errors); false with nothing consumed or registered for any other
-    /// object.
-    fn four(&mut self) -> R<bool> {
+    /// A top-level tuple or list of exactly four items, read as
+    /// [`object`](Self::object) reads it (same registration, depth and
+    /// errors) and checked by [`call_from`](super::call_from); `None` with
+    /// nothing consumed or registered for any other object.
+    fn four(&mut self) -> R<Option<Result<Call, SerializeError>>> {
         let d = self.data;
         let (flag, n) = match *d {
             [c, 4, ..] if c & !FLAG_REF == b')' => (c & FLAG_REF != 0, 2),
             [c, 4, 0, 0, 0, ..] if matches!(c & !FLAG_REF, b'(' | b'[') => (c & FLAG_REF != 0, 5),
-            _ => return Ok(false),
+            _ => return Ok(None),
+        };
+        let what = if d[0] & !FLAG_REF == b'[' {
+            "list"
+        } else {
+            "tuple"
         };
         self.pos = n;
         let slot = self.reserve(flag, 0)?;
-        self.seq(
-            4,
-            0,
-            if d[0] & !FLAG_REF == b'[' {
-                "list"
-            } else {
-                "tuple"
-            },
-        )?;
+        self.enter(0)?;
+        let object = self.item(what)?;
+        let method = self.item(what)?;
+        let vargs = self.item(what)?;
+        let kwargs = self.item(what)?;
         self.done(slot, 0);
-        Ok(self.stack.len() == 4)
+        Ok(Some(super::call_from(object, method, vargs, kwargs)))
+    }
+
+    /// One item of the top-level call sequence, read as [`seq`](Self::seq)
+    /// reads it at depth 1 but returned. A container comes back without a
+    /// trip through the stack, so the arguments list (read on the empty
+    /// stack) takes over the stack's buffer and an empty kwargs dict needs
+    /// no allocation at all.
+    fn item(&mut self, what: &str) -> R<Value> {
+        if !self.leaf()? {
+            let start = self.pos;
+            match self.data.get(start) {
+                Some(&c) if matches!(c & !FLAG_REF, b')' | b'(' | b'[' | b'<' | b'>' | b'{') => {
+                    self.pos += 1;
+                    self.charge(1, start)?;
+                    let slot = self.reserve(c & FLAG_REF != 0, start)?;
+                    let v = self.container_value(c & !FLAG_REF, 1)?;
+                    self.done(slot, start);
+                    return Ok(v);
+                }
+                _ => {}
+            }
+            if self.at_null() {
+                return Err(self.err(
+                    self.pos,
+                    alloc::format!("NULL object in marshal data for {what}"),
+                ));
+            }
+            self.object(1)?;
+        }
+        match self.stack.pop() {
+            Some(v) => Ok(v),
+            None => Err(self.err(self.pos, "internal error: a call item was not read")),
+        }
     }
 }
 
@@ -125,13 +159,8 @@ impl<'a> Reader<'a> {
 /// by [`call_from`](super::call_from).
 pub(super) fn read_call(data: &[u8]) -> Result<Call, SerializeError> {
     let mut r = Reader::new(data);
-    if r.four().map_err(|e| *e)? {
-        // `four` pushed exactly four values onto the empty stack.
-        if let (Some(kwargs), Some(vargs), Some(method), Some(object)) =
-            (r.stack.pop(), r.stack.pop(), r.stack.pop(), r.stack.pop())
-        {
-            return super::call_from(object, method, vargs, kwargs);
-        }
+    if let Some(call) = r.four().map_err(|e| *e)? {
+        return call;
     }
     // Anything else is an error: read it as `read` does, for the message.
     r = Reader::new(data);
@@ -473,7 +502,15 @@ impl<'a> Reader<'a> {
     /// Tuples, lists, sets, frozensets and dicts (the recursive path: kept
     /// small so that deep nesting needs little stack).
     fn container(&mut self, code: u8, depth: usize) -> R<()> {
-        let v = match code {
+        let v = self.container_value(code, depth)?;
+        self.stack.push(v);
+        Ok(())
+    }
+
+    /// [`container`](Self::container), returning the value instead of
+    /// pushing it.
+    fn container_value(&mut self, code: u8, depth: usize) -> R<Value> {
+        Ok(match code {
             b')' => {
                 let n = self.byte("small tuple size")? as usize;
                 Value::Tuple(self.items(n, depth, "tuple")?)
@@ -496,10 +533,8 @@ impl<'a> Reader<'a> {
                     Value::FrozenSet(items)
                 }
             }
-            _ => return self.dict(depth),
-        };
-        self.stack.push(v);
-        Ok(())
+            _ => self.dict(depth)?,
+        })
     }
 
     /// Scalars, and the codes with no Value form (errors).
@@ -621,10 +656,11 @@ impl<'a> Reader<'a> {
     fn items(&mut self, n: usize, depth: usize, what: &str) -> R<Vec<Value>> {
         let base = self.stack.len();
         self.seq(n, depth, what)?;
-        if depth == 0 && base == 0 {
-            // The top-level container (only it is read at depth 0): the stack
-            // holds exactly its items and is not needed any more, so it
-            // becomes the container's vector instead of being copied.
+        if base == 0 {
+            // The stack holds exactly these items (this is the top-level
+            // container, or the first one read since the stack was last
+            // taken): its buffer becomes the container's vector instead of
+            // being copied.
             return Ok(core::mem::take(&mut self.stack));
         }
         // One exact-size allocation and a single memcpy.
@@ -649,7 +685,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn dict(&mut self, depth: usize) -> R<()> {
+    fn dict(&mut self, depth: usize) -> R<Value> {
         self.enter(depth)?;
         // Pairs move off the stack as soon as they are read; growth follows
         // what actually arrived (a dict declares no size).
@@ -689,8 +725,7 @@ impl<'a> Reader<'a> {
         } else {
             keys::dedup_dict(pairs)
         };
-        self.stack.push(Value::Dict(Dict(pairs)));
-        Ok(())
+        Ok(Value::Dict(Dict(pairs)))
     }
 
     /// `l`: int32 signed digit count, then |count| base-2^15 digits, least

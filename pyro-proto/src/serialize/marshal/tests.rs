@@ -686,6 +686,23 @@ fn call_top_level_forms() {
     // ... and r0 is the tuple itself, still being read.
     let err = loads_call(&hex("a904fa016fda016ddb0100000072000000004e")).unwrap_err();
     assert!(err.to_string().contains("still being read"), "{err}");
+    // The arguments list (flagged: reference 3) and kwargs are read straight
+    // into the call, yet registered as usual: kwargs can refer back to them.
+    let call = loads_call(&hex(
+        "a904fa016fda016ddb01000000e905000000fb7a016b720300000030",
+    ))
+    .unwrap();
+    assert_eq!(call.vargs, Value::List(vec![Value::Int(5)]));
+    assert_eq!(
+        call.kwargs,
+        Some(Dict(vec![(s("k"), Value::List(vec![Value::Int(5)]))]))
+    );
+    let err = loads_call(&hex("29047a016f30")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("NULL object in marshal data for tuple"),
+        "{err}"
+    );
     // Other counts and shapes are the generic reader's business.
     let err = loads_call(&hex(&alloc::format!("2903{o_m}5b00000000"))).unwrap_err();
     assert!(err.to_string().contains("got 3 items"), "{err}");
