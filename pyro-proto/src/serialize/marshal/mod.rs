@@ -26,7 +26,7 @@
 use alloc::vec::Vec;
 
 use crate::serialize::{Call, SerializeError};
-use crate::value::{PyStr, Value};
+use crate::value::Value;
 
 mod decode;
 mod encode;
@@ -98,30 +98,46 @@ fn call_from(
     vargs: Value,
     kwargs: Value,
 ) -> Result<Call, SerializeError> {
-    let object = expect_str(object, "object id")?;
-    let method = expect_str(method, "method name")?;
-    if !matches!(vargs, Value::List(_) | Value::Tuple(_)) {
-        return Err(SerializeError::BadCall(alloc::format!(
-            "call arguments must be a list or tuple, not {}",
-            kind(&vargs)
-        )));
+    // The usual shapes move straight into the call; anything else is
+    // refused by `bad_call` with the first problem found.
+    match (object, method, vargs, kwargs) {
+        (
+            Value::Str(object),
+            Value::Str(method),
+            vargs @ (Value::List(_) | Value::Tuple(_)),
+            kwargs @ (Value::Dict(_) | Value::None),
+        ) => Ok(Call {
+            object,
+            method,
+            vargs,
+            kwargs: match kwargs {
+                Value::Dict(d) => Some(d),
+                _ => None,
+            },
+        }),
+        (object, method, vargs, kwargs) => Err(bad_call(&object, &method, &vargs, &kwargs)),
     }
-    let kwargs = match kwargs {
-        Value::Dict(d) => Some(d),
-        Value::None => None,
-        other => {
-            return Err(SerializeError::BadCall(alloc::format!(
-                "call keyword arguments must be a dict or None, not {}",
-                kind(&other)
-            )))
-        }
+}
+
+/// Why four call items do not make a call.
+#[cold]
+fn bad_call(object: &Value, method: &Value, vargs: &Value, kwargs: &Value) -> SerializeError {
+    let why = if !matches!(object, Value::Str(_)) {
+        alloc::format!("the object id must be a str, not {}", kind(object))
+    } else if !matches!(method, Value::Str(_)) {
+        alloc::format!("the method name must be a str, not {}", kind(method))
+    } else if !matches!(vargs, Value::List(_) | Value::Tuple(_)) {
+        alloc::format!(
+            "call arguments must be a list or tuple, not {}",
+            kind(vargs)
+        )
+    } else {
+        alloc::format!(
+            "call keyword arguments must be a dict or None, not {}",
+            kind(kwargs)
+        )
     };
-    Ok(Call {
-        object,
-        method,
-        vargs,
-        kwargs,
-    })
+    SerializeError::BadCall(why)
 }
 
 /// [`loads_call`]'s refusal of a payload that is not a 4-item sequence.
@@ -137,16 +153,6 @@ fn not_a_call(v: Value) -> SerializeError {
             kind(&other)
         ),
     })
-}
-
-fn expect_str(v: Value, what: &str) -> Result<PyStr, SerializeError> {
-    match v {
-        Value::Str(s) => Ok(s),
-        other => Err(SerializeError::BadCall(alloc::format!(
-            "the {what} must be a str, not {}",
-            kind(&other)
-        ))),
-    }
 }
 
 /// Python's type name for a value, for error messages.
