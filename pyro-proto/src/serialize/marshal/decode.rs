@@ -154,6 +154,14 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Latin-1 bytes (each one code point) as a string: the rare non-ASCII case
+/// of the one-byte-per-char codes, kept out of the hot path.
+#[cold]
+#[inline(never)]
+fn latin1_to_str(bytes: &[u8]) -> PyStr {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
 /// Read a call: one marshal object from the start of `data` that must be a
 /// 4-item tuple or list, unpacked (without building its vector) and checked
 /// by [`call_from`](super::call_from).
@@ -628,7 +636,7 @@ impl<'a> Reader<'a> {
         // the PyStr (inline up to 24 bytes); only the rest is transcoded.
         let s: PyStr = match core::str::from_utf8(bytes) {
             Ok(s) if s.is_ascii() => PyStr::from(s),
-            _ => bytes.iter().map(|&b| b as char).collect(),
+            _ => latin1_to_str(bytes),
         };
         self.stack.push(Value::Str(s));
         Ok(())

@@ -69,7 +69,10 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
             )))
         }
     };
-    let mut out = Vec::with_capacity(64 + super::bulk_size(items));
+    // A typical call (a few args, short names) takes 100-200 bytes: one
+    // allocation of this size (still the allocator's small, cached class)
+    // avoids growing the buffer midway; large str/bytes args add their size.
+    let mut out = Vec::with_capacity(256 + super::bulk_size(items));
     let mut w = encode::Writer::new(&mut out);
     w.raw(&[b')', 4]);
     w.str(&call.object);
