@@ -696,8 +696,13 @@ impl<'a> Reader<'a> {
     fn dict(&mut self, depth: usize) -> R<Value> {
         self.enter(depth)?;
         // Pairs move off the stack as soon as they are read; growth follows
-        // what actually arrived (a dict declares no size).
-        let mut pairs: Vec<(Value, Value)> = Vec::new();
+        // what actually arrived (a dict declares no size), starting with
+        // room for a few once there is one.
+        let mut pairs: Vec<(Value, Value)> = if self.at_null() {
+            Vec::new()
+        } else {
+            Vec::with_capacity(4)
+        };
         loop {
             let at = self.pos;
             if self.at_null() {
