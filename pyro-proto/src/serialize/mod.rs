@@ -147,7 +147,15 @@ impl SerializerId {
         data: &[u8],
         registry: Option<&ClassRegistry>,
     ) -> Result<Call, SerializeError> {
-        let mut call = self.loads_call_raw(data)?;
+        let mut call = match self {
+            // The marshal reader notes whether the class step has anything
+            // to do (a `__class__` key, deep nesting); usually it has not.
+            SerializerId::Marshal => match marshal::loads_call_noting_classes(data)? {
+                (call, false) => return Ok(call),
+                (call, true) => call,
+            },
+            _ => self.loads_call_raw(data)?,
+        };
         call.vargs = classes::recreate(call.vargs, self, registry)?;
         if let Some(kwargs) = call.kwargs.take() {
             match classes::recreate(Value::Dict(kwargs), self, registry)? {

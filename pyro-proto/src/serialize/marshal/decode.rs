@@ -85,6 +85,7 @@ impl<'a> Reader<'a> {
             // allocator's fast per-thread cache.
             stack: Vec::with_capacity(data.len().min(16)),
             replaying: 0,
+            class_step: false,
             work: 0,
             budget: data
                 .len()
@@ -165,10 +166,13 @@ fn latin1_to_str(bytes: &[u8]) -> PyStr {
 /// Read a call: one marshal object from the start of `data` that must be a
 /// 4-item tuple or list, unpacked (without building its vector) and checked
 /// by [`call_from`](super::call_from).
-pub(super) fn read_call(data: &[u8]) -> Result<Call, SerializeError> {
+///
+/// Also says whether the class step could do anything to the call (see
+/// [`loads_call_noting_classes`](super::loads_call_noting_classes)).
+pub(super) fn read_call(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     let mut r = Reader::new(data);
     if let Some(call) = r.four().map_err(|e| *e)? {
-        return call;
+        return call.map(|call| (call, r.class_step));
     }
     // Anything else is an error: read it as `read` does, for the message.
     r = Reader::new(data);
@@ -192,6 +196,9 @@ struct Reader<'a> {
     stack: Vec<Value>,
     /// > 0 while re-reading a referenced object: registrations already exist.
     replaying: u32,
+    /// Whether the class step could change or refuse the result: some dict
+    /// has a `__class__` key, or containers nest close to [`MAX_DEPTH`].
+    class_step: bool,
     work: usize,
     budget: usize,
 }
@@ -499,12 +506,15 @@ impl<'a> Reader<'a> {
         v
     }
 
-    fn enter(&self, depth: usize) -> R<()> {
-        if depth >= MAX_DEPTH {
-            Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }))
-        } else {
-            Ok(())
+    fn enter(&mut self, depth: usize) -> R<()> {
+        if depth + 2 >= MAX_DEPTH {
+            // Near the limit the class step's own depth check may apply.
+            self.class_step = true;
+            if depth >= MAX_DEPTH {
+                return Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }));
+            }
         }
+        Ok(())
     }
 
     /// Tuples, lists, sets, frozensets and dicts (the recursive path: kept
@@ -726,6 +736,9 @@ impl<'a> Reader<'a> {
             let (Some(value), Some(key)) = (self.stack.pop(), self.stack.pop()) else {
                 return Err(self.err(at, "internal error: a dict item was not read"));
             };
+            if matches!(&key, Value::Str(k) if k == "__class__") {
+                self.class_step = true;
+            }
             if let Some(kind) = keys::unhashable(&key) {
                 return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
             }

@@ -91,6 +91,15 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// `object` and `method` must be strings, `vargs` a list or tuple (kept as
 /// it came), `kwargs` a dict or `None`.
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
+    decode::read_call(data).map(|(call, _)| call)
+}
+
+/// [`loads_call`], plus whether the class step
+/// ([`recreate`](crate::value::recreate)) could change or refuse the call:
+/// false when no dict in it has a `__class__` key and nothing nests near
+/// [`MAX_DEPTH`](crate::serialize::MAX_DEPTH), which the reader notes as it
+/// goes, so the caller can skip a second pass over the arguments.
+pub(crate) fn loads_call_noting_classes(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     decode::read_call(data)
 }
 

@@ -753,3 +753,70 @@ fn str_key_dicts_dedup_like_python() {
     let Value::Dict(d) = v else { panic!() };
     assert_eq!(d.0.len(), 2);
 }
+
+/// `SerializerId::loads_call` skips the class step only when the reader saw
+/// nothing it could act on: every call gives what the raw call after
+/// `recreate` gives, class dicts anywhere (vargs, nested, kwargs) and nesting
+/// at the depth limit included.
+#[test]
+fn class_step_is_skipped_only_when_it_has_nothing_to_do() {
+    use crate::serialize::SerializerId;
+    use crate::value::recreate;
+    let class = |name: &str| {
+        Value::Dict(Dict(vec![
+            (s("__class__"), s(name)),
+            (s("x"), Value::Int(1)),
+        ]))
+    };
+    let call = |vargs: Vec<Value>, kwargs: Dict| Call {
+        object: "o".into(),
+        method: "m".into(),
+        vargs: Value::Tuple(vargs),
+        kwargs: Some(kwargs),
+    };
+    let mut deep = Value::Int(0);
+    for _ in 0..MAX_DEPTH - 2 {
+        deep = Value::List(vec![deep]);
+    }
+    let cases = [
+        call(vec![s("plain"), Value::Int(1)], Dict::default()),
+        call(vec![class("nowhere.Unknown")], Dict::default()),
+        call(
+            vec![Value::List(vec![Value::Dict(Dict(vec![(
+                s("k"),
+                class("nowhere.Unknown"),
+            )]))])],
+            Dict::default(),
+        ),
+        call(vec![], Dict(vec![(s("kw"), class("nowhere.Unknown"))])),
+        call(
+            vec![class("Pyro4.errors.CommunicationError")],
+            Dict::default(),
+        ),
+        call(vec![deep], Dict::default()),
+    ];
+    for c in cases {
+        let data = dumps_call(&c).unwrap();
+        let expected = loads_call(&data).and_then(|raw| {
+            let vargs = recreate(raw.vargs, SerializerId::Marshal, None)?;
+            let kwargs = match raw.kwargs {
+                Some(d) => match recreate(Value::Dict(d), SerializerId::Marshal, None)? {
+                    Value::Dict(d) => Some(d),
+                    other => panic!("kwargs became {other:?}"),
+                },
+                None => None,
+            };
+            Ok((vargs, kwargs))
+        });
+        let got = SerializerId::Marshal
+            .loads_call(&data)
+            .map(|call| (call.vargs, call.kwargs));
+        assert_eq!(got, expected);
+    }
+    // The unknown class is refused, the known one rebuilt.
+    let data = dumps_call(&call(vec![class("nowhere.Unknown")], Dict::default())).unwrap();
+    assert!(matches!(
+        SerializerId::Marshal.loads_call(&data),
+        Err(SerializeError::UnknownClass(_))
+    ));
+}
