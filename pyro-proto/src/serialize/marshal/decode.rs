@@ -644,8 +644,9 @@ impl<'a> Reader<'a> {
         // that they are ASCII, so bytes >= 0x80 are Latin-1 characters. ASCII
         // (the usual names and keys) is also UTF-8 and goes straight into
         // the PyStr (inline up to 24 bytes); only the rest is transcoded.
-        let s: PyStr = match core::str::from_utf8(bytes) {
-            Ok(s) if s.is_ascii() => PyStr::from(s),
+        let s: PyStr = match bytes.utf8_chunks().next() {
+            Some(c) if c.valid().len() == n && c.valid().is_ascii() => PyStr::from(c.valid()),
+            None => PyStr::default(),
             _ => latin1_to_str(bytes),
         };
         self.stack.push(Value::Str(s));

@@ -285,6 +285,11 @@ fn big_int_edges() {
 fn strings() {
     // Short-ASCII codes are one byte per code point (Latin-1), unchecked.
     assert_eq!(loads(&hex("7a02e9ff")).unwrap(), s("éÿ"));
+    // Bytes that happen to be valid UTF-8 still read as Latin-1 ("é" in
+    // UTF-8 is two Latin-1 characters), after an ASCII prefix too.
+    assert_eq!(loads(&hex("7a02c3a9")).unwrap(), s("Ã©"));
+    assert_eq!(loads(&hex("7a0341c3a9")).unwrap(), s("AÃ©"));
+    assert_eq!(loads(&hex("7a00")).unwrap(), s(""));
     assert_eq!(loads(&hex("4103000000616263")).unwrap(), s("abc"));
     assert_eq!(loads(&hex("7400000000")).unwrap(), s(""));
     // Astral plane.
