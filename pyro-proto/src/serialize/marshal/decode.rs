@@ -98,6 +98,7 @@ impl<'a> Reader<'a> {
     /// [`object`](Self::object) reads it (same registration, depth and
     /// errors) and checked by [`call_from`](super::call_from); `None` with
     /// nothing consumed or registered for any other object.
+    #[inline]
     fn four(&mut self) -> R<Option<Result<Call, SerializeError>>> {
         let d = self.data;
         let (flag, n) = match *d {
@@ -169,6 +170,7 @@ fn latin1_to_str(bytes: &[u8]) -> PyStr {
 ///
 /// Also says whether the class step could do anything to the call (see
 /// [`loads_call_noting_classes`](super::loads_call_noting_classes)).
+#[inline]
 pub(super) fn read_call(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     let mut r = Reader::new(data);
     if let Some(call) = r.four().map_err(|e| *e)? {
@@ -527,6 +529,7 @@ impl<'a> Reader<'a> {
 
     /// [`container`](Self::container), returning the value instead of
     /// pushing it.
+    #[inline(always)]
     fn container_value(&mut self, code: u8, depth: usize) -> R<Value> {
         Ok(match code {
             b')' => {

@@ -99,11 +99,13 @@ pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
 /// false when no dict in it has a `__class__` key and nothing nests near
 /// [`MAX_DEPTH`](crate::serialize::MAX_DEPTH), which the reader notes as it
 /// goes, so the caller can skip a second pass over the arguments.
+#[inline]
 pub(crate) fn loads_call_noting_classes(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     decode::read_call(data)
 }
 
 /// The checks of [`loads_call`] on the four items of the call tuple.
+#[inline]
 fn call_from(
     object: Value,
     method: Value,
