@@ -147,11 +147,17 @@ impl SerializerId {
         data: &[u8],
         registry: Option<&ClassRegistry>,
     ) -> Result<Call, SerializeError> {
-        if self == SerializerId::Pickle {
+        let mut call = match self {
             // Pickle builds its class values itself (recreate leaves them as they are).
-            return pickle::loads_call(data);
-        }
-        let mut call = self.loads_call_raw(data)?;
+            SerializerId::Pickle => return pickle::loads_call(data),
+            // The marshal reader notes whether the class step has anything
+            // to do (a `__class__` key, deep nesting); usually it has not.
+            SerializerId::Marshal => match marshal::loads_call_noting_classes(data)? {
+                (call, false) => return Ok(call),
+                (call, true) => call,
+            },
+            _ => self.loads_call_raw(data)?,
+        };
         call.vargs = classes::recreate(call.vargs, self, registry)?;
         if let Some(kwargs) = call.kwargs.take() {
             match classes::recreate(Value::Dict(kwargs), self, registry)? {

@@ -15,9 +15,10 @@
 //! table exactly when CPython does (containers before their items, frozensets
 //! reserved before their items, singletons never). A back-reference is
 //! resolved by reading the referenced object's bytes again, so nothing is
-//! cloned or stored per reference; the total amount of values built (including
-//! the copies) is limited to a budget proportional to the input size, which
-//! stops reference bombs (a DAG whose expansion is exponential).
+//! cloned or stored per reference; the amount of values the copies build is
+//! limited to a budget proportional to the input size (a first read builds at
+//! most one per input byte anyway), which stops reference bombs (a DAG whose
+//! expansion is exponential).
 //!
 //! Refused, with a `Malformed` error naming the reason:
 //! * a back-reference to a container that is still being read (a recursive
@@ -42,8 +43,8 @@ use num_bigint::{BigInt, BigUint, Sign};
 
 use super::keys;
 use super::CODEC;
-use crate::serialize::{SerializeError, MAX_DEPTH};
-use crate::value::{Dict, Value};
+use crate::serialize::{Call, SerializeError, MAX_DEPTH};
+use crate::value::{Dict, PyStr, Value};
 
 const FLAG_REF: u8 = 0x80;
 
@@ -52,8 +53,8 @@ const FLAG_REF: u8 = 0x80;
 type R<T> = Result<T, Box<SerializeError>>;
 /// Reference slot of a container that is still being read.
 const PENDING: usize = usize::MAX;
-/// Values (counting one per object, plus one per 16 string/bytes bytes) a
-/// payload may produce per input byte, back-reference copies included...
+/// Values (counting one per object, plus one per 16 string/bytes bytes) that
+/// back-reference copies may produce per input byte...
 const BUDGET_PER_BYTE: usize = 16;
 /// ...plus this much for any payload, so small inputs with many references
 /// to a moderately large object still load.
@@ -61,23 +62,7 @@ const BUDGET_BASE: usize = 1 << 16;
 
 /// Read one marshal object from the start of `data`.
 pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
-    let mut r = Reader {
-        data,
-        pos: 0,
-        // Allocated at the first FLAG_REF (our own writer sets none).
-        refs: Vec::new(),
-        // Values awaiting their container. Each takes at least one input
-        // byte, so this never reserves more than what was received; 16
-        // values (896 bytes) hold a typical call and stay within the
-        // allocator's fast per-thread cache.
-        stack: Vec::with_capacity(data.len().min(16)),
-        replaying: 0,
-        work: 0,
-        budget: data
-            .len()
-            .saturating_mul(BUDGET_PER_BYTE)
-            .saturating_add(BUDGET_BASE),
-    };
+    let mut r = Reader::new(data);
     r.object(0).map_err(|e| *e)?;
     // `object` pushes exactly one value on success.
     r.stack.pop().ok_or_else(|| SerializeError::Malformed {
@@ -85,6 +70,123 @@ pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
         offset: 0,
         reason: "internal error: no object was read".into(),
     })
+}
+
+impl<'a> Reader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            // Allocated at the first FLAG_REF (our own writer sets none).
+            refs: Vec::new(),
+            // Values awaiting their container. Each takes at least one input
+            // byte, so this never reserves more than what was received; 16
+            // values (512 bytes) hold a typical call and stay within the
+            // allocator's fast per-thread cache.
+            stack: Vec::with_capacity(data.len().min(16)),
+            replaying: 0,
+            class_step: false,
+            work: 0,
+            budget: data
+                .len()
+                .saturating_mul(BUDGET_PER_BYTE)
+                .saturating_add(BUDGET_BASE),
+        }
+    }
+
+    /// A top-level tuple or list of exactly four items, read as
+    /// [`object`](Self::object) reads it (same registration, depth and
+    /// errors) and checked by [`call_from`](super::call_from); `None` with
+    /// nothing consumed or registered for any other object.
+    #[inline]
+    fn four(&mut self) -> R<Option<Result<Call, SerializeError>>> {
+        let d = self.data;
+        let (flag, n) = match *d {
+            [c, 4, ..] if c & !FLAG_REF == b')' => (c & FLAG_REF != 0, 2),
+            [c, 4, 0, 0, 0, ..] if matches!(c & !FLAG_REF, b'(' | b'[') => (c & FLAG_REF != 0, 5),
+            _ => return Ok(None),
+        };
+        let what = if d[0] & !FLAG_REF == b'[' {
+            "list"
+        } else {
+            "tuple"
+        };
+        self.pos = n;
+        let slot = self.reserve(flag, 0)?;
+        self.enter(0)?;
+        let object = self.item(what)?;
+        let method = self.item(what)?;
+        let vargs = self.item(what)?;
+        let kwargs = self.item(what)?;
+        self.done(slot, 0);
+        Ok(Some(super::call_from(object, method, vargs, kwargs)))
+    }
+
+    /// One item of the top-level call sequence, read as [`seq`](Self::seq)
+    /// reads it at depth 1 but returned. A container comes back without a
+    /// trip through the stack, so the arguments list (read on the empty
+    /// stack) takes over the stack's buffer and an empty kwargs dict needs
+    /// no allocation at all.
+    fn item(&mut self, what: &str) -> R<Value> {
+        if !self.leaf()? {
+            let start = self.pos;
+            match self.data.get(start) {
+                Some(&c) if matches!(c & !FLAG_REF, b')' | b'(' | b'[' | b'<' | b'>' | b'{') => {
+                    self.pos += 1;
+                    self.charge(1, start)?;
+                    let slot = self.reserve(c & FLAG_REF != 0, start)?;
+                    let v = self.container_value(c & !FLAG_REF, 1)?;
+                    self.done(slot, start);
+                    return Ok(v);
+                }
+                _ => {}
+            }
+            if self.at_null() {
+                return Err(self.err(
+                    self.pos,
+                    alloc::format!("NULL object in marshal data for {what}"),
+                ));
+            }
+            self.object(1)?;
+        }
+        match self.stack.pop() {
+            Some(v) => Ok(v),
+            None => Err(self.err(self.pos, "internal error: a call item was not read")),
+        }
+    }
+}
+
+/// Latin-1 bytes (each one code point) as a string: the rare non-ASCII case
+/// of the one-byte-per-char codes, kept out of the hot path.
+#[cold]
+#[inline(never)]
+fn latin1_to_str(bytes: &[u8]) -> PyStr {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+/// Read a call: one marshal object from the start of `data` that must be a
+/// 4-item tuple or list, unpacked (without building its vector) and checked
+/// by [`call_from`](super::call_from).
+///
+/// Also says whether the class step could do anything to the call (see
+/// [`loads_call_noting_classes`](super::loads_call_noting_classes)).
+#[inline]
+pub(super) fn read_call(data: &[u8]) -> Result<(Call, bool), SerializeError> {
+    let mut r = Reader::new(data);
+    if let Some(call) = r.four().map_err(|e| *e)? {
+        return call.map(|call| (call, r.class_step));
+    }
+    // Anything else is an error: read it as `read` does, for the message.
+    r = Reader::new(data);
+    r.object(0).map_err(|e| *e)?;
+    match r.stack.pop() {
+        Some(v) => Err(super::not_a_call(v)),
+        None => Err(SerializeError::Malformed {
+            codec: CODEC,
+            offset: 0,
+            reason: "internal error: no object was read".into(),
+        }),
+    }
 }
 
 struct Reader<'a> {
@@ -96,6 +198,9 @@ struct Reader<'a> {
     stack: Vec<Value>,
     /// > 0 while re-reading a referenced object: registrations already exist.
     replaying: u32,
+    /// Whether the class step could change or refuse the result: some dict
+    /// has a `__class__` key, or containers nest close to [`MAX_DEPTH`].
+    class_step: bool,
     work: usize,
     budget: usize,
 }
@@ -110,20 +215,30 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     fn take(&mut self, n: usize, what: &str) -> R<&'a [u8]> {
-        let rest = self.data.len() - self.pos;
-        if n > rest {
-            return Err(self.err(
-                self.pos,
-                alloc::format!(
-                    "truncated data: {what} needs {n} bytes, only {rest} left (marshal data too short)"
-                ),
-            ));
-        }
         let data: &'a [u8] = self.data;
-        let s = &data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        // `pos <= len` always, so only a too large `n` (or one that wraps)
+        // misses.
+        match data.get(self.pos..self.pos.wrapping_add(n)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.truncated(n, what)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, n: usize, what: &str) -> Box<SerializeError> {
+        let rest = self.data.len() - self.pos;
+        self.err(
+            self.pos,
+            alloc::format!(
+                "truncated data: {what} needs {n} bytes, only {rest} left (marshal data too short)"
+            ),
+        )
     }
 
     fn byte(&mut self, what: &str) -> R<u8> {
@@ -164,7 +279,21 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.err(at, "bad marshal data (invalid float text)"))
     }
 
+    /// Count `units` of work done while re-reading a referenced object.
+    ///
+    /// A first read builds at most one value and one string byte per input
+    /// byte, so it needs no counting; only back-reference copies can outgrow
+    /// the input, and those are what the budget limits.
+    #[inline(always)]
     fn charge(&mut self, units: usize, at: usize) -> R<()> {
+        if self.replaying == 0 {
+            return Ok(());
+        }
+        self.charge_copy(units, at)
+    }
+
+    #[inline(never)]
+    fn charge_copy(&mut self, units: usize, at: usize) -> R<()> {
         self.work = self.work.saturating_add(units);
         if self.work > self.budget {
             return Err(self.err(
@@ -379,18 +508,30 @@ impl<'a> Reader<'a> {
         v
     }
 
-    fn enter(&self, depth: usize) -> R<()> {
-        if depth >= MAX_DEPTH {
-            Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }))
-        } else {
-            Ok(())
+    fn enter(&mut self, depth: usize) -> R<()> {
+        if depth + 2 >= MAX_DEPTH {
+            // Near the limit the class step's own depth check may apply.
+            self.class_step = true;
+            if depth >= MAX_DEPTH {
+                return Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }));
+            }
         }
+        Ok(())
     }
 
     /// Tuples, lists, sets, frozensets and dicts (the recursive path: kept
     /// small so that deep nesting needs little stack).
     fn container(&mut self, code: u8, depth: usize) -> R<()> {
-        let v = match code {
+        let v = self.container_value(code, depth)?;
+        self.stack.push(v);
+        Ok(())
+    }
+
+    /// [`container`](Self::container), returning the value instead of
+    /// pushing it.
+    #[inline(always)]
+    fn container_value(&mut self, code: u8, depth: usize) -> R<Value> {
+        Ok(match code {
             b')' => {
                 let n = self.byte("small tuple size")? as usize;
                 Value::Tuple(self.items(n, depth, "tuple")?)
@@ -413,10 +554,8 @@ impl<'a> Reader<'a> {
                     Value::FrozenSet(items)
                 }
             }
-            _ => return self.dict(depth),
-        };
-        self.stack.push(v);
-        Ok(())
+            _ => self.dict(depth)?,
+        })
     }
 
     /// Scalars, and the codes with no Value form (errors).
@@ -505,19 +644,15 @@ impl<'a> Reader<'a> {
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;
         // CPython builds these from one byte per code point without checking
-        // that they are ASCII, so bytes >= 0x80 are Latin-1 characters.
-        let s = if n <= 16 {
-            // Short (the usual names and keys): one pass, no validator setup.
-            let mut s = String::with_capacity(n);
-            s.extend(bytes.iter().map(|&b| b as char));
-            s
-        } else {
-            match core::str::from_utf8(bytes) {
-                Ok(s) if s.is_ascii() => String::from(s),
-                _ => bytes.iter().map(|&b| b as char).collect(),
-            }
+        // that they are ASCII, so bytes >= 0x80 are Latin-1 characters. ASCII
+        // (the usual names and keys) is also UTF-8 and goes straight into
+        // the PyStr (inline up to 24 bytes); only the rest is transcoded.
+        let s: PyStr = match bytes.utf8_chunks().next() {
+            Some(c) if c.valid().len() == n && c.valid().is_ascii() => PyStr::from(c.valid()),
+            None => PyStr::default(),
+            _ => latin1_to_str(bytes),
         };
-        self.stack.push(Value::Str(s.into()));
+        self.stack.push(Value::Str(s));
         Ok(())
     }
 
@@ -541,8 +676,22 @@ impl<'a> Reader<'a> {
     /// `n` objects, read onto the stack and moved off it into a vector of
     /// exactly their number (allocated only once they have all arrived).
     fn items(&mut self, n: usize, depth: usize, what: &str) -> R<Vec<Value>> {
-        self.enter(depth)?;
         let base = self.stack.len();
+        self.seq(n, depth, what)?;
+        if base == 0 {
+            // The stack holds exactly these items (this is the top-level
+            // container, or the first one read since the stack was last
+            // taken): its buffer becomes the container's vector instead of
+            // being copied.
+            return Ok(core::mem::take(&mut self.stack));
+        }
+        // One exact-size allocation and a single memcpy.
+        Ok(self.stack.split_off(base))
+    }
+
+    /// Read `n` objects onto the stack (the items of a container at `depth`).
+    fn seq(&mut self, n: usize, depth: usize, what: &str) -> R<()> {
+        self.enter(depth)?;
         for _ in 0..n {
             if self.leaf()? {
                 continue;
@@ -555,19 +704,19 @@ impl<'a> Reader<'a> {
             }
             self.object(depth + 1)?;
         }
-        if depth == 0 && base == 0 {
-            // The top-level container (only it is read at depth 0): the stack
-            // holds exactly its items and is not needed any more, so it
-            // becomes the container's vector instead of being copied.
-            return Ok(core::mem::take(&mut self.stack));
-        }
-        // One exact-size allocation and a single memcpy.
-        Ok(self.stack.split_off(base))
+        Ok(())
     }
 
-    fn dict(&mut self, depth: usize) -> R<()> {
+    fn dict(&mut self, depth: usize) -> R<Value> {
         self.enter(depth)?;
-        let base = self.stack.len();
+        // Pairs move off the stack as soon as they are read; growth follows
+        // what actually arrived (a dict declares no size), starting with
+        // room for a few once there is one.
+        let mut pairs: Vec<(Value, Value)> = if self.at_null() {
+            Vec::new()
+        } else {
+            Vec::with_capacity(4)
+        };
         loop {
             let at = self.pos;
             if self.at_null() {
@@ -587,18 +736,26 @@ impl<'a> Reader<'a> {
             if !self.leaf()? {
                 self.object(depth + 1)?;
             }
-            if let Some(kind) = keys::unhashable(&self.stack[self.stack.len() - 2]) {
+            // Both pushed just now: the pops cannot miss.
+            let (Some(value), Some(key)) = (self.stack.pop(), self.stack.pop()) else {
+                return Err(self.err(at, "internal error: a dict item was not read"));
+            };
+            if matches!(&key, Value::Str(k) if k == "__class__") {
+                self.class_step = true;
+            }
+            if let Some(kind) = keys::unhashable(&key) {
                 return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
             }
+            pairs.push((key, value));
         }
-        let mut pairs: Vec<(Value, Value)> = Vec::with_capacity((self.stack.len() - base) / 2);
-        let mut kv = self.stack.drain(base..);
-        while let (Some(k), Some(v)) = (kv.next(), kv.next()) {
-            pairs.push((k, v));
-        }
-        drop(kv);
-        self.stack.push(Value::Dict(Dict(keys::dedup_dict(pairs))));
-        Ok(())
+        // Python's writer never repeats a key: check the usual few str keys
+        // here, anything else in `keys`.
+        let pairs = if keys::distinct_strs(&pairs) {
+            pairs
+        } else {
+            keys::dedup_dict(pairs)
+        };
+        Ok(Value::Dict(Dict(pairs)))
     }
 
     /// `l`: int32 signed digit count, then |count| base-2^15 digits, least

@@ -30,8 +30,8 @@ impl<'a> Writer<'a> {
             codec: CODEC,
             what: "an object with more than 2**31-1 items or bytes".to_string(),
         })?;
-        self.out.push(code);
-        self.out.extend_from_slice(&n.to_le_bytes());
+        let [a, b, c, d] = n.to_le_bytes();
+        self.out.extend_from_slice(&[code, a, b, c, d]);
         Ok(())
     }
 
@@ -39,8 +39,7 @@ impl<'a> Writer<'a> {
     pub(super) fn str(&mut self, s: &str) {
         let len = s.len();
         if s.is_ascii() && len < 256 {
-            self.out.push(b'z');
-            self.out.push(len as u8);
+            self.out.extend_from_slice(&[b'z', len as u8]);
         } else {
             let code = if s.is_ascii() { b'a' } else { b'u' };
             // A Rust str longer than i32::MAX cannot occur in a Pyro payload;
@@ -56,8 +55,8 @@ impl<'a> Writer<'a> {
     fn int(&mut self, i: i64) {
         match i32::try_from(i) {
             Ok(small) => {
-                self.out.push(b'i');
-                self.out.extend_from_slice(&small.to_le_bytes());
+                let [a, b, c, d] = small.to_le_bytes();
+                self.out.extend_from_slice(&[b'i', a, b, c, d]);
             }
             Err(_) => {
                 let neg = i < 0;
@@ -135,8 +134,8 @@ impl<'a> Writer<'a> {
             Value::Int(i) => self.int(*i),
             Value::BigInt(b) => self.bigint(b)?,
             Value::Float(f) => {
-                self.out.push(b'g');
-                self.out.extend_from_slice(&f.to_bits().to_le_bytes());
+                let [a, b, c, d, e, f, g, h] = f.to_bits().to_le_bytes();
+                self.out.extend_from_slice(&[b'g', a, b, c, d, e, f, g, h]);
             }
             Value::Complex { re, im } => {
                 self.out.push(b'y');
@@ -159,8 +158,7 @@ impl<'a> Writer<'a> {
             Value::Tuple(items) => {
                 if items.len() < 256 {
                     self.enter(depth)?;
-                    self.out.push(b')');
-                    self.out.push(items.len() as u8);
+                    self.out.extend_from_slice(&[b')', items.len() as u8]);
                     for item in items {
                         self.value(item, depth + 1)?;
                     }

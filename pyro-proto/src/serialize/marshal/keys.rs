@@ -210,6 +210,28 @@ fn fingerprint(b: &[u8]) -> u64 {
     u64::from_le_bytes(word) ^ ((b.len() as u64) << 56)
 }
 
+/// Whether `pairs` has at most one key, or up to eight keys that are all
+/// `str` and pairwise different (so [`dedup_dict`] would change nothing): the
+/// shape of nearly every dict a Pyro call carries, checked without hashing.
+#[inline]
+pub(super) fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
+    if pairs.len() < 2 {
+        return true;
+    }
+    if pairs.len() > 8 {
+        return false;
+    }
+    let mut keys: [&[u8]; 8] = [&[]; 8];
+    for (slot, (k, _)) in keys.iter_mut().zip(pairs) {
+        match k {
+            Value::Str(s) => *slot = s.as_bytes(),
+            _ => return false,
+        }
+    }
+    let keys = &keys[..pairs.len()];
+    (1..keys.len()).all(|i| keys[..i].iter().all(|k| *k != keys[i]))
+}
+
 /// Python `dict` assignment semantics over a list of pairs read in order: a
 /// repeated key keeps the first key and position and takes the last value.
 pub(super) fn dedup_dict(pairs: Vec<(Value, Value)>) -> Vec<(Value, Value)> {

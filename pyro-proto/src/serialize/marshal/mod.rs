@@ -23,7 +23,6 @@
 //! data types Pyro can carry (see `decode` for the full table, the reference
 //! table, and the few inputs we refuse).
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::serialize::{Call, SerializeError};
@@ -70,7 +69,10 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
             )))
         }
     };
-    let mut out = Vec::with_capacity(64 + super::bulk_size(items));
+    // A typical call (a few args, short names) takes 100-200 bytes: one
+    // allocation of this size (still the allocator's small, cached class)
+    // avoids growing the buffer midway; large str/bytes args add their size.
+    let mut out = Vec::with_capacity(256 + super::bulk_size(items));
     let mut w = encode::Writer::new(&mut out);
     w.raw(&[b')', 4]);
     w.str(&call.object);
@@ -89,58 +91,82 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// `object` and `method` must be strings, `vargs` a list or tuple (kept as
 /// it came), `kwargs` a dict or `None`.
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
-    let items = match decode::read(data)? {
-        Value::Tuple(items) | Value::List(items) => items,
-        other => {
-            return Err(SerializeError::BadCall(alloc::format!(
-                "expected a 4-tuple (object, method, vargs, kwargs), got {}",
-                kind(&other)
-            )))
-        }
-    };
-    let [object, method, vargs, kwargs] = match <[Value; 4]>::try_from(items) {
-        Ok(four) => four,
-        Err(items) => {
-            return Err(SerializeError::BadCall(alloc::format!(
-                "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
-                items.len()
-            )))
-        }
-    };
-    let object = expect_str(object, "object id")?;
-    let method = expect_str(method, "method name")?;
-    if !matches!(vargs, Value::List(_) | Value::Tuple(_)) {
-        return Err(SerializeError::BadCall(alloc::format!(
-            "call arguments must be a list or tuple, not {}",
-            kind(&vargs)
-        )));
-    }
-    let kwargs = match kwargs {
-        Value::Dict(d) => Some(d),
-        Value::None => None,
-        other => {
-            return Err(SerializeError::BadCall(alloc::format!(
-                "call keyword arguments must be a dict or None, not {}",
-                kind(&other)
-            )))
-        }
-    };
-    Ok(Call {
-        object: object.into(),
-        method: method.into(),
-        vargs,
-        kwargs,
-    })
+    decode::read_call(data).map(|(call, _)| call)
 }
 
-fn expect_str(v: Value, what: &str) -> Result<String, SerializeError> {
-    match v {
-        Value::Str(s) => Ok(s.into()),
-        other => Err(SerializeError::BadCall(alloc::format!(
-            "the {what} must be a str, not {}",
-            kind(&other)
-        ))),
+/// [`loads_call`], plus whether the class step
+/// ([`recreate`](crate::value::recreate)) could change or refuse the call:
+/// false when no dict in it has a `__class__` key and nothing nests near
+/// [`MAX_DEPTH`](crate::serialize::MAX_DEPTH), which the reader notes as it
+/// goes, so the caller can skip a second pass over the arguments.
+#[inline]
+pub(crate) fn loads_call_noting_classes(data: &[u8]) -> Result<(Call, bool), SerializeError> {
+    decode::read_call(data)
+}
+
+/// The checks of [`loads_call`] on the four items of the call tuple.
+#[inline]
+fn call_from(
+    object: Value,
+    method: Value,
+    vargs: Value,
+    kwargs: Value,
+) -> Result<Call, SerializeError> {
+    // The usual shapes move straight into the call; anything else is
+    // refused by `bad_call` with the first problem found.
+    match (object, method, vargs, kwargs) {
+        (
+            Value::Str(object),
+            Value::Str(method),
+            vargs @ (Value::List(_) | Value::Tuple(_)),
+            kwargs @ (Value::Dict(_) | Value::None),
+        ) => Ok(Call {
+            object,
+            method,
+            vargs,
+            kwargs: match kwargs {
+                Value::Dict(d) => Some(d),
+                _ => None,
+            },
+        }),
+        (object, method, vargs, kwargs) => Err(bad_call(&object, &method, &vargs, &kwargs)),
     }
+}
+
+/// Why four call items do not make a call.
+#[cold]
+fn bad_call(object: &Value, method: &Value, vargs: &Value, kwargs: &Value) -> SerializeError {
+    let why = if !matches!(object, Value::Str(_)) {
+        alloc::format!("the object id must be a str, not {}", kind(object))
+    } else if !matches!(method, Value::Str(_)) {
+        alloc::format!("the method name must be a str, not {}", kind(method))
+    } else if !matches!(vargs, Value::List(_) | Value::Tuple(_)) {
+        alloc::format!(
+            "call arguments must be a list or tuple, not {}",
+            kind(vargs)
+        )
+    } else {
+        alloc::format!(
+            "call keyword arguments must be a dict or None, not {}",
+            kind(kwargs)
+        )
+    };
+    SerializeError::BadCall(why)
+}
+
+/// [`loads_call`]'s refusal of a payload that is not a 4-item sequence.
+#[cold]
+fn not_a_call(v: Value) -> SerializeError {
+    SerializeError::BadCall(match v {
+        Value::Tuple(items) | Value::List(items) => alloc::format!(
+            "expected a 4-tuple (object, method, vargs, kwargs), got {} items",
+            items.len()
+        ),
+        other => alloc::format!(
+            "expected a 4-tuple (object, method, vargs, kwargs), got {}",
+            kind(&other)
+        ),
+    })
 }
 
 /// Python's type name for a value, for error messages.

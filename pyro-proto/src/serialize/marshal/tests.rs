@@ -285,6 +285,11 @@ fn big_int_edges() {
 fn strings() {
     // Short-ASCII codes are one byte per code point (Latin-1), unchecked.
     assert_eq!(loads(&hex("7a02e9ff")).unwrap(), s("éÿ"));
+    // Bytes that happen to be valid UTF-8 still read as Latin-1 ("é" in
+    // UTF-8 is two Latin-1 characters), after an ASCII prefix too.
+    assert_eq!(loads(&hex("7a02c3a9")).unwrap(), s("Ã©"));
+    assert_eq!(loads(&hex("7a0341c3a9")).unwrap(), s("AÃ©"));
+    assert_eq!(loads(&hex("7a00")).unwrap(), s(""));
     assert_eq!(loads(&hex("4103000000616263")).unwrap(), s("abc"));
     assert_eq!(loads(&hex("7400000000")).unwrap(), s(""));
     // Astral plane.
@@ -662,4 +667,161 @@ fn flagged_leaves_register_like_objects() {
             Value::Int(7)
         ])
     );
+}
+
+/// `loads_call` unpacks a top-level 4-item tuple or list without building its
+/// vector; every form `marshal.loads` reads must still register, refuse and
+/// report exactly as the generic reader does.
+#[test]
+fn call_top_level_forms() {
+    let o_m = "7a016f7a016d";
+    // '(' and '[' with an int32 count of four, and the small ')' form.
+    for head in ["2804000000", "5b04000000", "2904"] {
+        let call = loads_call(&hex(&alloc::format!("{head}{o_m}5b000000004e"))).unwrap();
+        assert_eq!((call.object.as_str(), call.method.as_str()), ("o", "m"));
+        assert_eq!(call.vargs, Value::List(vec![]));
+        assert_eq!(call.kwargs, None);
+    }
+    // A flagged top-level tuple takes reference 0 and the flagged "o" 1, so
+    // r1 in the arguments is "o" ...
+    let call = loads_call(&hex("a904fa016fda016ddb0100000072010000006901000000")).unwrap_err();
+    assert!(matches!(call, SerializeError::BadCall(_)), "{call}");
+    let call = loads_call(&hex("a904fa016fda016ddb0100000072010000004e")).unwrap();
+    assert_eq!(call.vargs, Value::List(vec![s("o")]));
+    // ... and r0 is the tuple itself, still being read.
+    let err = loads_call(&hex("a904fa016fda016ddb0100000072000000004e")).unwrap_err();
+    assert!(err.to_string().contains("still being read"), "{err}");
+    // The arguments list (flagged: reference 3) and kwargs are read straight
+    // into the call, yet registered as usual: kwargs can refer back to them.
+    let call = loads_call(&hex(
+        "a904fa016fda016ddb01000000e905000000fb7a016b720300000030",
+    ))
+    .unwrap();
+    assert_eq!(call.vargs, Value::List(vec![Value::Int(5)]));
+    assert_eq!(
+        call.kwargs,
+        Some(Dict(vec![(s("k"), Value::List(vec![Value::Int(5)]))]))
+    );
+    let err = loads_call(&hex("29047a016f30")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("NULL object in marshal data for tuple"),
+        "{err}"
+    );
+    // Other counts and shapes are the generic reader's business.
+    let err = loads_call(&hex(&alloc::format!("2903{o_m}5b00000000"))).unwrap_err();
+    assert!(err.to_string().contains("got 3 items"), "{err}");
+    let err = loads_call(&hex(&alloc::format!("2804000000{o_m}5b00000000"))).unwrap_err();
+    assert!(err.to_string().contains("EOF read"), "{err}");
+    let err = loads_call(&hex(&alloc::format!("2904{o_m}5b000000"))).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let err = loads_call(&hex("2904")).unwrap_err();
+    assert!(matches!(err, SerializeError::Malformed { .. }), "{err}");
+    // Bytes after the call are ignored, as marshal.loads ignores them.
+    let call = loads_call(&hex(&alloc::format!("2904{o_m}5b000000004e4e4e"))).unwrap();
+    assert_eq!(call.kwargs, None);
+}
+
+/// Dicts of a few str keys skip the hashing dedup only when their keys are
+/// all different: a repeated str key still keeps the first key's position
+/// and the last value, as CPython's dict assignment does.
+#[test]
+fn str_key_dicts_dedup_like_python() {
+    // {'a': 1, 'b': 2, 'a': 3} -> {'a': 3, 'b': 2}
+    let v = loads(&hex(
+        "7b7a016169010000007a016269020000007a01616903000000 30"
+            .replace(' ', "")
+            .as_str(),
+    ))
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::Dict(Dict(vec![(s("a"), Value::Int(3)), (s("b"), Value::Int(2))]))
+    );
+    // Distinct keys that share their first bytes stay apart.
+    let v = loads(&hex("7b7a02616169010000007a0261626902000000 30"
+        .replace(' ', "")
+        .as_str()))
+    .unwrap();
+    assert_eq!(
+        v,
+        Value::Dict(Dict(vec![
+            (s("aa"), Value::Int(1)),
+            (s("ab"), Value::Int(2))
+        ]))
+    );
+    // A str key next to an equal-looking non-str key: bytes b'a' != 'a'.
+    let v = loads(&hex("7b7a016169010000007301000000616902000000 30"
+        .replace(' ', "")
+        .as_str()))
+    .unwrap();
+    let Value::Dict(d) = v else { panic!() };
+    assert_eq!(d.0.len(), 2);
+}
+
+/// `SerializerId::loads_call` skips the class step only when the reader saw
+/// nothing it could act on: every call gives what the raw call after
+/// `recreate` gives, class dicts anywhere (vargs, nested, kwargs) and nesting
+/// at the depth limit included.
+#[test]
+fn class_step_is_skipped_only_when_it_has_nothing_to_do() {
+    use crate::serialize::SerializerId;
+    use crate::value::recreate;
+    let class = |name: &str| {
+        Value::Dict(Dict(vec![
+            (s("__class__"), s(name)),
+            (s("x"), Value::Int(1)),
+        ]))
+    };
+    let call = |vargs: Vec<Value>, kwargs: Dict| Call {
+        object: "o".into(),
+        method: "m".into(),
+        vargs: Value::Tuple(vargs),
+        kwargs: Some(kwargs),
+    };
+    let mut deep = Value::Int(0);
+    for _ in 0..MAX_DEPTH - 2 {
+        deep = Value::List(vec![deep]);
+    }
+    let cases = [
+        call(vec![s("plain"), Value::Int(1)], Dict::default()),
+        call(vec![class("nowhere.Unknown")], Dict::default()),
+        call(
+            vec![Value::List(vec![Value::Dict(Dict(vec![(
+                s("k"),
+                class("nowhere.Unknown"),
+            )]))])],
+            Dict::default(),
+        ),
+        call(vec![], Dict(vec![(s("kw"), class("nowhere.Unknown"))])),
+        call(
+            vec![class("Pyro4.errors.CommunicationError")],
+            Dict::default(),
+        ),
+        call(vec![deep], Dict::default()),
+    ];
+    for c in cases {
+        let data = dumps_call(&c).unwrap();
+        let expected = loads_call(&data).and_then(|raw| {
+            let vargs = recreate(raw.vargs, SerializerId::Marshal, None)?;
+            let kwargs = match raw.kwargs {
+                Some(d) => match recreate(Value::Dict(d), SerializerId::Marshal, None)? {
+                    Value::Dict(d) => Some(d),
+                    other => panic!("kwargs became {other:?}"),
+                },
+                None => None,
+            };
+            Ok((vargs, kwargs))
+        });
+        let got = SerializerId::Marshal
+            .loads_call(&data)
+            .map(|call| (call.vargs, call.kwargs));
+        assert_eq!(got, expected);
+    }
+    // The unknown class is refused, the known one rebuilt.
+    let data = dumps_call(&call(vec![class("nowhere.Unknown")], Dict::default())).unwrap();
+    assert!(matches!(
+        SerializerId::Marshal.loads_call(&data),
+        Err(SerializeError::UnknownClass(_))
+    ));
 }
