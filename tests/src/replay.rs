@@ -391,10 +391,10 @@ pub fn normalize(v: &Value) -> Value {
             };
             Value::Dict(proxy_state_sorted(&class, normalize_dict(d)))
         }
-        Value::Class(c) => Value::Class(ClassDict {
+        Value::Class(c) => Value::Class(Box::new(ClassDict {
             class_name: c.class_name.clone(),
             fields: proxy_state_sorted(&c.class_name, normalize_dict(&c.fields)),
-        }),
+        })),
         other => other.clone(),
     }
 }

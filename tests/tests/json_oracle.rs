@@ -230,10 +230,10 @@ impl Gen {
                         .filter(|(k, _)| *k != Value::Str("__class__".into()))
                         .collect(),
                 );
-                Value::Class(ClassDict {
+                Value::Class(Box::new(ClassDict {
                     class_name: format!("mod{}.Class{}", self.below(10), self.string()),
                     fields,
-                })
+                }))
             }
         }
     }

@@ -27,10 +27,10 @@ fn dict(pairs: Vec<(&str, Value)>) -> Dict {
 }
 
 fn class(name: &str, pairs: Vec<(&str, Value)>) -> Value {
-    Value::Class(ClassDict {
+    Value::Class(Box::new(ClassDict {
         class_name: name.into(),
         fields: dict(pairs),
-    })
+    }))
 }
 
 fn call(object: &str, method: &str, vargs: Value, kwargs: Option<Dict>) -> Call {

@@ -262,7 +262,7 @@ impl Rng {
             _ => {
                 let n = self.below(4) as usize;
                 let ks = self.keys(n);
-                Value::Class(ClassDict {
+                Value::Class(Box::new(ClassDict {
                     class_name: "mod.Thing".into(),
                     fields: Dict(
                         ks.into_iter()
@@ -270,7 +270,7 @@ impl Rng {
                             .map(|k| (k, self.value(depth - 1)))
                             .collect(),
                     ),
-                })
+                }))
             }
         }
     }

@@ -677,19 +677,19 @@ fn dict(pairs: Vec<(Value, Value)>) -> Value {
 }
 
 fn exception(class: &str, args: Vec<Value>, attrs: Vec<(Value, Value)>) -> Value {
-    Value::Class(ClassDict {
+    Value::Class(Box::new(ClassDict {
         class_name: class.to_string(),
         fields: Dict(vec![
             (s("__exception__"), Value::Bool(true)),
             (s("args"), Value::Tuple(args)),
             (s("attributes"), dict(attrs)),
         ]),
-    })
+    }))
 }
 
 fn uri(proto: &str, obj: &str, sock: Option<&str>, host: Option<&str>, port: Option<i64>) -> Value {
     let opt = |x: Option<&str>| x.map(s).unwrap_or(Value::None);
-    Value::Class(ClassDict {
+    Value::Class(Box::new(ClassDict {
         class_name: "Pyro4.core.URI".to_string(),
         fields: Dict(vec![(
             s("state"),
@@ -701,7 +701,7 @@ fn uri(proto: &str, obj: &str, sock: Option<&str>, host: Option<&str>, port: Opt
                 port.map(Value::Int).unwrap_or(Value::None),
             ]),
         )]),
-    })
+    }))
 }
 
 /// The Rust-side corpus: hand-picked edges, then fixed-seed random trees.
@@ -790,7 +790,7 @@ fn rust_corpus() -> Vec<Value> {
         )]),
         dict(vec![(s("u"), uri("PYRO", "o", None, Some("h"), Some(1)))]),
         // A proxy in Pyro4's dict form (`Proxy.__getstate_for_dict__`).
-        Value::Class(ClassDict {
+        Value::Class(Box::new(ClassDict {
             class_name: "Pyro4.core.Proxy".into(),
             fields: Dict(vec![(
                 s("state"),
@@ -807,7 +807,7 @@ fn rust_corpus() -> Vec<Value> {
                     Value::None,
                 ]),
             )]),
-        }),
+        })),
     ];
     let mut deep = Value::List(vec![]);
     for _ in 0..100 {
@@ -913,10 +913,10 @@ fn normalise(ser: SerializerId, v: &Value) -> Value {
             let Value::Dict(fields) = normalise(ser, &Value::Dict(c.fields.clone())) else {
                 unreachable!()
             };
-            Value::Class(ClassDict {
+            Value::Class(Box::new(ClassDict {
                 class_name: c.class_name.clone(),
                 fields,
-            })
+            }))
         }
         _ => v.clone(),
     }

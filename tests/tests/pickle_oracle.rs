@@ -96,14 +96,14 @@ fn s(x: &str) -> Value {
 }
 
 fn exception(name: &str, args: Vec<Value>, attrs: Vec<(Value, Value)>) -> Value {
-    Value::Class(ClassDict {
+    Value::Class(Box::new(ClassDict {
         class_name: name.to_string(),
         fields: Dict(vec![
             (s("__exception__"), Value::Bool(true)),
             (s("args"), Value::Tuple(args)),
             (s("attributes"), Value::Dict(Dict(attrs))),
         ]),
-    })
+    }))
 }
 
 const EXCEPTIONS: &[&str] = &[
@@ -182,7 +182,7 @@ fn arb_value() -> impl Strategy<Value = Value> {
                     exception(EXCEPTIONS[e], args, attrs)
                 }),
             ("[a-z.]{1,10}", "[a-z0-9.]{1,10}", 1u16..).prop_map(|(o, h, p)| {
-                Value::Class(ClassDict {
+                Value::Class(Box::new(ClassDict {
                     class_name: "Pyro4.core.URI".into(),
                     fields: Dict(vec![(
                         s("state"),
@@ -194,16 +194,16 @@ fn arb_value() -> impl Strategy<Value = Value> {
                             Value::Int(p as i64),
                         ]),
                     )]),
-                })
+                }))
             }),
             inner.prop_map(|e| {
-                Value::Class(ClassDict {
+                Value::Class(Box::new(ClassDict {
                     class_name: "Pyro4.futures._ExceptionWrapper".into(),
                     fields: Dict(vec![(
                         s("exception"),
                         exception("builtins.ValueError", vec![e], vec![]),
                     )]),
-                })
+                }))
             }),
         ]
     })
@@ -254,10 +254,10 @@ fn normalise(v: &Value) -> Value {
         Value::List(x) => Value::List(x.iter().map(normalise).collect()),
         Value::Tuple(x) => Value::Tuple(x.iter().map(normalise).collect()),
         Value::Dict(d) => Value::Dict(norm_dict(d)),
-        Value::Class(c) => Value::Class(ClassDict {
+        Value::Class(c) => Value::Class(Box::new(ClassDict {
             class_name: c.class_name.clone(),
             fields: norm_dict(&c.fields),
-        }),
+        })),
         other => other.clone(),
     }
 }

@@ -38,10 +38,10 @@ fn class(name: &str, fields: Vec<(&str, Value)>) -> Value {
     let Value::Dict(fields) = d(fields) else {
         unreachable!()
     };
-    Value::Class(ClassDict {
+    Value::Class(Box::new(ClassDict {
         class_name: name.into(),
         fields,
-    })
+    }))
 }
 
 fn exc(name: &str, args: Vec<Value>, attrs: Vec<(&str, Value)>) -> Value {

@@ -297,7 +297,7 @@ fn test_obj(value: Arc<Mutex<Value>>) -> Arc<dyn Servant> {
             let mut thing = ClassDict::new("vectorsvc.Thing");
             thing.fields.insert("name", "widget");
             thing.fields.insert("size", 3i64);
-            Ok(Value::Class(thing))
+            Ok(Value::Class(Box::new(thing)))
         })
         .method("get_uri", |(): ()| {
             let uri: pyro_proto::Uri = "PYRO:some.object@localhost:9999".parse().unwrap();

@@ -157,10 +157,12 @@ fn value() -> impl Strategy<Value = Value> {
                 proptest::collection::vec(inner.clone(), 6)
             )
                 .prop_map(|(k, v)| Value::Dict(Dict(distinct(k).into_iter().zip(v).collect()))),
-            ("[a-z]{1,6}\\.[A-Z][a-z]{0,6}", inner).prop_map(|(name, v)| Value::Class(ClassDict {
-                class_name: name,
-                fields: Dict(vec![(Value::Str("state".into()), v)]),
-            })),
+            ("[a-z]{1,6}\\.[A-Z][a-z]{0,6}", inner).prop_map(|(name, v)| Value::Class(Box::new(
+                ClassDict {
+                    class_name: name,
+                    fields: Dict(vec![(Value::Str("state".into()), v)]),
+                }
+            ))),
         ]
     })
 }

@@ -519,10 +519,10 @@ impl Daemon {
             Value::Int(0),
             Value::None,
         ]);
-        Some(Value::Class(crate::value::ClassDict {
+        Some(Value::Class(Box::new(crate::value::ClassDict {
             class_name: "Pyro4.core.Proxy".into(),
             fields: Dict(alloc::vec![(Value::Str("state".into()), state)]),
-        }))
+        })))
     }
 
     /// What object `id` exposes; `None` if there is no such object.

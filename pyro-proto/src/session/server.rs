@@ -830,7 +830,7 @@ fn blob_call(serializer: SerializerId, msg: &Message) -> Result<Call, (RemoteErr
             )
         }
     };
-    let blob = Value::Class(crate::value::ClassDict {
+    let blob = Value::Class(Box::new(crate::value::ClassDict {
         class_name: SERIALIZED_BLOB_CLASS.to_string(),
         fields: Dict(alloc::vec![
             (Value::Str("info".into()), info),
@@ -840,7 +840,7 @@ fn blob_call(serializer: SerializerId, msg: &Message) -> Result<Call, (RemoteErr
             ),
             (Value::Str("data".into()), Value::Bytes(msg.data.to_vec())),
         ]),
-    });
+    }));
     Ok(Call {
         object,
         method,

@@ -29,6 +29,7 @@
 
 mod python;
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -527,10 +528,10 @@ impl Uri {
     /// `{'__class__': 'Pyro4.core.URI', 'state': (protocol, object, sockname, host, port)}`,
     /// what Pyro4's serializers write for a URI object.
     pub fn to_value(&self) -> Value {
-        Value::Class(ClassDict {
+        Value::Class(Box::new(ClassDict {
             class_name: CLASS_NAME.to_string(),
             fields: Dict(alloc::vec![(Value::Str("state".into()), self.state())]),
-        })
+        }))
     }
 
     /// Rebuilds a URI from its state (`URI.__setstate__`): a tuple, or a list
@@ -608,7 +609,7 @@ impl Uri {
     pub fn from_value(value: &Value) -> Result<Uri, UriError> {
         let bad = |reason| UriError::State { reason };
         let (class_name, fields) = match value {
-            Value::Class(ClassDict { class_name, fields }) => (Some(class_name.as_str()), fields),
+            Value::Class(c) => (Some(c.class_name.as_str()), &c.fields),
             Value::Dict(dict) => {
                 let name = dict.0.iter().find_map(|(k, v)| match (k, v) {
                     (Value::Str(k), Value::Str(v)) if k == "__class__" => Some(v.as_str()),

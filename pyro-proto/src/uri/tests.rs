@@ -561,10 +561,10 @@ fn state_matches_the_vectors() {
     assert_eq!(uri.state(), state);
     assert_eq!(
         uri.to_value(),
-        Value::Class(ClassDict {
+        Value::Class(Box::new(ClassDict {
             class_name: "Pyro4.core.URI".into(),
             fields: Dict(vec![(s("state"), state.clone())]),
-        })
+        }))
     );
     assert_eq!(Uri::from_state(&state), Ok(uri.clone()));
     // json delivers a list.
@@ -734,18 +734,18 @@ fn state_round_trips_and_rejections() {
             "{state:?} should be refused"
         );
     }
-    let other_class = Value::Class(ClassDict {
+    let other_class = Value::Class(Box::new(ClassDict {
         class_name: "Pyro4.core.Proxy".into(),
         fields: Dict::default(),
-    });
+    }));
     assert!(matches!(
         Uri::from_value(&other_class),
         Err(UriError::State { .. })
     ));
-    let no_state = Value::Class(ClassDict {
+    let no_state = Value::Class(Box::new(ClassDict {
         class_name: CLASS_NAME.into(),
         fields: Dict::default(),
-    });
+    }));
     assert!(matches!(
         Uri::from_value(&no_state),
         Err(UriError::State { .. })

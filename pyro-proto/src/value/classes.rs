@@ -348,7 +348,7 @@ impl Ctx<'_> {
         if let Some(conv) = self.registry.and_then(|r| r.lookup(&class.class_name)) {
             return match conv {
                 Some(f) => f(class),
-                None => Ok(Value::Class(class)),
+                None => Ok(Value::Class(Box::new(class))),
             };
         }
         let name = class.class_name.as_str();
@@ -364,18 +364,18 @@ impl Ctx<'_> {
                 }
                 _ => return Err(unsupported(class)),
             }
-            return Ok(Value::Class(class));
+            return Ok(Value::Class(Box::new(class)));
         }
         if let Some(rest) = name.strip_prefix("Pyro4.util.") {
             if PYRO_SERIALIZERS.contains(&rest) {
-                return Ok(Value::Class(class));
+                return Ok(Value::Class(Box::new(class)));
             }
             return Err(unsupported(class));
         }
         if let Some(rest) = name.strip_prefix("Pyro4.errors.") {
             if PYRO_ERRORS.contains(&rest) {
                 check_exception(&class)?;
-                return Ok(Value::Class(class));
+                return Ok(Value::Class(Box::new(class)));
             }
             return Err(unsupported(class));
         }
@@ -393,7 +393,7 @@ impl Ctx<'_> {
                     *ex = self.dict_to_class(inner, depth + 1)?;
                 }
             }
-            return Ok(Value::Class(class));
+            return Ok(Value::Class(Box::new(class)));
         }
         if class.fields.get_str("__exception__").is_some_and(truthy) {
             let rebuilt = if BUILTIN_EXCEPTIONS.contains(&name) || PYRO_ERRORS.contains(&name) {
@@ -407,7 +407,7 @@ impl Ctx<'_> {
             };
             if rebuilt {
                 check_exception(&class)?;
-                return Ok(Value::Class(class));
+                return Ok(Value::Class(Box::new(class)));
             }
         }
         Err(unsupported(class))
@@ -697,7 +697,7 @@ mod tests {
         ]);
         let out = recreate(v, SerializerId::Serpent, Some(&reg)).unwrap();
         assert!(out.bits_eq(&Value::tuple([
-            Value::Class(ClassDict::new("__main__.Thing")),
+            Value::Class(Box::new(ClassDict::new("__main__.Thing"))),
             Value::tuple([1, 2]),
         ])));
         assert!(reg.unregister("app.Point"));

@@ -19,6 +19,7 @@
 //! A type mismatch gives [`SerializeError::Conversion`] naming the Python
 //! type found and what was expected.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -758,10 +759,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
                     Some((_, Value::Str(name))) => name,
                     _ => return Err(de::Error::custom("class object without a name")),
                 };
-                Value::Class(ClassDict {
+                Value::Class(Box::new(ClassDict {
                     class_name: class_name.to_string(),
                     fields: Dict(pairs.collect()),
-                })
+                }))
             }
             other => return Err(de::Error::custom(format!("unknown value kind {other}"))),
         })

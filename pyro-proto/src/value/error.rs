@@ -7,6 +7,7 @@
 //! object, which the pickle codec reads into the same [`ClassDict`] shape).
 //! [`RemoteError`] is that object in Rust form.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -240,10 +241,10 @@ impl RemoteError {
         fields
             .0
             .push((Value::from("attributes"), Value::Dict(attributes)));
-        Value::Class(ClassDict {
+        Value::Class(Box::new(ClassDict {
             class_name: self.class_name.clone(),
             fields,
-        })
+        }))
     }
 
     /// Python's `str(exc)`: empty for no args, `str(args[0])` for one
@@ -344,10 +345,10 @@ impl ExceptionWrapper {
         fields
             .0
             .push((Value::from("exception"), self.exception.to_value()));
-        Value::Class(ClassDict {
+        Value::Class(Box::new(ClassDict {
             class_name: EXCEPTION_WRAPPER_CLASS.to_string(),
             fields,
-        })
+        }))
     }
 
     /// Split a batch reply (a list of results) into per-call outcomes, as the
@@ -536,7 +537,7 @@ mod tests {
     #[test]
     fn rejects_non_exceptions() {
         assert!(RemoteError::from_value(&Value::Int(3)).is_err());
-        let c = Value::Class(ClassDict::new("Pyro4.core.URI"));
+        let c = Value::Class(Box::new(ClassDict::new("Pyro4.core.URI")));
         let err = RemoteError::from_value(&c).unwrap_err();
         assert!(err.to_string().contains("without 'args'"), "{err}");
     }

@@ -13,6 +13,7 @@
 //!   run by `SerializerId::loads`;
 //! * [`RemoteError`] / [`ExceptionWrapper`] ([`error`]): exceptions on the wire.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
@@ -77,7 +78,7 @@ pub enum Value {
     Dict(Dict),
     /// An object that travels as `{'__class__': name, ...}`: Pyro's URI, Proxy,
     /// exceptions, `_ExceptionWrapper`, or a user class.
-    Class(ClassDict),
+    Class(Box<ClassDict>),
 }
 
 /// A Python `dict`: insertion-ordered pairs with arbitrary hashable keys.
@@ -613,7 +614,7 @@ impl From<Dict> for Value {
 
 impl From<ClassDict> for Value {
     fn from(c: ClassDict) -> Value {
-        Value::Class(c)
+        Value::Class(Box::new(c))
     }
 }
 

@@ -23,6 +23,7 @@
 //! complex numbers and class objects included).
 
 use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -184,10 +185,10 @@ impl ser::Serializer for ValueSerializer {
             },
             MAGIC_CLASS => match inner {
                 Value::Dict(mut d) => match d.remove(&Value::from("__class__")) {
-                    Some(Value::Str(class_name)) => Ok(Value::Class(ClassDict {
+                    Some(Value::Str(class_name)) => Ok(Value::Class(Box::new(ClassDict {
                         class_name: class_name.to_string(),
                         fields: d,
-                    })),
+                    }))),
                     _ => Err(magic_error(name, &Value::Dict(d))),
                 },
                 other => Err(magic_error(name, &other)),

@@ -113,7 +113,7 @@ fn accessors_and_type_names() {
         (Value::FrozenSet(vec![]), "frozenset"),
         (Value::Dict(Dict::new()), "dict"),
         (
-            Value::Class(ClassDict::new("builtins.ValueError")),
+            Value::Class(Box::new(ClassDict::new("builtins.ValueError"))),
             "ValueError",
         ),
     ];
@@ -506,7 +506,7 @@ fn class_objects_read_as_maps() {
             Value::Int(9090),
         ]),
     );
-    let u: Uri = from_value(Value::Class(c)).unwrap();
+    let u: Uri = from_value(Value::Class(Box::new(c))).unwrap();
     assert_eq!(u.class, "Pyro4.core.URI");
     assert_eq!(u.state.4, 9090);
 }
@@ -532,7 +532,7 @@ fn value_round_trips_exactly_through_serde() {
             .into_iter()
             .collect(),
         ),
-        Value::Class(class),
+        Value::Class(Box::new(class)),
     ]);
     let back: Value = from_value(v.clone()).unwrap();
     assert!(back.bits_eq(&v), "{back:?}");
@@ -604,10 +604,10 @@ fn arb_value() -> impl Strategy<Value = Value> {
                 "[a-z.]{1,12}",
                 proptest::collection::vec((inner.clone(), inner), 0..4)
             )
-                .prop_map(|(class_name, p)| Value::Class(ClassDict {
+                .prop_map(|(class_name, p)| Value::Class(Box::new(ClassDict {
                     class_name,
                     fields: Dict(p)
-                })),
+                }))),
         ]
     })
 }

@@ -1,6 +1,7 @@
 //! Unit tests: expected bytes were produced with CPython 3.11.7 + Pyro4 4.82
 //! (`JsonSerializer().dumps(...)` / `json.loads(...)`).
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -107,7 +108,7 @@ fn containers_and_keys() {
 
 #[test]
 fn class_writes_class_name_first() {
-    let v = Value::Class(ClassDict {
+    let v = Value::Class(Box::new(ClassDict {
         class_name: "Pyro4.core.URI".into(),
         fields: Dict(vec![(
             s("state"),
@@ -119,7 +120,7 @@ fn class_writes_class_name_first() {
                 Value::Int(1234),
             ]),
         )]),
-    });
+    }));
     assert_eq!(
         text(&v),
         "{\"__class__\": \"Pyro4.core.URI\", \"state\": [\"PYRO\", \"obj\", null, \"localhost\", 1234]}"
@@ -568,10 +569,10 @@ fn json_value() -> impl Strategy<Value = Value> {
                 "[a-zA-Z_.]{1,20}",
                 prop::collection::vec((key, inner), 0..4)
             )
-                .prop_map(|(class_name, p)| Value::Class(ClassDict {
+                .prop_map(|(class_name, p)| Value::Class(Box::new(ClassDict {
                     class_name,
                     fields: Dict(p)
-                })),
+                }))),
         ]
     })
 }

@@ -1,6 +1,7 @@
 //! Unit tests: byte strings produced by CPython 3.11 `marshal.dumps`, the
 //! reference table, the limits, and a Rust -> Rust round-trip property.
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -135,10 +136,10 @@ fn writes_what_python_writes() {
 
 #[test]
 fn class_is_a_dict_with_class_first() {
-    let v = Value::Class(ClassDict {
+    let v = Value::Class(Box::new(ClassDict {
         class_name: "Pyro4.core.URI".to_string(),
         fields: Dict(vec![(s("state"), Value::Tuple(vec![s("PYRO")]))]),
-    });
+    }));
     let bytes = dumps(&v).unwrap();
     assert_eq!(
         bytes,

@@ -1641,10 +1641,10 @@ fn instance(kind: Kind, args: Option<Value>, states: Vec<Value>) -> R<Value> {
             ));
         }
     };
-    Ok(Value::Class(ClassDict {
+    Ok(Value::Class(Box::new(ClassDict {
         class_name,
         fields: Dict(fields),
-    }))
+    })))
 }
 
 impl Resolver<'_> {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::serialize::MAX_DEPTH;
 use crate::value::ClassDict;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -23,21 +24,21 @@ fn dict(pairs: Vec<(Value, Value)>) -> Value {
 }
 
 fn exception(name: &str, args: Vec<Value>, attrs: Vec<(Value, Value)>) -> Value {
-    Value::Class(ClassDict {
+    Value::Class(Box::new(ClassDict {
         class_name: name.to_string(),
         fields: Dict(vec![
             (s("__exception__"), Value::Bool(true)),
             (s("args"), Value::Tuple(args)),
             (s("attributes"), dict(attrs)),
         ]),
-    })
+    }))
 }
 
 fn uri(state: Vec<Value>) -> Value {
-    Value::Class(ClassDict {
+    Value::Class(Box::new(ClassDict {
         class_name: "Pyro4.core.URI".to_string(),
         fields: Dict(vec![(s("state"), Value::Tuple(state))]),
-    })
+    }))
 }
 
 fn malformed(r: Result<Value, SerializeError>) -> String {
@@ -96,10 +97,10 @@ fn reads_uri_exception_and_wrapper_vectors() {
     );
     assert_eq!(loads(&hex(DATA_VALUEERROR)).unwrap(), e);
     let w = loads(&hex(DATA_WRAPPER)).unwrap();
-    let wrapper = Value::Class(ClassDict {
+    let wrapper = Value::Class(Box::new(ClassDict {
         class_name: "Pyro4.futures._ExceptionWrapper".into(),
         fields: Dict(vec![(s("exception"), e)]),
-    });
+    }));
     assert_eq!(w, Value::List(vec![Value::Int(42), wrapper]));
     for v in [u, w] {
         assert_eq!(loads(&dumps(&v).unwrap()).unwrap(), v);
@@ -303,10 +304,10 @@ fn writes_what_python_writes_for_pyro_objects() {
     assert_eq!(&b[b.len() - 2..], b"b.");
     assert_eq!(loads(&b).unwrap(), u);
     // Unknown classes go out as their class dict, `__class__` first.
-    let c = Value::Class(ClassDict {
+    let c = Value::Class(Box::new(ClassDict {
         class_name: "mod.Thing".into(),
         fields: Dict(vec![(s("size"), Value::Int(3))]),
-    });
+    }));
     assert_eq!(
         loads(&dumps(&c).unwrap()).unwrap(),
         dict(vec![
@@ -560,7 +561,7 @@ fn exception_state_is_taken_whole_and_built_once() {
 #[test]
 fn proxy_state_must_hold_a_uri() {
     let proxy = |first: Value| {
-        Value::Class(ClassDict {
+        Value::Class(Box::new(ClassDict {
             class_name: "Pyro4.core.Proxy".into(),
             fields: Dict(vec![(
                 s("state"),
@@ -576,7 +577,7 @@ fn proxy_state_must_hold_a_uri() {
                     Value::None,
                 ]),
             )]),
-        })
+        }))
     };
     let good = proxy(uri(vec![
         s("PYRO"),
@@ -670,10 +671,10 @@ fn proxy_in_class_dict_form_is_pickled_as_python_pickles_a_proxy() {
         Value::Int(0),
         Value::None,
     ]);
-    let proxy = Value::Class(crate::value::ClassDict {
+    let proxy = Value::Class(Box::new(crate::value::ClassDict {
         class_name: "Pyro4.core.Proxy".into(),
         fields: Dict(vec![(Value::Str("state".into()), state)]),
-    });
+    }));
     let bytes = dumps(&proxy).unwrap();
     // Python gets a URI object (STACK_GLOBAL 'Pyro4.core' 'URI') and sets ('\x8f' EMPTY_SET).
     let uri_global = hex("8c0a5079726f342e636f72658c0355524993");

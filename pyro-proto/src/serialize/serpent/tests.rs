@@ -2,6 +2,7 @@
 //! on CPython 3.11 writes / what `ast.literal_eval` returns (checked against
 //! the venv; the integration tests repeat this against the live Python).
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -127,7 +128,7 @@ fn writes_containers() {
         ])),
         "{'b':1,1:'x'}"
     );
-    let class = Value::Class(ClassDict {
+    let class = Value::Class(Box::new(ClassDict {
         class_name: "Pyro4.core.URI".into(),
         fields: Dict(vec![(
             s("state"),
@@ -139,7 +140,7 @@ fn writes_containers() {
                 Value::Int(1234),
             ]),
         )]),
-    });
+    }));
     assert_eq!(
         body(&class),
         "{'__class__':'Pyro4.core.URI','state':('PYRO','obj',None,'localhost',1234)}"
@@ -666,10 +667,10 @@ mod props {
                 )
                     .prop_map(|(name, v)| {
                         let names = ["state", "args", "attributes"];
-                        Value::Class(ClassDict {
+                        Value::Class(Box::new(ClassDict {
                             class_name: name,
                             fields: Dict(names.iter().map(|n| s(n)).zip(v).collect()),
-                        })
+                        }))
                     }),
             ]
         })

@@ -17,6 +17,7 @@ use super::{float_repr, write_bytes_repr, write_str_repr};
 use crate::serialize::{SerializerId, MAX_DEPTH};
 use crate::uri::Uri;
 use crate::value::{ClassDict, Value};
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -196,7 +197,7 @@ impl Repr {
             }
         };
         let text = match class.class_name.as_str() {
-            "Pyro4.core.URI" => Uri::from_value(&Value::Class(class.clone()))
+            "Pyro4.core.URI" => Uri::from_value(&Value::Class(Box::new(class.clone())))
                 .ok()
                 .map(|u| format!("<Pyro4.core.URI at 0x?, {u}>")),
             "Pyro4.core.Proxy" => match class.fields.get_str("state") {
@@ -264,12 +265,18 @@ mod tests {
         let mut c = ClassDict::new("builtins.ValueError");
         c.fields.insert("__exception__", true);
         c.fields.insert("args", Value::tuple(["bad"]));
-        assert_eq!(py_repr(&Value::Class(c.clone())), "ValueError('bad')");
+        assert_eq!(
+            py_repr(&Value::Class(Box::new(c.clone()))),
+            "ValueError('bad')"
+        );
         c.fields
             .insert("args", Value::tuple([Value::from("a"), Value::Int(1)]));
-        assert_eq!(py_repr(&Value::Class(c.clone())), "ValueError('a', 1)");
+        assert_eq!(
+            py_repr(&Value::Class(Box::new(c.clone()))),
+            "ValueError('a', 1)"
+        );
         c.fields.insert("args", Value::Tuple(vec![]));
-        assert_eq!(py_repr(&Value::Class(c)), "ValueError()");
+        assert_eq!(py_repr(&Value::Class(Box::new(c))), "ValueError()");
     }
 
     #[test]
