@@ -22,6 +22,23 @@ fn s(x: &str) -> Value {
 
 // ---------------------------------------------------------------- Dict API
 
+/// Every parse stack, container and move carries whole `Value`s, so their
+/// size is a codec speed figure: 32 bytes (a `PyStr`/`Vec` plus the tag).
+/// A new variant with a large payload belongs in a `Box`, as `Class` is.
+#[test]
+fn values_stay_32_bytes_and_short_strings_stay_inline() {
+    assert_eq!(core::mem::size_of::<Value>(), 32);
+    let Value::Str(s) = Value::from("a 24-byte object id here") else {
+        panic!("a &str becomes Value::Str");
+    };
+    assert_eq!(s.len(), 24);
+    assert!(!s.is_heap_allocated(), "up to 24 bytes are stored inline");
+    let Value::Str(long) = Value::from("twenty-five bytes of text") else {
+        panic!("a &str becomes Value::Str");
+    };
+    assert!(long.is_heap_allocated());
+}
+
 #[test]
 fn dict_insert_replaces_in_place_like_python() {
     let mut d = Dict::new();
