@@ -1627,17 +1627,9 @@ fn instance(kind: Kind, args: Option<Value>, states: Vec<Value>) -> R<Value> {
             let Some(n) = n else {
                 return Err(bad_instance("uuid.UUID without a 128-bit int".to_string()));
             };
-            let h = format!("{n:032x}");
+            // Python's str(uuid): the 128-bit int as 8-4-4-4-12 hex digits.
             return Ok(Value::Str(
-                format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                )
-                .into(),
+                crate::entropy::uuid_string(&n.to_be_bytes()).into(),
             ));
         }
     };
