@@ -5,6 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pyro_proto::serialize::pickle::{dumps, dumps_call, loads, loads_call};
+use pyro_proto::serialize::SerializeError;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(value) = loads(data) {
@@ -15,7 +16,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(call) = loads_call(data) {
-        let bytes = dumps_call(&call).expect("a decoded call re-encodes");
+        let bytes = match dumps_call(&call) {
+            Ok(bytes) => bytes,
+            // Python restores a proxy's URI from its state without parsing
+            // it, so we read any; our writer re-parses the URI text and
+            // refuses one that Pyro4's own parser would refuse too.
+            Err(SerializeError::Unsupported { .. }) => return,
+            Err(e) => panic!("a decoded call re-encodes: {e:?}"),
+        };
         let again = loads_call(&bytes).expect("our own call pickle must load");
         assert_eq!(again.object, call.object);
         assert_eq!(again.method, call.method);
