@@ -150,9 +150,13 @@ impl SerializerId {
         let mut call = match self {
             // Pickle builds its class values itself (recreate leaves them as they are).
             SerializerId::Pickle => return pickle::loads_call(data),
-            // The marshal reader notes whether the class step has anything
-            // to do (a `__class__` key, deep nesting); usually it has not.
+            // The marshal and json readers note whether the class step has
+            // anything to do (a `__class__` key, deep nesting); usually it has not.
             SerializerId::Marshal => match marshal::loads_call_noting_classes(data)? {
+                (call, false) => return Ok(call),
+                (call, true) => call,
+            },
+            SerializerId::Json => match json::loads_call_noting_classes(data)? {
                 (call, false) => return Ok(call),
                 (call, true) => call,
             },
@@ -252,3 +256,6 @@ pub enum SerializeError {
     #[error("value conversion failed: {0}")]
     Conversion(String),
 }
+
+#[cfg(test)]
+mod tests;

@@ -49,10 +49,13 @@ pub(super) fn parse(data: &[u8]) -> Result<Value, SerializeError> {
 /// Parse a document that should be a call object, picking out its
 /// `object`, `method`, `params` and `kwargs` entries (last one wins, as in a
 /// Python dict) without building the top-level dict, and shape them into a
-/// [`Call`] as [`loads_call`](super::loads_call) documents.
-pub(super) fn parse_call(data: &[u8]) -> Result<Call, SerializeError> {
+/// [`Call`] as [`loads_call`](super::loads_call) documents; also says
+/// whether the class step could change or refuse it (see
+/// [`loads_call_noting_classes`](super::loads_call_noting_classes)).
+pub(super) fn parse_call(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     let mut p = Parser::new(data)?;
-    p.call().map_err(|e| *e)
+    let call = p.call().map_err(|e| *e)?;
+    Ok((call, p.class_step))
 }
 
 /// Bytes that end a plain run inside a string: the closing quote, a
@@ -131,6 +134,9 @@ struct Parser<'a> {
     /// container closes. One buffer for the whole document instead of a
     /// growing `Vec` per container.
     scratch: Vec<Value>,
+    /// Whether the class step could change or refuse the result: some
+    /// object has a `__class__` key, or containers nest close to [`MAX_DEPTH`].
+    class_step: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -148,6 +154,7 @@ impl<'a> Parser<'a> {
             // Every value takes at least two bytes with its separator, so
             // this never reserves for values the input cannot hold.
             scratch: Vec::with_capacity((data.len() / 2).min(SCRATCH_START) + 1),
+            class_step: false,
         };
         // A bottom entry that is never popped: containers then always split
         // off above index 0, where `Vec::split_off` copies into an exactly
@@ -607,17 +614,20 @@ impl<'a> Parser<'a> {
     }
 
     #[inline]
-    fn enter(depth: usize) -> PResult<()> {
-        if depth > MAX_DEPTH {
-            Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }))
-        } else {
-            Ok(())
+    fn enter(&mut self, depth: usize) -> PResult<()> {
+        if depth + 2 >= MAX_DEPTH {
+            // Near the limit the class step's own depth check may apply.
+            self.class_step = true;
+            if depth > MAX_DEPTH {
+                return Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }));
+            }
         }
+        Ok(())
     }
 
     #[inline(never)]
     fn array(&mut self, depth: usize) -> PResult<()> {
-        Self::enter(depth)?;
+        self.enter(depth)?;
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b']') {
@@ -638,7 +648,7 @@ impl<'a> Parser<'a> {
 
     #[inline(never)]
     fn object(&mut self, depth: usize) -> PResult<()> {
-        Self::enter(depth)?;
+        self.enter(depth)?;
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -657,6 +667,9 @@ impl<'a> Parser<'a> {
                 ));
             }
             let key = self.string()?.into_pystr();
+            if key == "__class__" {
+                self.class_step = true;
+            }
             self.scratch.push(Value::Str(key));
             self.colon()?;
             self.item(depth)?;

@@ -78,6 +78,16 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// [`Call::vargs`] as a [`Value::List`]), `kwargs` an object or `null`.
 /// Anything else is [`SerializeError::BadCall`].
 pub fn loads_call(data: &[u8]) -> Result<Call, SerializeError> {
+    decode::parse_call(data).map(|(call, _)| call)
+}
+
+/// [`loads_call`], plus whether the class step
+/// ([`recreate`](crate::value::recreate)) could change or refuse the call:
+/// false when no object in it has a `__class__` key and nothing nests near
+/// [`MAX_DEPTH`](crate::serialize::MAX_DEPTH), which the parser notes as it
+/// goes, so the caller can skip a second pass over the arguments.
+#[inline]
+pub(crate) fn loads_call_noting_classes(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     decode::parse_call(data)
 }
 
