@@ -81,6 +81,8 @@ pub enum Command {
     /// IPv6 address, as in Python.
     #[command(after_help = EXIT_CODES)]
     Ns(NsArgs),
+    // This text is also clap's `--help`, so its brackets stay unescaped.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// Name server control: the twin of `pyro4-nsc` / `python -m Pyro4.nsc`.
     ///
     /// Commands: list [prefix], listmatching REGEX, listmeta_all TAG...
