@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use crate::value::{classes, ClassRegistry, Dict, PyStr, Value};
 
 pub mod json;
+mod keys;
 pub mod marshal;
 pub mod pickle;
 pub mod serpent;

@@ -41,8 +41,8 @@ use alloc::vec::Vec;
 
 use num_bigint::{BigInt, BigUint, Sign};
 
-use super::keys;
 use super::CODEC;
+use crate::serialize::keys;
 use crate::serialize::{Call, SerializeError, MAX_DEPTH};
 use crate::value::{Dict, PyStr, Value};
 
@@ -748,14 +748,7 @@ impl<'a> Reader<'a> {
             }
             pairs.push((key, value));
         }
-        // Python's writer never repeats a key: check the usual few str keys
-        // here, anything else in `keys`.
-        let pairs = if keys::distinct_strs(&pairs) {
-            pairs
-        } else {
-            keys::dedup_dict(pairs)
-        };
-        Ok(Value::Dict(Dict(pairs)))
+        Ok(Value::Dict(Dict(keys::dedup_dict(pairs))))
     }
 
     /// `l`: int32 signed digit count, then |count| base-2^15 digits, least

@@ -30,7 +30,6 @@ use crate::value::Value;
 
 mod decode;
 mod encode;
-mod keys;
 #[cfg(test)]
 mod tests;
 

@@ -527,7 +527,7 @@ fn keys_strategy() -> impl Strategy<Value = Vec<Value>> {
     .prop_map(|ks| {
         let mut out: Vec<Value> = Vec::new();
         for k in ks {
-            if !out.iter().any(|o| super::keys::py_eq(o, &k)) {
+            if !out.iter().any(|o| crate::serialize::keys::py_eq(o, &k)) {
                 out.push(k);
             }
         }

@@ -24,6 +24,7 @@ use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
 use super::read::hashable;
+use crate::serialize::keys::{dedup_dict, dedup_set, distinct_strs};
 use crate::serialize::MAX_DEPTH;
 use crate::value::{Dict, Value};
 
@@ -246,8 +247,13 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
         if kind != Kind::Dict {
             // One exact allocation and one block copy.
             let items = self.stack.split_off(start);
-            if let Some(Value::List(l) | Value::Set(l)) = self.stack.last_mut() {
-                put(l, items);
+            match self.stack.last_mut() {
+                Some(Value::List(l)) => put(l, items),
+                Some(Value::Set(l)) => {
+                    put(l, items);
+                    *l = dedup_set(core::mem::take(l));
+                }
+                _ => {}
             }
         } else {
             let mut pairs = Vec::with_capacity(n / 2);
@@ -258,6 +264,9 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
             drop(items);
             if let Some(Value::Dict(d)) = self.stack.last_mut() {
                 put(&mut d.0, pairs);
+                if !distinct_strs(&d.0) {
+                    d.0 = dedup_dict(core::mem::take(&mut d.0));
+                }
             }
         }
         Some(())
@@ -396,7 +405,7 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                     if !self.stack[m..].iter().all(hashable) {
                         return None;
                     }
-                    self.container(m, Value::FrozenSet)?;
+                    self.container(m, |items| Value::FrozenSet(dedup_set(items)))?;
                 }
                 b'a' => self.extend(self.stack.len().checked_sub(1)?, Kind::List)?,
                 b'e' => {

@@ -1488,9 +1488,10 @@ fn borrowed_leaf(budget: &mut usize, o: &Obj) -> R<Value> {
     }
 }
 
+/// Set elements as Python's set keeps them: the first of equal ones.
 fn keys(v: Vec<Value>) -> R<Vec<Value>> {
     v.iter().try_for_each(check_key)?;
-    Ok(v)
+    Ok(crate::serialize::keys::dedup_set(v))
 }
 
 #[inline(never)]
@@ -1525,7 +1526,7 @@ fn pairs(flat: Vec<Value>) -> R<Dict> {
         check_key(&k)?;
         out.push((k, v));
     }
-    Ok(Dict(out))
+    Ok(Dict(crate::serialize::keys::dedup_dict(out)))
 }
 
 fn field(name: &str, v: Value) -> (Value, Value) {

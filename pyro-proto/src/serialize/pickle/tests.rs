@@ -390,6 +390,18 @@ fn call_with_none_kwargs_and_list_vargs() {
     ));
 }
 
+/// The items whose keys differ (as a Python set or dict would hold them; the
+/// generated keys are ints, short strs and None, so `==` is Python's).
+fn distinct<T>(items: Vec<T>, key: impl Fn(&T) -> &Value) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for it in items {
+        if !out.iter().any(|o| key(o) == key(&it)) {
+            out.push(it);
+        }
+    }
+    out
+}
+
 fn arb_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::None),
@@ -417,10 +429,12 @@ fn arb_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Tuple),
-            proptest::collection::vec(key.clone(), 0..5).prop_map(Value::Set),
-            proptest::collection::vec(key.clone(), 0..5).prop_map(Value::FrozenSet),
+            proptest::collection::vec(key.clone(), 0..5)
+                .prop_map(|ks| Value::Set(distinct(ks, |k| k))),
+            proptest::collection::vec(key.clone(), 0..5)
+                .prop_map(|ks| Value::FrozenSet(distinct(ks, |k| k))),
             proptest::collection::vec((key, inner.clone()), 0..6)
-                .prop_map(|p| Value::Dict(Dict(p))),
+                .prop_map(|p| Value::Dict(Dict(distinct(p, |(k, _)| k)))),
             (
                 proptest::collection::vec(inner.clone(), 0..3),
                 "[a-z_]{1,6}",
@@ -840,5 +854,43 @@ fn large_leaves_are_written_without_doubling_the_output() {
             out.capacity()
         );
         assert_eq!(loads(&out).unwrap(), v);
+    }
+}
+
+/// A hand-made pickle may repeat a dict key or a set element; Python keeps
+/// one entry (`{1: 2}`, `{1}`, the first key's position and the last value),
+/// on our fast path as in the general machine (a memo fetch sends the input
+/// there). Python's `==` decides: `1`, `1.0` and `True` are the same key.
+#[test]
+fn repeated_keys_and_elements_collapse_as_in_python() {
+    let d = |pairs: Vec<(Value, Value)>| dict(pairs);
+    let cases: [(&[u8], Value); 6] = [
+        // EMPTY_DICT MARK K1 K1 K1 K2 SETITEMS STOP
+        (
+            b"}(K\x01K\x01K\x01K\x02u.",
+            d(vec![(Value::Int(1), Value::Int(2))]),
+        ),
+        // EMPTY_DICT K1 K1 SETITEM K1 K2 SETITEM STOP
+        (
+            b"}K\x01K\x01sK\x01K\x02s.",
+            d(vec![(Value::Int(1), Value::Int(2))]),
+        ),
+        // 1 and 1.0 collapse; the general machine (MEMOIZE + BINGET of the 2)
+        (
+            b"}(K\x01K\x02\x94G?\xf0\x00\x00\x00\x00\x00\x00h\x00u.",
+            d(vec![(Value::Int(1), Value::Int(2))]),
+        ),
+        // EMPTY_SET MARK K1 K1 NEWTRUE ADDITEMS STOP
+        (b"\x8f(K\x01K\x01\x88\x90.", Value::Set(vec![Value::Int(1)])),
+        // MARK K1 K1 FROZENSET STOP
+        (b"(K\x01K\x01\x91.", Value::FrozenSet(vec![Value::Int(1)])),
+        // the same set through the general machine (MEMOIZE + BINGET)
+        (
+            b"\x8f(K\x01\x94h\x00\x88\x90.",
+            Value::Set(vec![Value::Int(1)]),
+        ),
+    ];
+    for (data, want) in cases {
+        assert_eq!(loads(data).unwrap(), want, "{data:?}");
     }
 }

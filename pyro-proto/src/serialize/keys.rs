@@ -19,7 +19,7 @@ const PAIRWISE_MAX: usize = 16;
 
 /// A value's Python type name when it is unhashable (so cannot be a dict key
 /// or set element), `None` when hashable.
-pub(super) fn unhashable(v: &Value) -> Option<&'static str> {
+pub(crate) fn unhashable(v: &Value) -> Option<&'static str> {
     match v {
         Value::List(_) => Some("list"),
         Value::Dict(_) | Value::Class(_) => Some("dict"),
@@ -82,7 +82,7 @@ fn num_eq(a: Num<'_>, b: Num<'_>) -> bool {
 }
 
 /// Python `a == b` for hashable values.
-pub(super) fn py_eq(a: &Value, b: &Value) -> bool {
+pub(crate) fn py_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
@@ -122,7 +122,7 @@ fn hash_big(b: &BigInt) -> u64 {
 }
 
 /// A hash consistent with [`py_eq`]: equal values hash equal.
-pub(super) fn py_hash(v: &Value) -> u64 {
+pub(crate) fn py_hash(v: &Value) -> u64 {
     match v {
         Value::None => 1,
         Value::Str(s) => hash_bytes(4, s.as_bytes()),
@@ -214,7 +214,7 @@ fn fingerprint(b: &[u8]) -> u64 {
 /// `str` and pairwise different (so [`dedup_dict`] would change nothing): the
 /// shape of nearly every dict a Pyro call carries, checked without hashing.
 #[inline]
-pub(super) fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
+pub(crate) fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
     if pairs.len() < 2 {
         return true;
     }
@@ -234,7 +234,18 @@ pub(super) fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
 
 /// Python `dict` assignment semantics over a list of pairs read in order: a
 /// repeated key keeps the first key and position and takes the last value.
-pub(super) fn dedup_dict(pairs: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
+/// Python's writers never repeat a key, so the usual few distinct str keys
+/// are recognised first, without hashing.
+#[inline]
+pub(crate) fn dedup_dict(pairs: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
+    if distinct_strs(&pairs) {
+        pairs
+    } else {
+        dedup_dict_hashed(pairs)
+    }
+}
+
+fn dedup_dict_hashed(pairs: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
     let Some(firsts) = duplicates(pairs.len(), |i| &pairs[i].0) else {
         return pairs;
     };
@@ -253,7 +264,7 @@ pub(super) fn dedup_dict(pairs: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
 }
 
 /// Python `set.add` semantics: the first of equal elements stays.
-pub(super) fn dedup_set(items: Vec<Value>) -> Vec<Value> {
+pub(crate) fn dedup_set(items: Vec<Value>) -> Vec<Value> {
     let Some(firsts) = duplicates(items.len(), |i| &items[i]) else {
         return items;
     };
