@@ -274,3 +274,57 @@ pub(crate) fn dedup_set(items: Vec<Value>) -> Vec<Value> {
         .filter_map(|(v, f)| f.is_none().then_some(v))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_compare_across_types() {
+        assert!(py_eq(&Value::Int(1), &Value::Bool(true)));
+        assert!(py_eq(&Value::Int(1), &Value::Float(1.0)));
+        assert!(py_eq(&Value::Float(0.0), &Value::Float(-0.0)));
+        assert!(py_eq(&Value::Int(2), &Value::Complex { re: 2.0, im: 0.0 }));
+        assert!(!py_eq(&Value::Int(2), &Value::Complex { re: 2.0, im: 1.0 }));
+        let big: BigInt = BigInt::from(1u64 << 63) * 2u32;
+        assert!(py_eq(
+            &Value::BigInt(big.clone()),
+            &Value::Float(1.8446744073709552e19)
+        ));
+        assert!(!py_eq(&Value::Str("1".into()), &Value::Int(1)));
+        assert!(!py_eq(
+            &Value::Str("a".into()),
+            &Value::Bytes(b"a".to_vec())
+        ));
+        // Equal values hash equal (the large-container path relies on it).
+        assert_eq!(py_hash(&Value::Int(1)), py_hash(&Value::Float(1.0)));
+        assert_eq!(py_hash(&Value::Int(1)), py_hash(&Value::Bool(true)));
+        assert_eq!(
+            py_hash(&Value::BigInt(big)),
+            py_hash(&Value::Float(1.8446744073709552e19))
+        );
+    }
+
+    #[test]
+    fn large_and_small_dedup_agree() {
+        let mut entries = alloc::vec::Vec::new();
+        for i in 0..40 {
+            entries.push((Value::Int(i % 13), Value::Int(i)));
+            entries.push((Value::Float((i % 7) as f64), Value::Int(-i)));
+        }
+        let out = dedup_dict(entries.clone());
+        assert_eq!(out.len(), 13);
+        // Key 0 first came as Int(0); the last write to it was Int(0) at i = 39.
+        assert_eq!(out[0], (Value::Int(0), Value::Int(39)));
+        let mut naive: Vec<(Value, Value)> = Vec::new();
+        for (k, v) in entries {
+            match naive.iter().position(|(k2, _)| py_eq(k2, &k)) {
+                Some(j) => naive[j].1 = v,
+                None => naive.push((k, v)),
+            }
+        }
+        assert_eq!(out, naive);
+        let set = dedup_set((0i64..30).map(|i| Value::Int(i % 5)).collect());
+        assert_eq!(set, (0i64..5).map(Value::Int).collect::<Vec<_>>());
+    }
+}

@@ -28,7 +28,6 @@ use alloc::vec::Vec;
 use crate::serialize::{Call, SerializeError};
 use crate::value::{Dict, Value};
 
-mod pyeq;
 mod reader;
 mod writer;
 

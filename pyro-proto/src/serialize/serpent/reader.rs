@@ -10,9 +10,9 @@ use alloc::vec::Vec;
 use num_bigint::BigInt;
 use num_traits::{Signed as _, ToPrimitive};
 
-use super::pyeq::{dedup_dict, dedup_set, is_hashable};
 use super::writer::MAX_INT_DIGITS;
 use super::CODEC;
+use crate::serialize::keys::{dedup_dict, dedup_set, unhashable};
 use crate::serialize::{SerializeError, MAX_DEPTH};
 use crate::value::{Dict, Value};
 
@@ -466,7 +466,7 @@ impl<'a> Reader<'a> {
     }
 
     fn check_hashable(&self, v: &Value, at: usize) -> Result<(), SerializeError> {
-        if is_hashable(v) {
+        if unhashable(v).is_none() {
             Ok(())
         } else {
             Err(malformed(

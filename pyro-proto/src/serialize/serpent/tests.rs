@@ -646,7 +646,7 @@ mod props {
 
     /// Keys distinct under Python equality (else a dict would collapse them).
     fn distinct(keys: Vec<Value>) -> Vec<Value> {
-        pyeq::dedup_set(keys)
+        crate::serialize::keys::dedup_set(keys)
     }
 
     pub(super) fn value() -> impl Strategy<Value = Value> {
