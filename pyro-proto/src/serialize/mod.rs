@@ -148,21 +148,18 @@ impl SerializerId {
         data: &[u8],
         registry: Option<&ClassRegistry>,
     ) -> Result<Call, SerializeError> {
-        let mut call = match self {
+        // The marshal and json readers note whether the class step has
+        // anything to do (a `__class__` key, deep nesting); usually it has not.
+        let (mut call, class_step) = match self {
             // Pickle builds its class values itself (recreate leaves them as they are).
             SerializerId::Pickle => return pickle::loads_call(data),
-            // The marshal and json readers note whether the class step has
-            // anything to do (a `__class__` key, deep nesting); usually it has not.
-            SerializerId::Marshal => match marshal::loads_call_noting_classes(data)? {
-                (call, false) => return Ok(call),
-                (call, true) => call,
-            },
-            SerializerId::Json => match json::loads_call_noting_classes(data)? {
-                (call, false) => return Ok(call),
-                (call, true) => call,
-            },
-            _ => self.loads_call_raw(data)?,
+            SerializerId::Marshal => marshal::loads_call_noting_classes(data)?,
+            SerializerId::Json => json::loads_call_noting_classes(data)?,
+            SerializerId::Serpent => (serpent::loads_call(data)?, true),
         };
+        if !class_step {
+            return Ok(call);
+        }
         call.vargs = classes::recreate(call.vargs, self, registry)?;
         if let Some(kwargs) = call.kwargs.take() {
             match classes::recreate(Value::Dict(kwargs), self, registry)? {
@@ -189,6 +186,16 @@ impl SerializerId {
             SerializerId::Pickle => pickle::loads_call(data),
         }
     }
+}
+
+/// Whether a container read at `depth` (containers around it) is close
+/// enough to [`MAX_DEPTH`] that [`classes::recreate`]'s own depth check could
+/// refuse the result: readers that let `loads_call` skip the class step
+/// report it then (with a margin, so the codecs' depth conventions need not
+/// match recreate's exactly).
+#[inline]
+pub(crate) fn near_depth_limit(depth: usize) -> bool {
+    depth + 2 >= MAX_DEPTH
 }
 
 /// A remote call as it travels in an INVOKE payload: `(object, method, vargs, kwargs)`.

@@ -17,19 +17,14 @@
 //!   limit is its recursion limit, about 1000).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use num_bigint::BigInt;
 
 use super::{bad, missing, string_field, CODEC, POW10, PY_INT_MAX_STR_DIGITS};
-use crate::serialize::{Call, SerializeError, MAX_DEPTH};
+use crate::serialize::{keys, Call, SerializeError, MAX_DEPTH};
 use crate::value::{Dict, PyStr, Value};
-
-/// Above this many entries an object also keeps a key index, so that
-/// duplicate-key checks stay O(log n) on hostile input.
-const INDEX_THRESHOLD: usize = 16;
 
 /// Upper bound on the parse stack's first allocation, in values (plus its
 /// bottom entry): enough for a typical call (its arguments plus one nested
@@ -615,8 +610,7 @@ impl<'a> Parser<'a> {
 
     #[inline]
     fn enter(&mut self, depth: usize) -> PResult<()> {
-        if depth + 2 >= MAX_DEPTH {
-            // Near the limit the class step's own depth check may apply.
+        if crate::serialize::near_depth_limit(depth) {
             self.class_step = true;
             if depth > MAX_DEPTH {
                 return Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }));
@@ -658,7 +652,6 @@ impl<'a> Parser<'a> {
         }
         // Keys and values alternate on the parse stack from `start` on.
         let start = self.scratch.len();
-        let mut index: Option<BTreeMap<PyStr, usize>> = None;
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.error(
@@ -673,7 +666,6 @@ impl<'a> Parser<'a> {
             self.scratch.push(Value::Str(key));
             self.colon()?;
             self.item(depth)?;
-            self.dedupe(start, &mut index);
             if self.next_entry(b'}')? {
                 break;
             }
@@ -684,42 +676,10 @@ impl<'a> Parser<'a> {
             entries.push((key, value));
         }
         drop(stack);
-        self.scratch.push(Value::Dict(Dict(entries)));
+        // Python dict assignment: a repeated key keeps its first position
+        // and takes the last value.
+        self.scratch
+            .push(Value::Dict(Dict(keys::dedup_dict(entries))));
         Ok(())
-    }
-
-    /// Python dict assignment for the key and value just pushed on top of
-    /// the object whose entries start at `start` on the parse stack: a
-    /// repeated key replaces the earlier value but keeps its position.
-    fn dedupe(&mut self, start: usize, index: &mut Option<BTreeMap<PyStr, usize>>) {
-        let key_at = self.scratch.len() - 2;
-        let Some((Value::Str(key), earlier)) = self.scratch[start..=key_at].split_last() else {
-            return;
-        };
-        let found = match index {
-            Some(map) => map.get(key.as_str()).copied(),
-            None => earlier
-                .iter()
-                .step_by(2)
-                .position(|k| matches!(k, Value::Str(s) if s == key))
-                .map(|i| start + 2 * i),
-        };
-        if let Some(at) = found {
-            let value = self.pop();
-            self.scratch.pop();
-            self.scratch[at + 1] = value;
-            return;
-        }
-        if let Some(map) = index {
-            map.insert(key.clone(), key_at);
-        } else if earlier.len() / 2 + 1 >= INDEX_THRESHOLD {
-            let mut map = BTreeMap::new();
-            for (i, k) in self.scratch[start..=key_at].iter().enumerate().step_by(2) {
-                if let Value::Str(s) = k {
-                    map.insert(s.clone(), start + i);
-                }
-            }
-            *index = Some(map);
-        }
     }
 }

@@ -488,7 +488,7 @@ fn large_object_with_duplicates_keeps_first_position() {
 }
 
 /// Containers share one parse stack: nested arrays and objects (one of them
-/// large enough for a key index, sitting above other open containers) must
+/// with repeated keys, sitting above other open containers) must
 /// each get exactly their own entries.
 #[test]
 fn nested_containers_keep_their_own_entries() {

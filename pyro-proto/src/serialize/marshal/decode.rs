@@ -509,8 +509,7 @@ impl<'a> Reader<'a> {
     }
 
     fn enter(&mut self, depth: usize) -> R<()> {
-        if depth + 2 >= MAX_DEPTH {
-            // Near the limit the class step's own depth check may apply.
+        if crate::serialize::near_depth_limit(depth) {
             self.class_step = true;
             if depth >= MAX_DEPTH {
                 return Err(Box::new(SerializeError::TooDeep { limit: MAX_DEPTH }));
