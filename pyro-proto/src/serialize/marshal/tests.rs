@@ -524,15 +524,7 @@ fn keys_strategy() -> impl Strategy<Value = Vec<Value>> {
         ],
         0..8,
     )
-    .prop_map(|ks| {
-        let mut out: Vec<Value> = Vec::new();
-        for k in ks {
-            if !out.iter().any(|o| crate::serialize::keys::py_eq(o, &k)) {
-                out.push(k);
-            }
-        }
-        out
-    })
+    .prop_map(crate::serialize::keys::dedup_set)
 }
 
 fn value() -> impl Strategy<Value = Value> {

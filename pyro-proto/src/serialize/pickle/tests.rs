@@ -1,4 +1,5 @@
 use super::*;
+use crate::serialize::keys::{dedup_dict, dedup_set};
 use crate::serialize::MAX_DEPTH;
 use crate::value::ClassDict;
 use alloc::boxed::Box;
@@ -390,18 +391,6 @@ fn call_with_none_kwargs_and_list_vargs() {
     ));
 }
 
-/// The items whose keys differ (as a Python set or dict would hold them; the
-/// generated keys are ints, short strs and None, so `==` is Python's).
-fn distinct<T>(items: Vec<T>, key: impl Fn(&T) -> &Value) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(items.len());
-    for it in items {
-        if !out.iter().any(|o| key(o) == key(&it)) {
-            out.push(it);
-        }
-    }
-    out
-}
-
 fn arb_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::None),
@@ -429,12 +418,12 @@ fn arb_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Tuple),
+            // Distinct keys, as a Python set or dict holds them.
+            proptest::collection::vec(key.clone(), 0..5).prop_map(|ks| Value::Set(dedup_set(ks))),
             proptest::collection::vec(key.clone(), 0..5)
-                .prop_map(|ks| Value::Set(distinct(ks, |k| k))),
-            proptest::collection::vec(key.clone(), 0..5)
-                .prop_map(|ks| Value::FrozenSet(distinct(ks, |k| k))),
+                .prop_map(|ks| Value::FrozenSet(dedup_set(ks))),
             proptest::collection::vec((key, inner.clone()), 0..6)
-                .prop_map(|p| Value::Dict(Dict(distinct(p, |(k, _)| k)))),
+                .prop_map(|p| Value::Dict(Dict(dedup_dict(p)))),
             (
                 proptest::collection::vec(inner.clone(), 0..3),
                 "[a-z_]{1,6}",
