@@ -214,7 +214,7 @@ fn fingerprint(b: &[u8]) -> u64 {
 /// `str` and pairwise different (so [`dedup_dict`] would change nothing): the
 /// shape of nearly every dict a Pyro call carries, checked without hashing.
 #[inline]
-pub(crate) fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
+fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
     if pairs.len() < 2 {
         return true;
     }

@@ -24,7 +24,7 @@ use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
 use super::read::hashable;
-use crate::serialize::keys::{dedup_dict, dedup_set, distinct_strs};
+use crate::serialize::keys::{dedup_dict, dedup_set};
 use crate::serialize::MAX_DEPTH;
 use crate::value::{Dict, Value};
 
@@ -56,6 +56,10 @@ struct Fast<'a, const TRACK: bool> {
     nmarks: usize,
     /// Hand out a top-level 4-tuple as [`Top::Call`].
     call: bool,
+    /// Items were added to a dict or set that already had some (Python's
+    /// pickler splits large ones into batches of 1,000): repeated keys are
+    /// then collapsed once, in the finished value, not again per batch.
+    collapse_later: bool,
 }
 
 const MAX_MARKS: usize = 16;
@@ -79,6 +83,7 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
             marks: [0; MAX_MARKS],
             nmarks: 0,
             call,
+            collapse_later: false,
         }
     }
 
@@ -249,9 +254,10 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
             let items = self.stack.split_off(start);
             match self.stack.last_mut() {
                 Some(Value::List(l)) => put(l, items),
+                Some(Value::Set(l)) if l.is_empty() => *l = dedup_set(items),
                 Some(Value::Set(l)) => {
-                    put(l, items);
-                    *l = dedup_set(core::mem::take(l));
+                    l.extend(items);
+                    self.collapse_later = true;
                 }
                 _ => {}
             }
@@ -262,11 +268,13 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                 pairs.push((k, v));
             }
             drop(items);
-            if let Some(Value::Dict(d)) = self.stack.last_mut() {
-                put(&mut d.0, pairs);
-                if !distinct_strs(&d.0) {
-                    d.0 = dedup_dict(core::mem::take(&mut d.0));
+            match self.stack.last_mut() {
+                Some(Value::Dict(d)) if d.0.is_empty() => d.0 = dedup_dict(pairs),
+                Some(Value::Dict(d)) => {
+                    d.0.extend(pairs);
+                    self.collapse_later = true;
                 }
+                _ => {}
             }
         }
         Some(())
@@ -315,7 +323,11 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                     if self.stack.len() <= self.fence() {
                         return None;
                     }
-                    return self.stack.pop().map(Top::Value);
+                    let mut top = self.stack.pop()?;
+                    if self.collapse_later {
+                        collapse_keys(&mut top);
+                    }
+                    return Some(Top::Value(top));
                 }
                 b'(' => self.mark()?,
                 b'N' => self.push(Value::None),
@@ -388,7 +400,10 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                     // Pyro's call tuple: handed out as its items.
                     if self.call && m == 0 && self.stack.len() == 4 && self.stop_follows() {
                         self.gather(0)?;
-                        let items = core::mem::take(&mut self.stack);
+                        let mut items = core::mem::take(&mut self.stack);
+                        if self.collapse_later {
+                            items.iter_mut().for_each(collapse_keys);
+                        }
                         return <[Value; 4]>::try_from(items).ok().map(Top::Call);
                     }
                     self.container(m, Value::Tuple)?;
@@ -441,6 +456,22 @@ enum Kind {
     List,
     Set,
     Dict,
+}
+
+/// Collapse repeated dict keys and set elements everywhere in `v`, as
+/// Python's dict and set would hold them (depth already checked).
+fn collapse_keys(v: &mut Value) {
+    match v {
+        Value::List(items) | Value::Tuple(items) => items.iter_mut().for_each(collapse_keys),
+        Value::Set(items) | Value::FrozenSet(items) => {
+            *items = dedup_set(core::mem::take(items));
+        }
+        Value::Dict(d) => {
+            d.0 = dedup_dict(core::mem::take(&mut d.0));
+            d.0.iter_mut().for_each(|(_, v)| collapse_keys(v));
+        }
+        _ => {}
+    }
 }
 
 /// Appends `items` to a container's `into`: the usual target was just made

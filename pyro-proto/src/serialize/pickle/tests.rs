@@ -853,7 +853,26 @@ fn large_leaves_are_written_without_doubling_the_output() {
 #[test]
 fn repeated_keys_and_elements_collapse_as_in_python() {
     let d = |pairs: Vec<(Value, Value)>| dict(pairs);
-    let cases: [(&[u8], Value); 6] = [
+    let cases: [(&[u8], Value); 9] = [
+        // Two SETITEMS batches (Python's pickler splits at 1,000 items), the
+        // key repeated across them: {1: 2, 2: 0}
+        (
+            b"}(K\x01K\x01u(K\x02K\x00K\x01K\x02u.",
+            d(vec![
+                (Value::Int(1), Value::Int(2)),
+                (Value::Int(2), Value::Int(0)),
+            ]),
+        ),
+        // ... and the same inside a list: [{1: 2}]
+        (
+            b"]}(K\x01K\x01u(K\x01K\x02ua.",
+            Value::List(vec![d(vec![(Value::Int(1), Value::Int(2))])]),
+        ),
+        // Two ADDITEMS batches, 1 and True across them: {1, 2}
+        (
+            b"\x8f(K\x01\x90(K\x02\x88\x90.",
+            Value::Set(vec![Value::Int(1), Value::Int(2)]),
+        ),
         // EMPTY_DICT MARK K1 K1 K1 K2 SETITEMS STOP
         (
             b"}(K\x01K\x01K\x01K\x02u.",
