@@ -18,9 +18,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(call) = loads_call(data) {
         let bytes = match dumps_call(&call) {
             Ok(bytes) => bytes,
-            // Python restores a proxy's URI from its state without parsing
-            // it, so we read any; our writer re-parses the URI text and
-            // refuses one that Pyro4's own parser would refuse too.
+            // Python restores a proxy's state without checking it. A URI
+            // object in it is kept and re-pickled as read; a proxy whose
+            // state holds URI *text* (the class-dict form) that Pyro4's
+            // parser refuses is refused by our writer.
             Err(SerializeError::Unsupported { .. }) => return,
             Err(e) => panic!("a decoded call re-encodes: {e:?}"),
         };

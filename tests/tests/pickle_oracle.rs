@@ -19,7 +19,7 @@ use std::process::Stdio;
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use pyro_proto::serialize::pickle::{dumps, loads};
+use pyro_proto::serialize::pickle::{dumps, dumps_call, loads, loads_call};
 use pyro_proto::value::ClassDict;
 use pyro_proto::{Dict, Value};
 use pyro_tests::python;
@@ -303,4 +303,56 @@ fn rust_values_survive_python_load_and_protocol_5_dump() {
         }
     }
     assert!(classes >= 50, "only {classes} values with classes");
+}
+
+/// A pickled proxy whose URI state holds a host Pyro4's parser would refuse
+/// as text (`./u:0.0.1`, found by fuzzing): Python unpickles it without
+/// parsing, and so do we. Re-pickled by us, Python loads it again, and the
+/// proxy Python pickles from that carries the same URI object. (Python's
+/// `Proxy.__setstate__` replaces the timeout and retry count with its own
+/// config, so the rest of the state is not compared.)
+#[test]
+fn a_proxy_with_an_unparsable_uri_travels_through_python_unchanged() {
+    let data = unhex("8005955c01000000000000288c07666163746f7279948c0474616b65948c0a5079726f342e636f7265948c0550726f78799493942981942868028c03555249949394298194288c045059524f948c096d6164652e6f626a32944e8c092e2f753a302e302e31944d04b87494628f94288c0b6f6e657761795f63616c6c94908f94288c086d756c7469704c79948c0b72616973655f76616c7565948c046563686f948c0c72616973655f637573746f6d948c06646976696465948c04626c6f62948c0c637573746f7d5f636c617373948c086974657261746f7294680e8c0a72616973655f7079726f948c066b7761726773948c0b74797065735f6261736963948c0e74797065735f657874656e646564948c076765745f757269948c0367656e948c0c77656972645f666c6f61747394908f94288c08726561646f6e6c79948c0576616c756594904700000000000000004e8c057d7d7d7d7d7d4b004e74946285947d9474942e");
+    let call = loads_call(&data).unwrap();
+    let ours = dumps_call(&call).expect("a call we read can be pickled again");
+    let echoed = oracle("echo", &format!("{}\n", hex(&ours)));
+    let line = echoed.lines().next().expect("one answer");
+    assert!(!line.starts_with("ERROR"), "Python refused our pickle: {line}");
+    let again = loads_call(&unhex(line)).unwrap();
+    assert_eq!((&again.object, &again.method), (&call.object, &call.method));
+    let uri = proxy_uri(&call.vargs);
+    assert_eq!(proxy_uri(&again.vargs), uri);
+    let Value::Class(uri) = uri else {
+        panic!("the URI should stay an object, got {uri:?}")
+    };
+    assert_eq!(
+        uri.fields.0,
+        vec![(
+            s("state"),
+            Value::Tuple(vec![
+                s("PYRO"),
+                s("made.obj2"),
+                Value::None,
+                s("./u:0.0.1"),
+                Value::Int(47108)
+            ])
+        )]
+    );
+}
+
+/// The URI in the state of the proxy that is a call's first argument.
+fn proxy_uri(vargs: &Value) -> Value {
+    match vargs {
+        Value::Tuple(items) => match &items[0] {
+            Value::Class(proxy) if proxy.class_name == "Pyro4.core.Proxy" => {
+                match proxy.fields.0.first() {
+                    Some((_, Value::Tuple(state))) => state[0].clone(),
+                    other => panic!("proxy without a state: {other:?}"),
+                }
+            }
+            other => panic!("not a proxy: {other:?}"),
+        },
+        other => panic!("vargs: {other:?}"),
+    }
 }

@@ -25,7 +25,9 @@
 //!   handshake, max_retries, serializer)` in the class-dict form the other
 //!   serializers carry (URI text, tuples of names, `b64:` hmac text), turned
 //!   from and back into what Python pickles (URI object, sets, key bytes), so
-//!   a proxy received in one format is re-sent in any other unchanged;
+//!   a proxy received in one format is re-sent in any other unchanged (a
+//!   URI whose text Pyro4 could not parse back stays a `Pyro4.core.URI`
+//!   value, so it is re-pickled as Python re-pickles it);
 //! * `Pyro4.futures._ExceptionWrapper`: `exception: <exception>`;
 //! * `Pyro4.core.Daemon`: `state: ()`.
 //!
@@ -114,7 +116,14 @@ fn dict_form_proxies(v: &mut Value) {
 fn proxy_dict_state(state: &mut [Value]) {
     if let Some(first) = state.first_mut() {
         if let Ok(uri) = crate::uri::Uri::from_value(first) {
-            *first = Value::Str(alloc::string::ToString::to_string(&uri).into());
+            // Python restores a URI from its pickled state without parsing
+            // it, so a peer can send one whose text Pyro4's own parser would
+            // refuse (e.g. a host with a colon). Such a URI stays an object:
+            // as text it could not be pickled again, and Python re-pickles it.
+            let text = alloc::string::ToString::to_string(&uri);
+            if crate::uri::Uri::parse(&text).is_ok_and(|again| again == uri) {
+                *first = Value::Str(text.into());
+            }
         }
     }
     for names in state.iter_mut().skip(1).take(3) {
