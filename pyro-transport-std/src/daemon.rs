@@ -225,50 +225,10 @@ pub struct DaemonHandle {
 }
 
 impl DaemonHandle {
-    /// Serve `servant` under `id` (or a generated `obj_<hex>` id); returns
-    /// its URI. An id already in use is refused.
-    pub fn register(
-        &self,
-        servant: impl Into<Registration>,
-        id: Option<&str>,
-    ) -> Result<Uri, Error> {
-        Ok(self.shared.core().register(servant, id, false)?)
-    }
-
-    /// Stop serving object `id`.
-    pub fn unregister(&self, id: &str) {
-        self.shared.core().unregister(id);
-    }
-
-    /// The URI of object `id` (with the NAT address when one is set).
-    pub fn uri_for(&self, id: &str) -> Result<Uri, Error> {
-        Ok(self.shared.core().uri_for(id)?)
-    }
-
-    /// A `Pyro4.core.Proxy` value for object `id`, to return to clients.
-    pub fn proxy_for(&self, id: &str) -> Option<Value> {
-        self.shared.core().proxy_for(id)
-    }
-
-    /// Where the daemon listens (the real port after binding port 0).
-    pub fn location(&self) -> Location {
-        self.shared.core().config().location.clone()
-    }
-
-    /// Number of open streams (iterators clients have not finished).
-    pub fn stream_count(&self) -> usize {
-        self.shared.core().stream_count()
-    }
-
-    /// Number of client connections being served.
-    pub fn connection_count(&self) -> usize {
-        self.shared.active.load(Ordering::SeqCst)
-    }
-
-    /// Work on the core directly (briefly: every connection waits meanwhile).
-    pub fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
-        f(&mut self.shared.core())
-    }
+    // register, unregister, uri_for, proxy_for, location, stream_count,
+    // connection_count, with_core (see
+    // [`pyro_transport_common::daemon_handle_registry`]).
+    pyro_transport_common::daemon_handle_registry!();
 
     /// Stop serving: no more connections are accepted and open ones are
     /// closed once their current request is answered. Returns at once (so a

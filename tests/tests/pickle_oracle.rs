@@ -318,7 +318,10 @@ fn a_proxy_with_an_unparsable_uri_travels_through_python_unchanged() {
     let ours = dumps_call(&call).expect("a call we read can be pickled again");
     let echoed = oracle("echo", &format!("{}\n", hex(&ours)));
     let line = echoed.lines().next().expect("one answer");
-    assert!(!line.starts_with("ERROR"), "Python refused our pickle: {line}");
+    assert!(
+        !line.starts_with("ERROR"),
+        "Python refused our pickle: {line}"
+    );
     let again = loads_call(&unhex(line)).unwrap();
     assert_eq!((&again.object, &again.method), (&call.object, &call.method));
     let uri = proxy_uri(&call.vargs);
