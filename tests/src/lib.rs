@@ -5,4 +5,5 @@
 pub mod python;
 pub mod replay;
 pub mod servants;
+pub mod suite;
 pub mod vectors;

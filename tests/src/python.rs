@@ -25,11 +25,14 @@ pub fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python")
 }
 
-fn venv_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("pyro4-venv")
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn venv_dir() -> PathBuf {
+    target_dir().join("pyro4-venv")
 }
 
 fn venv_python(venv: &Path) -> PathBuf {
@@ -127,6 +130,79 @@ pub fn python() -> PathBuf {
         Err(e) => panic!(
             "Python Pyro4 4.82 is required for interop tests and could not be set up \
              (needs python3 with venv and access to the package registry): {e}"
+        ),
+    }
+}
+
+/// The Pyro4 release whose own test suite [`pyro4_test_suite`] fetches.
+pub const PYRO4_SDIST: &str = "Pyro4==4.82";
+
+/// The suite's files the interop tests import; their presence marks a
+/// complete extraction.
+const SUITE_FILES: &[&str] = &[
+    "testsupport.py",
+    "test_server.py",
+    "test_naming.py",
+    "test_naming2.py",
+    "test_message.py",
+];
+
+fn suite_ready(dir: &Path, stamp: &Path) -> bool {
+    fs::read_to_string(stamp).ok().as_deref() == Some(PYRO4_SDIST)
+        && SUITE_FILES.iter().all(|f| dir.join(f).is_file())
+}
+
+fn ensure_suite() -> Result<PathBuf, String> {
+    let py = python();
+    let root = target_dir().join("pyro4-suite");
+    let dir = root.join("PyroTests");
+    let stamp = root.join(".suite-ready");
+    if suite_ready(&dir, &stamp) {
+        return Ok(dir);
+    }
+    fs::create_dir_all(&root).map_err(|e| format!("{root:?}: {e}"))?;
+    let _lock = DirLock::acquire(root.with_extension("lock"));
+    if suite_ready(&dir, &stamp) {
+        return Ok(dir);
+    }
+    let download = root.join("sdist");
+    let _ = fs::remove_dir_all(&download);
+    let _ = fs::remove_dir_all(&dir);
+    let pip = py.with_file_name("pip");
+    run(Command::new(&pip)
+        .args(["download", "--quiet", "--disable-pip-version-check"])
+        .arg(PYRO4_SDIST)
+        .args(["--no-binary", ":all:", "--no-deps", "-d"])
+        .arg(&download))?;
+    run(Command::new(&py)
+        .arg(scripts_dir().join("extract_suite.py"))
+        .arg(&download)
+        .arg(&dir))?;
+    let _ = fs::remove_dir_all(&download);
+    if !SUITE_FILES.iter().all(|f| dir.join(f).is_file()) {
+        return Err(format!(
+            "the {PYRO4_SDIST} sdist lacks one of tests/PyroTests/{SUITE_FILES:?}"
+        ));
+    }
+    fs::write(&stamp, PYRO4_SDIST).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// Folder holding Pyro4 4.82's own test modules (`tests/PyroTests/*.py` of
+/// its source distribution: `test_server.py`, `testsupport.py`, ...), which
+/// `tests/python/pyro4_suite.py` runs against the Rust side.
+///
+/// Fetched on first use with the venv's `pip download` from the package
+/// registry and unpacked under `target/pyro4-suite`: third-party code is
+/// never committed. Concurrent test processes serialise on a lock file, as
+/// the venv build does; a machine that cannot fetch it fails the test.
+pub fn pyro4_test_suite() -> PathBuf {
+    static SUITE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match SUITE.get_or_init(ensure_suite) {
+        Ok(p) => p.clone(),
+        Err(e) => panic!(
+            "Pyro4 4.82's test suite is required for the suite interop tests and could \
+             not be fetched (needs access to the package registry): {e}"
         ),
     }
 }
