@@ -1,7 +1,7 @@
 """Run Pyro4 4.82's OWN test suite (tests/PyroTests of its sdist) against the Rust side.
 
 usage:
-  pyro4_suite.py <suite dir> server <control uri> <linger control uri> <nolinger control uri>
+  pyro4_suite.py <suite dir> server <daemon>=<control uri> ...   (daemons: see SERVER_DAEMONS)
   pyro4_suite.py <suite dir> naming <control uri> <ns uri> <ns bcport> <ns0000 uri> <ns0000 bcport>
                                     <hmac ns uri> <hmac ns bcport>
 
@@ -99,8 +99,19 @@ SERVER_SKIP = {
     },
 }
 
-# Classes of test_server.py not run at all, with the reason.
+# test_server_timeout.py: ServerTestsThreadNoTimeout again with COMMTIMEOUT = 2.0 (client and
+# daemon); it overrides three tests with no-ops.
+SERVER_RUN["ServerTestsThreadTimeout"] = [
+    t for t in SERVER_RUN["ServerTestsThreadNoTimeout"]
+    if t not in ("testServerParallelism", "testProxySharing", "testException")]
+SERVER_SKIP["ServerTestsThreadTimeout"] = dict(SERVER_SKIP["ServerTestsThreadNoTimeout"], **{
+    t: "overridden with a no-op body in test_server_timeout.py (not suitable with a timeout)"
+    for t in ("testServerParallelism", "testProxySharing", "testException")})
+
+# Classes of test_server.py and test_server_timeout.py not run at all, with the reason.
 SERVER_SKIPPED_CLASSES = {
+    "ServerTestsMultiplexTimeout": "ServerTestsThreadTimeout with Python's multiplex server type "
+                                   "(see ServerTestsMultiplexNoTimeout)",
     "ServerTestsBrokenHandshake": "serves from a Python Daemon subclass with a sabotaged handshake "
                                   "(CONNECTFAIL reply): a Python-side test fixture, not our daemon",
     "ServerTestsMultiplexNoTimeout": "ServerTestsThreadNoTimeout again with Python's multiplex server "
@@ -108,20 +119,29 @@ SERVER_SKIPPED_CLASSES = {
                                      "model, the threaded one, which ServerTestsThreadNoTimeout runs",
 }
 
-# The Rust daemon each test's object lives on: the two linger tests set
-# config.ITER_STREAM_LINGER for the (same-process) Python daemon; the Rust daemons
-# they get were built with that linger instead (0.5 s and 0).
-SERVER_DAEMON_FOR = {"testGeneratorLinger": 1, "testGeneratorNoLinger": 2}
+# The Rust daemon each test's object lives on, named by the command line's <daemon>=<uri>
+# arguments. Python's daemon shares the test's config; the Rust daemons were built with the
+# settings the tests give it instead: COMMTIMEOUT (the class attribute) for the daemon of the
+# timeout classes, and the ITER_STREAM_LINGER the two linger tests set (0.5 s and 0).
+SERVER_DAEMONS = ("default", "linger", "nolinger", "timeout", "timeout-linger", "timeout-nolinger")
+SERVER_DAEMON_FOR = {"testGeneratorLinger": "linger", "testGeneratorNoLinger": "nolinger"}
+
+
+def server_daemon(test):
+    name = SERVER_DAEMON_FOR.get(test._testMethodName, "default")
+    if getattr(test, "COMMTIMEOUT", None):
+        name = "timeout" if name == "default" else "timeout-" + name
+    return CONTROLS[name]
 
 
 def server_setup(self):
     # What the original setUp sets that concerns the client side.
     config.LOGWIRE = True
-    if isinstance(self, test_server.ServerTestsThreadNoTimeout):
+    if hasattr(self, "SERVERTYPE"):
         config.POLLTIMEOUT = 0.1
         config.SERVERTYPE = self.SERVERTYPE
         config.COMMTIMEOUT = self.COMMTIMEOUT
-    self._control = ARGS[SERVER_DAEMON_FOR.get(self._testMethodName, 0)]
+    self._control = server_daemon(self)
     self._fresh = [control_call(self._control, "fresh", "server")]
     self.objectUri = Pyro4.core.URI(self._fresh[0])
     self.daemon = RustDaemonView(self)
@@ -285,6 +305,7 @@ def select(module, run, skip, skipped_classes):
     for cls in classes:
         name = cls.__name__
         if name in skipped_classes:
+            print("SKIP class %s.%s: %s" % (module.__name__, name, skipped_classes[name]))
             continue
         if name not in run:
             sys.exit("%s.%s is neither selected nor skipped" % (module.__name__, name))
@@ -297,20 +318,25 @@ def select(module, run, skip, skipped_classes):
         for method in run[name]:
             suite.addTest(cls(method))
         for method, reason in sorted(skip[name].items()):
-            print("SKIP %s.%s: %s" % (name, method, reason))
-    for name, reason in sorted(skipped_classes.items()):
-        print("SKIP class %s: %s" % (name, reason))
+            print("SKIP %s.%s.%s: %s" % (module.__name__, name, method, reason))
     return suite
 
 
 def main():
-    global test_server, CONTROL
+    global CONTROL
     if PART == "server":
+        global CONTROLS
+        CONTROLS = dict(arg.split("=", 1) for arg in ARGS)
+        if sorted(CONTROLS) != sorted(SERVER_DAEMONS):
+            sys.exit("expected control URIs for %s, got %s" % (SERVER_DAEMONS, sorted(CONTROLS)))
         import test_server
-        for cls in (test_server.ServerTestsOnce, test_server.ServerTestsThreadNoTimeout):
+        import test_server_timeout
+        for cls in (test_server.ServerTestsOnce, test_server.ServerTestsThreadNoTimeout,
+                    test_server_timeout.ServerTestsThreadTimeout):
             cls.setUp = server_setup
             cls.tearDown = server_teardown
         suite = select(test_server, SERVER_RUN, SERVER_SKIP, SERVER_SKIPPED_CLASSES)
+        suite.addTests(select(test_server_timeout, SERVER_RUN, SERVER_SKIP, SERVER_SKIPPED_CLASSES))
     elif PART == "naming":
         import test_naming
         import test_naming2

@@ -7,8 +7,9 @@
 //! the selected test classes so that their proxies talk to the Rust daemons
 //! and name servers started here instead of Python ones:
 //!
-//! * `test_server.py` (`ServerTestsOnce`, `ServerTestsThreadNoTimeout`)
-//!   against [`pyro_tests::suite::server_test_object`] on std daemons;
+//! * `test_server.py` (`ServerTestsOnce`, `ServerTestsThreadNoTimeout`) and
+//!   `test_server_timeout.py` (`ServerTestsThreadTimeout`) against
+//!   [`pyro_tests::suite::server_test_object`] on std daemons;
 //! * `test_naming.py` (`NameServerTests`, `NameServerTests0000`,
 //!   `NameServerTestsHmac`) against Rust name servers, broadcast responders
 //!   included (on ephemeral UDP ports, which the tests take from
@@ -195,24 +196,53 @@ fn run_suite(part: &str, args: &[&str]) -> Summary {
 
 #[test]
 fn pyro4_test_server_against_the_rust_daemon() {
-    let default = Running::daemon(Daemon::builder());
-    let linger = Running::daemon(Daemon::builder().stream_linger(Duration::from_millis(500)));
-    let no_linger = Running::daemon(Daemon::builder().stream_linger(Duration::ZERO));
-    let counts = run_suite(
-        "server",
-        &[
-            &default.control_uri,
-            &linger.control_uri,
-            &no_linger.control_uri,
-        ],
-    );
-    // ServerTestsOnce 29 + ServerTestsThreadNoTimeout 14, as the runner lists them.
-    assert_eq!(counts.selected, 43);
+    // The daemons `pyro4_suite.py` puts each test's object on (its
+    // SERVER_DAEMONS): the settings Python's same-process daemon would take
+    // from the config the test sets.
+    let timeout = Some(Duration::from_secs(2));
+    let daemons: Vec<(&str, Running)> = [
+        ("default", None, None),
+        ("linger", None, Some(Duration::from_millis(500))),
+        ("nolinger", None, Some(Duration::ZERO)),
+        ("timeout", timeout, None),
+        ("timeout-linger", timeout, Some(Duration::from_millis(500))),
+        ("timeout-nolinger", timeout, Some(Duration::ZERO)),
+    ]
+    .into_iter()
+    .map(|(name, comm_timeout, linger)| {
+        let mut builder = Daemon::builder().comm_timeout(comm_timeout);
+        if let Some(linger) = linger {
+            builder = builder.stream_linger(linger);
+        }
+        (name, Running::daemon(builder))
+    })
+    .collect();
+    let args: Vec<String> = daemons
+        .iter()
+        .map(|(name, d)| format!("{name}={}", d.control_uri))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let counts = run_suite("server", &args);
+    // ServerTestsOnce 29 + ServerTestsThreadNoTimeout 14 +
+    // ServerTestsThreadTimeout 11, as the runner lists them.
+    assert_eq!(counts.selected, 29 + 14 + 11);
     // Every test's setUp got its object from these daemons (one each, plus
     // the 'unexposed' object of testExposedRequired).
-    assert_eq!(default.fresh_count(), 41 + 1);
-    assert_eq!(linger.fresh_count(), 1);
-    assert_eq!(no_linger.fresh_count(), 1);
+    let fresh: Vec<(&str, u64)> = daemons
+        .iter()
+        .map(|(name, d)| (*name, d.fresh_count()))
+        .collect();
+    assert_eq!(
+        fresh,
+        [
+            ("default", 29 + 1 + 12),
+            ("linger", 1),
+            ("nolinger", 1),
+            ("timeout", 9),
+            ("timeout-linger", 1),
+            ("timeout-nolinger", 1),
+        ]
+    );
 }
 
 #[test]
