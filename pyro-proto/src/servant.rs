@@ -258,17 +258,20 @@ impl ServantBuilder {
     }
 
     /// A method marked `@oneway`: clients do not wait for it (metadata lists
-    /// it under `oneway`). Called without the ONEWAY flag it is answered with
-    /// `None`, as in Pyro4.
-    pub fn oneway<A, F>(self, name: &str, f: F) -> ServantBuilder
+    /// it under `oneway`). Called without the ONEWAY flag (a client without
+    /// metadata, or one that cleared its oneway set) it is answered with its
+    /// result, as Pyro4's daemon serializes a `@oneway` method's return value
+    /// then (`None` for a method returning `()`).
+    pub fn oneway<A, R, F>(self, name: &str, f: F) -> ServantBuilder
     where
         A: DeserializeOwned,
-        F: Fn(A) -> Result<(), RemoteError> + Send + Sync + 'static,
+        R: Serialize,
+        F: Fn(A) -> Result<R, RemoteError> + Send + Sync + 'static,
     {
         let m = name.to_owned();
         let f: MethodFn = Arc::new(move |_ctx, args| {
-            f(typed_args(&m, args)?)?;
-            Ok(Reply::Value(Value::None))
+            let r = f(typed_args(&m, args)?)?;
+            Ok(Reply::Value(returned(&m, &r)?))
         });
         self.add(name, f, true, false)
     }

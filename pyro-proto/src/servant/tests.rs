@@ -37,6 +37,26 @@ fn metadata_follows_from_the_builder() {
     assert_eq!(s.class_name(), "Thing");
 }
 
+/// Pyro4 runs a `@oneway` method called without the ONEWAY flag like any
+/// other and sends its result (test_server.py's testOnewayMetaOn:
+/// `oneway_multiply(5, 11) == 55` once the proxy's oneway set is cleared).
+#[test]
+fn oneway_methods_called_without_the_flag_answer_with_their_result() {
+    let s = ServantBuilder::new("T")
+        .oneway("oneway_multiply", |(x, y): (i64, i64)| Ok(x * y))
+        .oneway("log", |(_line,): (String,)| Ok(()))
+        .build();
+    assert_eq!(s.metadata().oneway, ["log", "oneway_multiply"]);
+    assert_eq!(
+        call(&s, "oneway_multiply", vec![Value::Int(5), Value::Int(11)]).unwrap(),
+        Value::Int(55)
+    );
+    assert_eq!(
+        call(&s, "log", vec![Value::Str("x".into())]).unwrap(),
+        Value::None
+    );
+}
+
 #[test]
 fn typed_arguments_and_results_go_through_serde() {
     let s = ServantBuilder::new("T")
