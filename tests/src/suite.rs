@@ -19,43 +19,12 @@ use std::time::Duration;
 use pyro_proto::message::AnnotationId;
 use pyro_proto::naming::{NameRegistry, NameServer};
 use pyro_proto::serialize::SerializerId;
-use pyro_proto::servant::{Args, CallContext, Reply, Servant};
+use pyro_proto::servant::{CallContext, Reply, Servant, ServantBuilder};
 use pyro_proto::session::server::SERIALIZED_BLOB_CLASS;
-use pyro_proto::session::Metadata;
 use pyro_proto::value::{Dict, RemoteError, Value};
 
 fn s(text: &str) -> Value {
     Value::Str(text.into())
-}
-
-fn names(list: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = list.iter().map(|n| n.to_string()).collect();
-    v.sort();
-    v
-}
-
-/// Python's `TypeError` for a call with the wrong number of positional
-/// arguments (`f() takes 3 positional arguments but 2 were given`, counting
-/// `self` as Python does).
-fn arity(method: &str, args: &Args, wanted: usize) -> Result<(), RemoteError> {
-    if !args.kwargs.is_empty() {
-        return Err(RemoteError::builtin(
-            "TypeError",
-            format!("{method}() got an unexpected keyword argument"),
-        ));
-    }
-    if args.vargs.len() == wanted {
-        Ok(())
-    } else {
-        Err(RemoteError::builtin(
-            "TypeError",
-            format!(
-                "{method}() takes {} positional arguments but {} were given",
-                wanted + 1,
-                args.vargs.len() + 1
-            ),
-        ))
-    }
 }
 
 fn unsupported(op: &str, a: &Value, b: &Value) -> RemoteError {
@@ -182,231 +151,132 @@ fn blob_info_and_data(blob: &Value) -> Result<Value, RemoteError> {
     Ok(Value::Tuple(vec![field("info")?.clone(), call.vargs]))
 }
 
-/// `test_server.ServerTestObject`'s state.
-struct ServerTestObject {
-    /// `self._dictionary`, also the `dictionary` property.
-    dictionary: Dict,
-    /// `self._value`, the `value` property.
-    value: Mutex<Value>,
+/// `self._dictionary` of a fresh `ServerTestObject`, also its `dictionary`
+/// property.
+fn dictionary() -> Value {
+    let mut d = Dict::new();
+    d.insert("number", Value::Int(42));
+    Value::Dict(d)
 }
 
-/// A fresh `test_server.ServerTestObject` (see the module docs).
+/// `self.dict_attr` of a fresh `ServerTestObject` (not exposed as an attribute).
+fn dict_attr() -> Value {
+    let mut d = Dict::new();
+    d.insert("number2", Value::Int(43));
+    Value::Dict(d)
+}
+
+/// What `new_test_object` returns: the object as serpent sends a plain
+/// Python object (`class_to_dict`: its class and `vars()`).
+fn server_test_object_as_dict() -> Value {
+    let mut d = Dict::new();
+    d.insert("__class__", s("test_server.ServerTestObject"));
+    d.insert("_dictionary", dictionary());
+    d.insert("dict_attr", dict_attr());
+    d.insert("_value", Value::Int(12345));
+    Value::Dict(d)
+}
+
+fn response_annotation(ctx: &mut CallContext) -> Result<Value, RemoteError> {
+    let xyzz = AnnotationId::new("XYZZ").expect("a valid id");
+    let Some(data) = ctx.annotations.get(xyzz) else {
+        return Err(RemoteError::builtin(
+            "ValueError",
+            "XYZZ should be present in annotations in the daemon",
+        ));
+    };
+    if data.as_ref() != b"data from proxy via new api" {
+        return Err(RemoteError::builtin(
+            "ValueError",
+            "XYZZ annotation has wrong data",
+        ));
+    }
+    ctx.response_annotations.insert(
+        AnnotationId::new("ANN2").expect("a valid id"),
+        b"daemon annotation via new api".to_vec(),
+    );
+    let mut received = Dict::new();
+    for (id, data) in ctx.annotations.iter() {
+        received.insert(id.as_str(), Value::bytes(data.to_vec()));
+    }
+    let mut reply = Dict::new();
+    reply.insert("annotations_in_daemon", Value::Dict(received));
+    Ok(Value::Dict(reply))
+}
+
+/// A fresh `test_server.ServerTestObject` (see the module docs), built with
+/// [`ServantBuilder`] as an application would build it.
 pub fn server_test_object() -> Arc<dyn Servant> {
-    let mut dictionary = Dict::new();
-    dictionary.insert("number", Value::Int(42));
-    Arc::new(ServerTestObject {
-        dictionary,
-        value: Mutex::new(Value::Int(12345)),
-    })
-}
-
-impl ServerTestObject {
-    /// What `new_test_object` returns: the object as serpent would send a
-    /// plain Python object (`class_to_dict`: its class and `vars()`).
-    fn as_class_dict() -> Value {
-        let mut d = Dict::new();
-        d.insert("__class__", s("test_server.ServerTestObject"));
-        let mut dictionary = Dict::new();
-        dictionary.insert("number", Value::Int(42));
-        d.insert("_dictionary", Value::Dict(dictionary));
-        let mut attr = Dict::new();
-        attr.insert("number2", Value::Int(43));
-        d.insert("dict_attr", Value::Dict(attr));
-        d.insert("_value", Value::Int(12345));
-        Value::Dict(d)
-    }
-
-    fn response_annotation(ctx: &mut CallContext) -> Result<Value, RemoteError> {
-        let xyzz = AnnotationId::new("XYZZ").expect("a valid id");
-        let Some(data) = ctx.annotations.get(xyzz) else {
-            return Err(RemoteError::builtin(
-                "ValueError",
-                "XYZZ should be present in annotations in the daemon",
-            ));
-        };
-        if data.as_ref() != b"data from proxy via new api" {
-            return Err(RemoteError::builtin(
-                "ValueError",
-                "XYZZ annotation has wrong data",
-            ));
-        }
-        ctx.response_annotations.insert(
-            AnnotationId::new("ANN2").expect("a valid id"),
-            b"daemon annotation via new api".to_vec(),
-        );
-        let mut received = Dict::new();
-        for (id, data) in ctx.annotations.iter() {
-            received.insert(id.as_str(), Value::bytes(data.to_vec()));
-        }
-        let mut reply = Dict::new();
-        reply.insert("annotations_in_daemon", Value::Dict(received));
-        Ok(Value::Dict(reply))
-    }
-}
-
-impl Servant for ServerTestObject {
-    fn class_name(&self) -> &str {
-        "ServerTestObject"
-    }
-
-    fn metadata(&self) -> Metadata {
-        Metadata {
-            methods: names(&[
-                "getDict",
-                "getDictAttr",
-                "multiply",
-                "divide",
-                "ping",
-                "echo",
-                "blob",
-                "oneway_delay",
-                "delay",
-                "delayAndId",
-                "testargs",
-                "nonserializableException",
-                "oneway_multiply",
-                "iterator",
-                "generator",
-                "response_annotation",
-                "new_test_object",
-            ]),
-            oneway: names(&["oneway_delay", "oneway_multiply"]),
-            attrs: names(&["value", "dictionary"]),
-        }
-    }
-
-    fn invoke(
-        &self,
-        ctx: &mut CallContext,
-        method: &str,
-        args: Args,
-    ) -> Result<Reply, RemoteError> {
-        let value = match method {
-            "getDict" => {
-                arity(method, &args, 0)?;
-                Value::Dict(self.dictionary.clone())
-            }
-            "getDictAttr" => {
-                arity(method, &args, 0)?;
-                let mut d = Dict::new();
-                d.insert("number2", Value::Int(43));
-                Value::Dict(d)
-            }
-            "multiply" | "oneway_multiply" => {
-                arity(method, &args, 2)?;
-                py_multiply(&args.vargs[0], &args.vargs[1])?
-            }
-            "divide" => {
-                arity(method, &args, 2)?;
-                py_floordiv(&args.vargs[0], &args.vargs[1])?
-            }
-            "ping" => {
-                arity(method, &args, 0)?;
-                Value::None
-            }
-            "echo" => {
-                arity(method, &args, 1)?;
-                args.vargs.into_iter().next().unwrap()
-            }
-            "blob" => {
-                arity(method, &args, 1)?;
-                blob_info_and_data(&args.vargs[0])?
-            }
-            "oneway_delay" => {
-                arity(method, &args, 1)?;
-                thread::sleep(Duration::from_secs_f64(seconds(&args.vargs[0])?));
-                Value::None
-            }
-            "delay" => {
-                arity(method, &args, 1)?;
-                let secs = seconds(&args.vargs[0])?;
-                thread::sleep(Duration::from_secs_f64(secs));
-                // "slept %d seconds" % delay: %d truncates a float.
-                Value::Str(format!("slept {} seconds", secs.trunc() as i64).into())
-            }
-            "delayAndId" => {
-                arity(method, &args, 2)?;
-                thread::sleep(Duration::from_secs_f64(seconds(&args.vargs[0])?));
-                Value::Str(format!("slept for {}", py_str(&args.vargs[1])).into())
-            }
-            "testargs" => {
-                // def testargs(self, x, *args, **kwargs): return [x, list(args), kwargs]
-                let mut vargs = args.vargs.into_iter();
-                let Some(x) = vargs.next() else {
-                    return Err(RemoteError::builtin(
-                        "TypeError",
-                        "testargs() missing 1 required positional argument: 'x'",
-                    ));
-                };
-                Value::List(vec![
-                    x,
-                    Value::List(vargs.collect()),
-                    Value::Dict(args.kwargs),
-                ])
-            }
-            "nonserializableException" => {
-                // What Pyro4's daemon answers when the exception itself
-                // cannot be serialized (core.Daemon._handleRequest).
-                return Err(RemoteError::pyro_error(
-                    "Error serializing exception: unsupported serialized class: \
-                     testsupport.NonserializableError. Original exception: \
-                     <class 'testsupport.NonserializableError'>: ('xantippe', <function>)",
+    let value = Arc::new(Mutex::new(Value::Int(12345)));
+    let (get, set) = (value.clone(), value);
+    ServantBuilder::new("ServerTestObject")
+        .method("getDict", |()| Ok(dictionary()))
+        .method("getDictAttr", |()| Ok(dict_attr()))
+        .method("multiply", |(x, y): (Value, Value)| py_multiply(&x, &y))
+        .method("divide", |(x, y): (Value, Value)| py_floordiv(&x, &y))
+        .method("ping", |()| Ok(()))
+        .method("echo", |(obj,): (Value,)| Ok(obj))
+        .method("blob", |(blob,): (Value,)| blob_info_and_data(&blob))
+        .oneway("oneway_delay", |(delay,): (Value,)| {
+            thread::sleep(Duration::from_secs_f64(seconds(&delay)?));
+            Ok(())
+        })
+        .method("delay", |(delay,): (Value,)| {
+            let secs = seconds(&delay)?;
+            thread::sleep(Duration::from_secs_f64(secs));
+            // "slept %d seconds" % delay: %d truncates a float.
+            Ok(format!("slept {} seconds", secs.trunc() as i64))
+        })
+        .method("delayAndId", |(delay, id): (Value, Value)| {
+            thread::sleep(Duration::from_secs_f64(seconds(&delay)?));
+            Ok(format!("slept for {}", py_str(&id)))
+        })
+        .raw_method("testargs", |_ctx, args| {
+            // def testargs(self, x, *args, **kwargs): return [x, list(args), kwargs]
+            let mut vargs = args.vargs.into_iter();
+            let Some(x) = vargs.next() else {
+                return Err(RemoteError::builtin(
+                    "TypeError",
+                    "testargs() missing 1 required positional argument: 'x'",
                 ));
-            }
-            "iterator" => {
-                arity(method, &args, 0)?;
-                let items = ["one", "two", "three"].map(|t| Ok(s(t)));
-                return Ok(Reply::Stream(Box::new(items.into_iter())));
-            }
-            "generator" => {
-                arity(method, &args, 0)?;
-                let items = ["one", "two", "three", "four", "five"].map(|t| Ok(s(t)));
-                return Ok(Reply::Stream(Box::new(items.into_iter())));
-            }
-            "response_annotation" => {
-                arity(method, &args, 0)?;
-                Self::response_annotation(ctx)?
-            }
-            "new_test_object" => {
-                arity(method, &args, 0)?;
-                Self::as_class_dict()
-            }
-            _ => {
-                return Err(RemoteError::attribute_error(format!(
-                    "'ServerTestObject' object has no attribute '{method}'"
-                )))
-            }
-        };
-        Ok(Reply::Value(value))
-    }
-
-    fn get_attr(&self, _ctx: &mut CallContext, name: &str) -> Result<Value, RemoteError> {
-        match name {
-            "value" => Ok(self.value.lock().unwrap().clone()),
-            "dictionary" => Ok(Value::Dict(self.dictionary.clone())),
-            _ => Err(RemoteError::attribute_error(format!(
-                "attempt to access unexposed or unknown remote attribute '{name}'"
-            ))),
-        }
-    }
-
-    fn set_attr(
-        &self,
-        _ctx: &mut CallContext,
-        name: &str,
-        value: Value,
-    ) -> Result<(), RemoteError> {
-        match name {
-            "value" => {
-                *self.value.lock().unwrap() = value;
+            };
+            Ok(Reply::Value(Value::List(vec![
+                x,
+                Value::List(vargs.collect()),
+                Value::Dict(args.kwargs),
+            ])))
+        })
+        .method(
+            "nonserializableException",
+            |()| -> Result<(), RemoteError> {
+                // What Pyro4's daemon answers when the exception itself cannot
+                // be serialized (core.Daemon._handleRequest).
+                Err(RemoteError::pyro_error(
+                    "Error serializing exception: unsupported serialized class: \
+                 testsupport.NonserializableError",
+                ))
+            },
+        )
+        // @oneway, but called without the ONEWAY flag it returns x * y.
+        .oneway("oneway_multiply", |(x, y): (Value, Value)| {
+            py_multiply(&x, &y)
+        })
+        .generator("iterator", |()| Ok(["one", "two", "three"]))
+        .generator("generator", |()| {
+            Ok(["one", "two", "three", "four", "five"])
+        })
+        .method_with_context("response_annotation", |ctx, ()| response_annotation(ctx))
+        .method("new_test_object", |()| Ok(server_test_object_as_dict()))
+        .attr_rw(
+            "value",
+            move || get.lock().unwrap().clone(),
+            move |v: Value| {
+                *set.lock().unwrap() = v;
                 Ok(())
-            }
-            "dictionary" => Err(RemoteError::attribute_error("can't set attribute")),
-            _ => Err(RemoteError::attribute_error(format!(
-                "attempt to access unexposed or unknown remote attribute '{name}'"
-            ))),
-        }
-    }
+            },
+        )
+        .attr("dictionary", dictionary)
+        .build()
 }
 
 /// `test_server.NotEverythingExposedClass(name)`: `getName` is exposed,
@@ -414,7 +284,7 @@ impl Servant for ServerTestObject {
 /// in the metadata nor callable.
 pub fn not_everything_exposed(name: &str) -> Arc<dyn Servant> {
     let name = name.to_string();
-    pyro_proto::servant::ServantBuilder::new("NotEverythingExposedClass")
+    ServantBuilder::new("NotEverythingExposedClass")
         .method("getName", move |()| Ok(name.clone()))
         .build()
 }
@@ -438,7 +308,7 @@ pub const CONTROL: &str = "pyro4suite.control";
 pub fn control(register: Box<RegisterFn>, unregister: Box<UnregisterFn>) -> Arc<dyn Servant> {
     let counter = Arc::new(AtomicU64::new(0));
     let handed = counter.clone();
-    pyro_proto::servant::ServantBuilder::new("SuiteControl")
+    ServantBuilder::new("SuiteControl")
         .method("fresh", move |(kind,): (String,)| {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             let servant: Arc<dyn Servant> = match kind.as_str() {
@@ -507,8 +377,81 @@ mod tests {
     #[test]
     fn server_test_object_metadata_is_pyro4s() {
         let m = server_test_object().metadata();
-        assert_eq!(m.methods.len(), 17);
+        // test_server.py testProxyMetadata's sets.
+        let mut methods = vec![
+            "echo",
+            "getDict",
+            "divide",
+            "nonserializableException",
+            "ping",
+            "oneway_delay",
+            "delayAndId",
+            "delay",
+            "testargs",
+            "multiply",
+            "oneway_multiply",
+            "getDictAttr",
+            "iterator",
+            "generator",
+            "response_annotation",
+            "blob",
+            "new_test_object",
+        ];
+        methods.sort();
+        assert_eq!(m.methods, methods);
         assert_eq!(m.oneway, ["oneway_delay", "oneway_multiply"]);
         assert_eq!(m.attrs, ["dictionary", "value"]);
+    }
+
+    #[test]
+    fn control_hands_out_fresh_objects_and_releases_them() {
+        let registered = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (r1, r2) = (registered.clone(), registered.clone());
+        let c = control(
+            Box::new(move |servant, id| {
+                r1.lock()
+                    .unwrap()
+                    .push(format!("{id}:{}", servant.class_name()));
+                Ok(format!("PYRO:{id}@localhost:1"))
+            }),
+            Box::new(move |id| r2.lock().unwrap().retain(|e| !e.starts_with(id))),
+        );
+        let mut ctx = CallContext {
+            client: None,
+            seq: 1,
+            serializer: SerializerId::Serpent,
+            flags: pyro_proto::message::Flags::NONE,
+            annotations: Default::default(),
+            correlation_id: [0; 16],
+            response_annotations: Default::default(),
+        };
+        let mut call = |method: &str, arg: Option<&str>| {
+            let vargs = arg.map(|a| vec![s(a)]).unwrap_or_default();
+            match c
+                .invoke(
+                    &mut ctx,
+                    method,
+                    pyro_proto::servant::Args::positional(vargs),
+                )
+                .unwrap()
+            {
+                Reply::Value(v) => v,
+                Reply::Stream(_) => panic!("stream"),
+            }
+        };
+        assert_eq!(
+            call("fresh", Some("server")),
+            s("PYRO:suite.server.0@localhost:1")
+        );
+        assert_eq!(
+            call("fresh", Some("unexposed")),
+            s("PYRO:suite.unexposed.1@localhost:1")
+        );
+        call("release", Some("PYRO:suite.server.0@localhost:1"));
+        assert_eq!(
+            *registered.lock().unwrap(),
+            ["suite.unexposed.1:NotEverythingExposedClass"]
+        );
+        assert_eq!(call("fresh_count", None), Value::Int(2));
     }
 }
