@@ -77,11 +77,11 @@ pub fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError
     let mut w = write::Writer::new(out);
     match w.value(value, 0) {
         Ok(()) => {
-            *out = w.finish();
+            w.finish();
             Ok(())
         }
         Err(e) => {
-            *out = w.abandon();
+            w.abandon();
             Err(*e)
         }
     }
@@ -157,15 +157,16 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 
 /// [`dumps_call`], appending the pickle to `out` (cut back to its length on
 /// entry if the call cannot be written).
+#[inline]
 pub fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
     let mut w = write::Writer::new(out);
     match w.call(call) {
         Ok(()) => {
-            *out = w.finish();
+            w.finish();
             Ok(())
         }
         Err(e) => {
-            *out = w.abandon();
+            w.abandon();
             Err(*e)
         }
     }

@@ -34,41 +34,37 @@ fn too_deep() -> Box<SerializeError> {
     Box::new(SerializeError::TooDeep { limit: MAX_DEPTH })
 }
 
-/// Appends one pickle to a caller's buffer. The buffer is taken from the
-/// caller for the writing (an owned `Vec` in the writer keeps every push one
-/// indirection cheaper than a `&mut Vec` would) and handed back by
-/// [`finish`](Self::finish) or [`abandon`](Self::abandon).
-pub(crate) struct Writer {
-    out: Vec<u8>,
+/// Appends one pickle to a caller's buffer: [`new`](Self::new) starts it,
+/// [`finish`](Self::finish) completes it, [`abandon`](Self::abandon) takes
+/// it back out after an error.
+pub(crate) struct Writer<'a> {
+    out: &'a mut Vec<u8>,
     /// Where this pickle starts in `out` (what was there before stays).
     start: usize,
 }
 
-impl Writer {
-    /// Start a pickle at the end of `out`, which is left empty until the
-    /// writer hands it back.
-    pub(crate) fn new(out: &mut Vec<u8>) -> Writer {
-        let mut out = core::mem::take(out);
+impl<'a> Writer<'a> {
+    /// Start a pickle at the end of `out`.
+    #[inline(always)]
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
         let start = out.len();
-        crate::serialize::reserve(&mut out, HEADROOM);
+        crate::serialize::reserve(out, HEADROOM);
         // PROTO 4, then one FRAME covering everything (length patched in finish()).
         out.extend_from_slice(&[0x80, PROTOCOL, 0x95, 0, 0, 0, 0, 0, 0, 0, 0]);
         Writer { out, start }
     }
 
-    /// The buffer with the complete pickle appended.
-    pub(crate) fn finish(mut self) -> Vec<u8> {
+    /// Complete the pickle: STOP, and the frame length.
+    pub(crate) fn finish(self) {
         self.out.push(b'.');
         let frame = (self.out.len() - self.start - 11) as u64;
         self.out[self.start + 3..self.start + 11].copy_from_slice(&frame.to_le_bytes());
-        self.out
     }
 
-    /// The buffer as it was before [`new`](Self::new) (after an error).
+    /// Cut the buffer back to what it held before [`new`](Self::new) (after an error).
     #[cold]
-    pub(crate) fn abandon(mut self) -> Vec<u8> {
+    pub(crate) fn abandon(self) {
         self.out.truncate(self.start);
-        self.out
     }
 
     pub(crate) fn value(&mut self, v: &Value, depth: usize) -> R<()> {
