@@ -74,11 +74,22 @@ impl<'a> Writer<'a> {
         if self.scalar(v) {
             return Ok(());
         }
+        self.container(v, depth)
+    }
+
+    /// A value that is not one of [`scalar`](Self::scalar)'s leaves (the
+    /// containers and the rare values): callers that tried `scalar` already
+    /// come here directly.
+    fn container(&mut self, v: &Value, depth: usize) -> R<()> {
+        if depth > MAX_DEPTH {
+            return Err(too_deep());
+        }
         match v {
             Value::List(items) => {
-                self.out.push(b']');
-                if !items.is_empty() {
-                    self.out.push(b'(');
+                if items.is_empty() {
+                    self.out.push(b']');
+                } else {
+                    self.out.extend_from_slice(b"](");
                     self.items(items, depth)?;
                     self.out.push(b'e');
                 }
@@ -117,7 +128,7 @@ impl<'a> Writer<'a> {
         }
         for it in items {
             if !self.scalar(it) {
-                self.value(it, depth + 1)?;
+                self.container(it, depth + 1)?;
             }
         }
         Ok(())
@@ -259,18 +270,19 @@ impl<'a> Writer<'a> {
 
     #[inline(always)]
     fn dict(&mut self, pairs: &[(Value, Value)], depth: usize) -> R<()> {
-        self.out.push(b'}');
-        if !pairs.is_empty() {
+        if pairs.is_empty() {
+            self.out.push(b'}');
+        } else {
             if depth + 1 > MAX_DEPTH {
                 return Err(too_deep());
             }
-            self.out.push(b'(');
+            self.out.extend_from_slice(b"}(");
             for (k, v) in pairs {
                 if !self.scalar(k) {
-                    self.value(k, depth + 1)?;
+                    self.container(k, depth + 1)?;
                 }
                 if !self.scalar(v) {
-                    self.value(v, depth + 1)?;
+                    self.container(v, depth + 1)?;
                 }
             }
             self.out.push(b'u');
@@ -380,7 +392,11 @@ impl<'a> Writer<'a> {
         self.out.push(b'(');
         self.str(&call.object);
         self.str(&call.method);
-        self.value(&call.vargs, 1)?;
+        match &call.vargs {
+            // The usual arguments, without a call through `value`.
+            Value::Tuple(items) => self.tuple(items, 1)?,
+            vargs => self.value(vargs, 1)?,
+        }
         match &call.kwargs {
             Some(d) => self.dict(&d.0, 1)?,
             None => self.out.push(b'N'),
