@@ -11,26 +11,6 @@ pub mod marshal;
 pub mod pickle;
 pub mod serpent;
 
-/// Bytes that the large leaves among `values` (bytes and strs, looked at
-/// one level deep) will take in the output: sizing the output for them up
-/// front writes a large payload once into one allocation instead of growing
-/// (and copying) it step by step. Only our own values are measured, never a
-/// length read from the peer.
-pub(crate) fn bulk_size(values: &[Value]) -> usize {
-    let leaf = |v: &Value| match v {
-        Value::Bytes(b) => b.len() + 5,
-        Value::Str(s) => s.len() + 5,
-        _ => 0,
-    };
-    values
-        .iter()
-        .map(|v| match v {
-            Value::Tuple(items) | Value::List(items) => items.iter().map(leaf).sum(),
-            other => leaf(other),
-        })
-        .sum()
-}
-
 /// Run `write`, which appends to `out`; if it fails, cut `out` back to its
 /// length on entry, so a caller's reused buffer never keeps half a payload.
 #[inline(always)]

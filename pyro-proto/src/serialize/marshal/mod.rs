@@ -47,7 +47,8 @@ pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
 /// [`dumps`], appending the record to `out` (cut back to its length on
 /// entry if the value cannot be written).
 pub fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
-    super::reserve(out, 64 + super::bulk_size(core::slice::from_ref(value)));
+    // Large str/bytes leaves reserve their own room as they are written.
+    super::reserve(out, 64);
     crate::serialize::append_or_rollback(out, |out| encode::Writer::new(out).value(value, 0))
 }
 
@@ -86,8 +87,8 @@ pub fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeEr
     // A typical call (a few args, short names) takes 100-200 bytes: room
     // for this much (for a fresh buffer one allocation, still the
     // allocator's small, cached class) avoids growing the buffer midway;
-    // large str/bytes args add their size.
-    super::reserve(out, 256 + super::bulk_size(items));
+    // large str/bytes args reserve their own room as they are written.
+    super::reserve(out, encode::HEADROOM);
     crate::serialize::append_or_rollback(out, |out| {
         let mut w = encode::Writer::new(out);
         w.raw(&[b')', 4]);
