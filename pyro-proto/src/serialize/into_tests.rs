@@ -146,3 +146,21 @@ fn an_error_leaves_the_buffer_as_it_was() {
     ));
     assert!(buf.is_empty());
 }
+
+/// json and serpent write ints as Python's `repr` does, on their one- and
+/// two-digit fast path and off it.
+#[test]
+fn ints_are_written_as_their_decimal_text() {
+    let edges = [i64::MIN, i64::MIN + 1, -1_000_001, i64::MAX, 1 << 40];
+    for i in (-120..=1100).chain(edges) {
+        let text = alloc::format!("{i}");
+        let json = SerializerId::Json.dumps(&Value::Int(i)).unwrap();
+        assert_eq!(json, text.as_bytes(), "{i}");
+        let serpent = SerializerId::Serpent.dumps(&Value::Int(i)).unwrap();
+        assert_eq!(
+            serpent[crate::serialize::serpent::HEADER.len()..],
+            *text.as_bytes(),
+            "{i}"
+        );
+    }
+}

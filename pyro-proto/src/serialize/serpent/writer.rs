@@ -211,6 +211,16 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn write_i64(out: &mut Vec<u8>, i: i64) {
+    // Most ints in calls have one or two digits: no digit loop, no copy.
+    if (0..100).contains(&i) {
+        let i = i as u8;
+        if i < 10 {
+            out.push(b'0' + i);
+        } else {
+            out.extend_from_slice(&[b'0' + i / 10, b'0' + i % 10]);
+        }
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut n = i.unsigned_abs();
     let mut pos = buf.len();
