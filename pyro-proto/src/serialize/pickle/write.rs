@@ -178,11 +178,11 @@ impl<'a> Writer<'a> {
         if (0..=0xff).contains(&i) {
             self.out.extend_from_slice(&[b'K', i as u8]);
         } else if (0..=0xffff).contains(&i) {
-            self.out.push(b'M');
-            self.out.extend_from_slice(&(i as u16).to_le_bytes());
+            let [a, b] = (i as u16).to_le_bytes();
+            self.out.extend_from_slice(&[b'M', a, b]);
         } else if let Ok(v) = i32::try_from(i) {
-            self.out.push(b'J');
-            self.out.extend_from_slice(&v.to_le_bytes());
+            let [a, b, c, d] = v.to_le_bytes();
+            self.out.extend_from_slice(&[b'J', a, b, c, d]);
         } else {
             self.bigint(&BigInt::from(i));
         }
@@ -202,8 +202,9 @@ impl<'a> Writer<'a> {
     }
 
     fn float(&mut self, f: f64) {
-        self.out.push(b'G');
-        self.out.extend_from_slice(&f.to_be_bytes());
+        // One write for opcode and value.
+        let [a, b, c, d, e, g, h, i] = f.to_be_bytes();
+        self.out.extend_from_slice(&[b'G', a, b, c, d, e, g, h, i]);
     }
 
     #[inline(always)]
@@ -388,6 +389,7 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn call(&mut self, call: &Call) -> R<()> {
         self.out.push(b'(');
         self.str(&call.object);
