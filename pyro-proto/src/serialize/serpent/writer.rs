@@ -27,9 +27,11 @@ pub(super) fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), Seriali
 
 /// Append Pyro4's call tuple `(object,method,vargs,kwargs)`.
 pub(super) fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    // Room for a typical call's punctuation and small arguments as well
+    // (a fresh buffer then does not grow midway).
     crate::serialize::reserve(
         out,
-        HEADER.len() + call.object.len() + call.method.len() + 16 + estimate(&call.vargs),
+        HEADER.len() + call.object.len() + call.method.len() + 128 + estimate(&call.vargs),
     );
     out.extend_from_slice(HEADER);
     out.push(b'(');
