@@ -164,3 +164,40 @@ fn ints_are_written_as_their_decimal_text() {
         );
     }
 }
+
+/// Pickle writes the call's object id and method name through a path of
+/// its own for short names: every length on both sides of its limit gives
+/// the plain SHORT_BINUNICODE record, and reads back.
+#[test]
+fn pickle_call_names_of_every_length() {
+    let chars = ["x", "é", "€"];
+    for c in chars {
+        for n in 0..=20 {
+            let object: alloc::string::String = c.repeat(n);
+            let method: alloc::string::String = c.repeat(20 - n);
+            let call = Call {
+                object: object.as_str().into(),
+                method: method.as_str().into(),
+                vargs: Value::Tuple(vec![]),
+                kwargs: None,
+            };
+            let out = SerializerId::Pickle.dumps_call(&call).unwrap();
+            let mut body = vec![b'('];
+            for name in [&object, &method] {
+                body.extend_from_slice(&[0x8c, name.len() as u8]);
+                body.extend_from_slice(name.as_bytes());
+            }
+            body.extend_from_slice(b")Nt");
+            let mut expected = vec![0x80, 4, 0x95];
+            expected.extend_from_slice(&(body.len() as u64 + 1).to_le_bytes());
+            expected.extend_from_slice(&body);
+            expected.push(b'.');
+            assert_eq!(out, expected, "{object:?} {method:?}");
+            let back = SerializerId::Pickle.loads_call(&out).unwrap();
+            assert_eq!(
+                (back.object.as_str(), back.method.as_str()),
+                (&*object, &*method)
+            );
+        }
+    }
+}
