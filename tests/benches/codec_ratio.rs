@@ -3,12 +3,18 @@
 //!
 //!     cargo bench -p pyro-tests --bench codec_ratio
 //!
-//! Rust side: best-of-N loops over `SerializerId::{dumps_call, loads_call,
-//! dumps, loads}`; Python side: `tests/python/bench_codecs.py` (timeit, best
+//! Rust side: best-of-N loops over `SerializerId::{dumps_call_into,
+//! loads_call, dumps, loads}`; Python side: `tests/python/bench_codecs.py` (timeit, best
 //! of 5) through `Pyro4.util.get_serializer(name).{dumpsCall, loadsCall,
 //! dumps, loads}`. Payloads: the typical call
 //! `("test.obj", "method", ("hello", 42, 3.25, [0..9], {"a": 1, "b": "two"}), {})`
 //! and a 1 MiB `bytes` value.
+//!
+//! "call encode" is `dumps_call_into` into one buffer reused across the
+//! iterations (cleared each time), which is what a client session does with
+//! every request (it serializes into a buffer it keeps and frames from
+//! there). `dumps_call`, which returns a fresh `Vec` per call (an allocation
+//! and a free more), is printed on an extra line for comparison.
 //!
 //! Targets (printed, not enforced: timings on a shared machine are noisy):
 //! every codec >= 10x the Python serializer on the typical call (encode and
@@ -66,7 +72,10 @@ fn best<T>(number: u32, mut f: impl FnMut() -> T) -> f64 {
 /// Our four timings for one codec, or why it could not be timed.
 #[derive(Default)]
 struct Ours {
+    /// `dumps_call_into` a reused buffer (what the session does).
     call_dumps: Option<f64>,
+    /// `dumps_call`: a fresh `Vec` per call.
+    call_dumps_vec: Option<f64>,
     call_loads: Option<f64>,
     /// `loads_call_raw` (no class step): tells parsing cost from the class walk.
     call_loads_raw: Option<f64>,
@@ -84,6 +93,7 @@ impl Ours {
         };
         Ours {
             call_dumps: m(self.call_dumps, other.call_dumps),
+            call_dumps_vec: m(self.call_dumps_vec, other.call_dumps_vec),
             call_loads: m(self.call_loads, other.call_loads),
             call_loads_raw: m(self.call_loads_raw, other.call_loads_raw),
             bytes_dumps: m(self.bytes_dumps, other.bytes_dumps),
@@ -98,7 +108,14 @@ fn time_ours(ser: SerializerId, call: &Call, blob: &Value, scale: f64) -> Ours {
     let mut o = Ours::default();
     match ser.dumps_call(call) {
         Ok(doc) => {
-            o.call_dumps = Some(best(n(20_000.0), || ser.dumps_call(black_box(call))));
+            let mut buf = Vec::new();
+            o.call_dumps = Some(best(n(20_000.0), || {
+                buf.clear();
+                let r = ser.dumps_call_into(black_box(call), &mut buf);
+                black_box(&buf);
+                r
+            }));
+            o.call_dumps_vec = Some(best(n(20_000.0), || ser.dumps_call(black_box(call))));
             match ser.loads_call(&doc) {
                 Ok(_) => {
                     o.call_loads = Some(best(n(20_000.0), || ser.loads_call(black_box(&doc))));
@@ -237,6 +254,13 @@ fn main() {
                 target.map(|t| format!(">={t}x")).unwrap_or_default(),
             );
         }
+        println!(
+            "{:<8} {:<12} {:>12} {:>12}           (dumps_call: a fresh Vec per call, for comparison)",
+            ser.name(),
+            "call enc Vec",
+            "",
+            fmt_time(o.call_dumps_vec),
+        );
         println!(
             "{:<8} {:<12} {:>12} {:>12}           (decode without the class step, for diagnosis)",
             ser.name(),

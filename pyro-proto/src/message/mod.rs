@@ -119,7 +119,7 @@ impl Message {
     pub fn encode(&self, hmac_key: Option<&[u8]>) -> Result<Vec<u8>, FrameError> {
         let key = hmac_key.and_then(HmacKey::new);
         let mut out = Vec::new();
-        encode_into(self, key.as_ref(), None, &mut out, true)?;
+        encode_into(self, &self.data, key.as_ref(), None, &mut out, true)?;
         Ok(out)
     }
 
@@ -199,6 +199,7 @@ impl Encoder {
     pub fn encode_into(&self, msg: &Message, out: &mut Vec<u8>) -> Result<(), FrameError> {
         encode_into(
             msg,
+            &msg.data,
             self.hmac_key.as_ref(),
             self.max_message_size,
             out,
@@ -209,9 +210,40 @@ impl Encoder {
     /// Header and annotations only: write these, then `msg.data`, to send a
     /// large payload without copying it into one buffer (vectored write).
     pub fn encode_head(&self, msg: &Message) -> Result<Vec<u8>, FrameError> {
+        self.encode_head_with(msg, &msg.data)
+    }
+
+    /// [`encode_into`](Self::encode_into) for a message whose payload is
+    /// `data`, held outside the message (`msg.data` is not used): a session
+    /// serializes into a buffer it reuses and frames from there, without a
+    /// `Bytes` of its own per payload.
+    pub(crate) fn encode_with_into(
+        &self,
+        msg: &Message,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), FrameError> {
+        encode_into(
+            msg,
+            data,
+            self.hmac_key.as_ref(),
+            self.max_message_size,
+            out,
+            true,
+        )
+    }
+
+    /// [`encode_head`](Self::encode_head) for a payload `data` held outside
+    /// the message (`msg.data` is not used; see [`encode_with_into`](Self::encode_with_into)).
+    pub(crate) fn encode_head_with(
+        &self,
+        msg: &Message,
+        data: &[u8],
+    ) -> Result<Vec<u8>, FrameError> {
         let mut out = Vec::new();
         encode_into(
             msg,
+            data,
             self.hmac_key.as_ref(),
             self.max_message_size,
             &mut out,
@@ -228,14 +260,16 @@ fn push_chunk(out: &mut Vec<u8>, id: AnnotationId, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
+/// The frame of `msg` with payload `data` (`msg.data` itself is not read).
 fn encode_into(
     msg: &Message,
+    data: &[u8],
     hmac_key: Option<&HmacKey>,
     max_message_size: Option<usize>,
     out: &mut Vec<u8>,
     with_data: bool,
 ) -> Result<(), FrameError> {
-    let data_length = msg.data.len();
+    let data_length = data.len();
     if data_length > MAX_DATA_LENGTH {
         return Err(FrameError::InvalidDataLength {
             length: data_length as i64,
@@ -285,7 +319,7 @@ fn encode_into(
     }
     match hmac_key {
         Some(key) => {
-            let digest = key.compute(&msg.data, &msg.annotations);
+            let digest = key.compute(data, &msg.annotations);
             push_chunk(out, AnnotationId::HMAC, &digest);
         }
         None => {
@@ -295,7 +329,7 @@ fn encode_into(
         }
     }
     if with_data {
-        out.extend_from_slice(&msg.data);
+        out.extend_from_slice(data);
     }
     Ok(())
 }

@@ -11,24 +11,32 @@ pub mod marshal;
 pub mod pickle;
 pub mod serpent;
 
-/// Bytes that the large leaves among `values` (bytes and strs, looked at
-/// one level deep) will take in the output: sizing the output for them up
-/// front writes a large payload once into one allocation instead of growing
-/// (and copying) it step by step. Only our own values are measured, never a
-/// length read from the peer.
-pub(crate) fn bulk_size(values: &[Value]) -> usize {
-    let leaf = |v: &Value| match v {
-        Value::Bytes(b) => b.len() + 5,
-        Value::Str(s) => s.len() + 5,
-        _ => 0,
-    };
-    values
-        .iter()
-        .map(|v| match v {
-            Value::Tuple(items) | Value::List(items) => items.iter().map(leaf).sum(),
-            other => leaf(other),
-        })
-        .sum()
+/// Run `write`, which appends to `out`; if it fails, cut `out` back to its
+/// length on entry, so a caller's reused buffer never keeps half a payload.
+#[inline(always)]
+pub(crate) fn append_or_rollback(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), SerializeError>,
+) -> Result<(), SerializeError> {
+    let start = out.len();
+    let result = write(out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Make room for `additional` more bytes in `out`. An empty, unallocated
+/// buffer (what the `dumps` wrappers pass) gets one allocation of exactly
+/// that size, which is cheaper than `Vec::reserve`'s growth path; a reused
+/// buffer usually has the room already.
+#[inline(always)]
+pub(crate) fn reserve(out: &mut Vec<u8>, additional: usize) {
+    if out.capacity() == 0 {
+        *out = Vec::with_capacity(additional);
+    } else {
+        out.reserve(additional);
+    }
 }
 
 /// How deep containers may nest in anything we decode. A deeper input is an
@@ -91,11 +99,20 @@ impl SerializerId {
 
     /// Encode a value in this format.
     pub fn dumps(self, value: &Value) -> Result<Vec<u8>, SerializeError> {
+        let mut out = Vec::new();
+        self.dumps_into(value, &mut out)?;
+        Ok(out)
+    }
+
+    /// Encode a value in this format, appending it to `out` (a buffer the
+    /// caller reuses, so that steady traffic costs no allocation per
+    /// message). On error `out` is cut back to its length on entry.
+    pub fn dumps_into(self, value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
         match self {
-            SerializerId::Serpent => serpent::dumps(value),
-            SerializerId::Json => json::dumps(value),
-            SerializerId::Marshal => marshal::dumps(value),
-            SerializerId::Pickle => pickle::dumps(value),
+            SerializerId::Serpent => serpent::dumps_into(value, out),
+            SerializerId::Json => json::dumps_into(value, out),
+            SerializerId::Marshal => marshal::dumps_into(value, out),
+            SerializerId::Pickle => pickle::dumps_into(value, out),
         }
     }
 
@@ -128,11 +145,20 @@ impl SerializerId {
 
     /// Encode a call tuple in this format.
     pub fn dumps_call(self, call: &Call) -> Result<Vec<u8>, SerializeError> {
+        let mut out = Vec::new();
+        self.dumps_call_into(call, &mut out)?;
+        Ok(out)
+    }
+
+    /// Encode a call tuple in this format, appending it to `out` (see
+    /// [`dumps_into`](Self::dumps_into)). On error `out` is cut back to its
+    /// length on entry.
+    pub fn dumps_call_into(self, call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
         match self {
-            SerializerId::Serpent => serpent::dumps_call(call),
-            SerializerId::Json => json::dumps_call(call),
-            SerializerId::Marshal => marshal::dumps_call(call),
-            SerializerId::Pickle => pickle::dumps_call(call),
+            SerializerId::Serpent => serpent::dumps_call_into(call, out),
+            SerializerId::Json => json::dumps_call_into(call, out),
+            SerializerId::Marshal => marshal::dumps_call_into(call, out),
+            SerializerId::Pickle => pickle::dumps_call_into(call, out),
         }
     }
 
@@ -267,3 +293,6 @@ pub enum SerializeError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod into_tests;

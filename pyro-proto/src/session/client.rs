@@ -193,6 +193,9 @@ pub struct ClientSession {
     handshake_reply: Option<Value>,
     deadline: Option<Duration>,
     transmit: VecDeque<Bytes>,
+    /// Outgoing payloads are serialized here, then framed from here: one
+    /// buffer reused for every request (see [`super::queue_serialized`]).
+    payload: Vec<u8>,
     events: VecDeque<ClientEvent>,
     close_reason: Option<CloseReason>,
 }
@@ -229,6 +232,7 @@ impl ClientSession {
             handshake_reply: None,
             deadline: None,
             transmit: VecDeque::new(),
+            payload: Vec::new(),
             events: VecDeque::new(),
             close_reason: None,
         }
@@ -305,11 +309,17 @@ impl ClientSession {
             ));
             flags = Flags::META_ON_CONNECT;
         }
-        let payload = self.config.serializer.dumps(&Value::Dict(data))?;
-        let msg = Message::new(MessageType::Connect, self.config.serializer.id(), payload)
-            .with_flags(flags)
-            .with_seq(self.seq);
-        self.send(msg, opts)?;
+        self.config
+            .serializer
+            .dumps_into(&Value::Dict(data), &mut self.payload)?;
+        let head = Message::new(
+            MessageType::Connect,
+            self.config.serializer.id(),
+            Bytes::new(),
+        )
+        .with_flags(flags)
+        .with_seq(self.seq);
+        self.send(head, opts)?;
         self.state = State::Connecting;
         self.arm(now);
         Ok(())
@@ -481,7 +491,8 @@ impl ClientSession {
     pub fn ping(&mut self, now: Duration) -> Result<CallId, SessionError> {
         self.ready()?;
         let id = self.fresh_id();
-        self.send(Message::ping(), &CallOptions::default())?;
+        // No options, no compression (4 bytes): the message as it is.
+        super::queue_frame(&self.encoder, &Message::ping(), &mut self.transmit)?;
         self.state = State::Waiting {
             id,
             seq: 0,
@@ -584,12 +595,18 @@ impl ClientSession {
         now: Duration,
     ) -> Result<CallId, SessionError> {
         self.ready()?;
-        let payload = self.config.serializer.dumps_call(&call)?;
+        self.config
+            .serializer
+            .dumps_call_into(&call, &mut self.payload)?;
         let seq = self.seq.wrapping_add(1);
-        let msg = Message::new(MessageType::Invoke, self.config.serializer.id(), payload)
-            .with_flags(flags)
-            .with_seq(seq);
-        self.send(msg, opts)?;
+        let head = Message::new(
+            MessageType::Invoke,
+            self.config.serializer.id(),
+            Bytes::new(),
+        )
+        .with_flags(flags)
+        .with_seq(seq);
+        self.send(head, opts)?;
         self.seq = seq;
         let id = self.fresh_id();
         if flags.contains(Flags::ONEWAY) {
@@ -605,18 +622,23 @@ impl ClientSession {
         Ok(id)
     }
 
-    fn send(&mut self, mut msg: Message, opts: &CallOptions) -> Result<(), SessionError> {
+    /// Send `head` (its `data` unused) with the payload just serialized
+    /// into `self.payload`, which is left empty for the next one.
+    fn send(&mut self, mut head: Message, opts: &CallOptions) -> Result<(), SessionError> {
         if let Some(corr) = opts.correlation_id {
-            msg.annotations
+            head.annotations
                 .insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
         }
         for (id, value) in opts.annotations.iter() {
-            msg.annotations.insert(id, value.clone());
+            head.annotations.insert(id, value.clone());
         }
-        if self.config.compression && msg.msg_type != MessageType::Ping {
-            msg.compress();
-        }
-        super::queue_frame(&self.encoder, &msg, &mut self.transmit)?;
+        super::queue_serialized(
+            &self.encoder,
+            &mut head,
+            &mut self.payload,
+            self.config.compression,
+            &mut self.transmit,
+        )?;
         Ok(())
     }
 

@@ -48,6 +48,55 @@ fn queue_frame(
     Ok(())
 }
 
+/// A session keeps the buffer it serializes outgoing payloads into from
+/// message to message; one that grew beyond this for a large payload is
+/// given back to the allocator down to this size once the frame is queued.
+pub const PAYLOAD_BUFFER_KEEP: usize = 64 * 1024;
+
+/// Queue a message whose payload a session serialized into `payload`, its
+/// reusable buffer (`head.data` is not used): compressed first if
+/// `compress` (Pyro4's rule, see [`Message::compress`](crate::message::Message::compress)),
+/// then framed and signed from the buffer as [`queue_frame`] would frame
+/// `head` with that payload. A large payload (see [`SEPARATE_PAYLOAD_SIZE`])
+/// is handed over as it is, buffer and all, instead of being copied. Either
+/// way `payload` is left empty, with at most [`PAYLOAD_BUFFER_KEEP`] bytes
+/// of room kept.
+fn queue_serialized(
+    encoder: &crate::message::Encoder,
+    head: &mut crate::message::Message,
+    payload: &mut Vec<u8>,
+    compress: bool,
+    out: &mut alloc::collections::VecDeque<bytes::Bytes>,
+) -> Result<(), FrameError> {
+    use crate::message::Flags;
+    let compressed = if compress && !head.flags.contains(Flags::COMPRESSED) {
+        crate::message::compress_payload(payload)
+    } else {
+        None
+    };
+    if compressed.is_some() {
+        head.flags.insert(Flags::COMPRESSED);
+    }
+    let data: &[u8] = compressed.as_deref().unwrap_or(payload);
+    let result = if data.len() >= SEPARATE_PAYLOAD_SIZE {
+        encoder.encode_head_with(head, data).map(|frame_head| {
+            out.push_back(bytes::Bytes::from(frame_head));
+            // The payload goes as it is: the zlib stream, or the session's
+            // buffer itself (a fresh one is grown for the next message).
+            let data = compressed.unwrap_or_else(|| core::mem::take(payload));
+            out.push_back(bytes::Bytes::from(data));
+        })
+    } else {
+        let mut frame = Vec::new();
+        encoder
+            .encode_with_into(head, data, &mut frame)
+            .map(|()| out.push_back(bytes::Bytes::from(frame)))
+    };
+    payload.clear();
+    payload.shrink_to(PAYLOAD_BUFFER_KEEP);
+    result
+}
+
 /// What a remote object offers, as Pyro4's `get_metadata` reports it: the
 /// proxy uses it to decide which calls are oneway and which names are
 /// attributes rather than methods.

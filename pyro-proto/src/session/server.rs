@@ -181,6 +181,9 @@ pub struct ServerSession {
     state: State,
     next_id: u64,
     transmit: VecDeque<Bytes>,
+    /// Reply payloads are serialized here, then framed from here: one
+    /// buffer reused for every reply (see [`super::queue_serialized`]).
+    payload: Vec<u8>,
     events: VecDeque<ServerEvent>,
     close_reason: Option<CloseReason>,
     eof: bool,
@@ -219,6 +222,7 @@ impl ServerSession {
             state: State::AwaitConnect,
             next_id: 0,
             transmit: VecDeque::new(),
+            payload: Vec::new(),
             events: VecDeque::new(),
             close_reason: None,
             eof: false,
@@ -309,7 +313,7 @@ impl ServerSession {
             State::Closed => return Err(self.closed_error()),
             _ => return Err(SessionError::UnknownId),
         };
-        let (payload, mut flags) = match (wants_metadata, metadata) {
+        let (payload, flags) = match (wants_metadata, metadata) {
             (true, Some(meta)) => (
                 Value::Dict(Dict(alloc::vec![
                     (Value::Str("handshake".into()), response),
@@ -319,22 +323,16 @@ impl ServerSession {
             ),
             _ => (response, Flags::NONE),
         };
-        let data = match serializer.dumps(&payload) {
-            Ok(data) => data,
-            Err(e) => {
-                self.connect_fail(serializer, seq, Some(corr), &e.to_string());
-                return Ok(());
-            }
-        };
-        let mut msg = Message::new(MessageType::ConnectOk, serializer.id(), data)
+        if let Err(e) = serializer.dumps_into(&payload, &mut self.payload) {
+            self.connect_fail(serializer, seq, Some(corr), &e.to_string());
+            return Ok(());
+        }
+        let head = Message::new(MessageType::ConnectOk, serializer.id(), Bytes::new())
+            .with_flags(flags)
             .with_seq(seq)
             .with_annotation(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
-        if self.config.compression && msg.compress() {
-            flags.insert(Flags::COMPRESSED);
-        }
-        msg.flags = flags;
         self.state = State::Ready;
-        self.send(&msg);
+        self.send_serialized(head);
         self.pump();
         Ok(())
     }
@@ -618,7 +616,7 @@ impl ServerSession {
     /// Send a reply for a request (seq, serializer) with `outcome`.
     fn answer(&mut self, seq: u16, serializer: SerializerId, corr: [u8; 16], outcome: Outcome) {
         // `raised` names the exception being sent, for error texts.
-        let (payload, mut flags, mut annotations, close, raised) = match outcome {
+        let (payload, flags, mut annotations, close, raised) = match outcome {
             Outcome::NoReply { close } => {
                 if close {
                     self.shut(CloseReason::AfterError("oneway call failed".into()));
@@ -666,8 +664,8 @@ impl ServerSession {
         if raised.is_none() {
             annotations.insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
         }
-        let data = match serializer.dumps(&payload) {
-            Ok(data) => data,
+        match serializer.dumps_into(&payload, &mut self.payload) {
+            Ok(()) => {}
             Err(e) if raised.is_some() => {
                 // Pyro4 replaces an exception it cannot serialize by a PyroError.
                 let text = format!(
@@ -675,8 +673,8 @@ impl ServerSession {
                     raised.as_deref().unwrap_or_default()
                 );
                 let fallback = err("Pyro4.errors.PyroError", &text, "handleRequest");
-                match serializer.dumps(&fallback.to_value()) {
-                    Ok(data) => data,
+                match serializer.dumps_into(&fallback.to_value(), &mut self.payload) {
+                    Ok(()) => {}
                     Err(_) => {
                         self.shut(CloseReason::AfterError(text));
                         return;
@@ -691,13 +689,11 @@ impl ServerSession {
                 return;
             }
         };
-        let mut msg = Message::new(MessageType::Result, serializer.id(), data).with_seq(seq);
-        msg.annotations = annotations;
-        if self.config.compression && msg.compress() {
-            flags.insert(Flags::COMPRESSED);
-        }
-        msg.flags = flags;
-        self.send(&msg);
+        let mut head = Message::new(MessageType::Result, serializer.id(), Bytes::new())
+            .with_flags(flags)
+            .with_seq(seq);
+        head.annotations = annotations;
+        self.send_serialized(head);
         if close {
             self.shut(CloseReason::AfterError(raised.unwrap_or_default()));
         }
@@ -713,14 +709,17 @@ impl ServerSession {
     ) {
         // A string always serializes; were it ever to fail, closing without
         // a reply is all that is left.
-        if let Ok(data) = serializer.dumps(&Value::Str(text.into())) {
-            let mut msg =
-                Message::new(MessageType::ConnectFail, serializer.id(), data).with_seq(seq);
+        if serializer
+            .dumps_into(&Value::Str(text.into()), &mut self.payload)
+            .is_ok()
+        {
+            let mut head =
+                Message::new(MessageType::ConnectFail, serializer.id(), Bytes::new()).with_seq(seq);
             if let Some(corr) = corr {
-                msg.annotations
+                head.annotations
                     .insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
             }
-            self.send(&msg);
+            self.send_serialized(head);
         }
         self.shut(CloseReason::HandshakeFailed(text.to_string()));
     }
@@ -729,6 +728,22 @@ impl ServerSession {
         // Pyro4's Message constructor raises (e.g. a reply over
         // MAX_MESSAGE_SIZE): nothing is sent and the connection drops.
         if let Err(e) = super::queue_frame(&self.encoder, msg, &mut self.transmit) {
+            self.shut(CloseReason::Frame(e));
+        }
+    }
+
+    /// Send `head` (its `data` unused) with the payload just serialized
+    /// into `self.payload`, which is left empty for the next one.
+    fn send_serialized(&mut self, mut head: Message) {
+        let compress = self.config.compression;
+        // As in `send`: a frame that cannot be built drops the connection.
+        if let Err(e) = super::queue_serialized(
+            &self.encoder,
+            &mut head,
+            &mut self.payload,
+            compress,
+            &mut self.transmit,
+        ) {
             self.shut(CloseReason::Frame(e));
         }
     }

@@ -205,6 +205,16 @@ impl Writer<'_> {
     }
 
     fn int(&mut self, i: i64) {
+        // Most ints in calls have one or two digits: no digit loop, no copy.
+        if (0..100).contains(&i) {
+            let i = i as u8;
+            if i < 10 {
+                self.out.push(b'0' + i);
+            } else {
+                self.out.extend_from_slice(&[b'0' + i / 10, b'0' + i % 10]);
+            }
+            return;
+        }
         let mut buf = [0u8; 20];
         let mut pos = buf.len();
         let mut n = i.unsigned_abs();

@@ -49,9 +49,16 @@ const POW10: [f64; 16] = [
 
 /// Encode one value as Pyro4's `JsonSerializer.dumps` does.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(128);
-    encode::write_value(&mut out, value)?;
+    let mut out = Vec::new();
+    dumps_into(value, &mut out)?;
     Ok(out)
+}
+
+/// [`dumps`], appending the text to `out` (cut back to its length on entry
+/// if the value cannot be written).
+pub fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    super::reserve(out, 128);
+    crate::serialize::append_or_rollback(out, |out| encode::write_value(out, value))
 }
 
 /// Decode one value as Pyro4's `JsonSerializer.loads` does (before its
@@ -65,9 +72,16 @@ pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
 /// `{"object": ..., "method": ..., "params": [...], "kwargs": {...}}`, with
 /// `"kwargs": null` when [`Call::kwargs`] is `None`.
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(256);
-    encode::write_call(&mut out, call)?;
+    let mut out = Vec::new();
+    dumps_call_into(call, &mut out)?;
     Ok(out)
+}
+
+/// [`dumps_call`], appending the text to `out` (cut back to its length on
+/// entry if the call cannot be written).
+pub fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    super::reserve(out, 256);
+    crate::serialize::append_or_rollback(out, |out| encode::write_call(out, call))
 }
 
 /// Decode a call as Pyro4's `JsonSerializer.loadsCall` does: a JSON object

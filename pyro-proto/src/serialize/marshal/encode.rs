@@ -10,6 +10,13 @@ use super::CODEC;
 use crate::serialize::{SerializeError, MAX_DEPTH};
 use crate::value::{Dict, Value};
 
+/// A str or bytes this long gets room reserved for itself (see
+/// [`Writer::room_for_leaf`]); shorter ones are written as they come.
+const LARGE_LEAF: usize = 256;
+
+/// Room reserved beyond a large leaf, for the records after it.
+pub(super) const HEADROOM: usize = 256;
+
 /// Appends marshal records to a byte vector.
 pub(super) struct Writer<'a> {
     out: &'a mut Vec<u8>,
@@ -35,6 +42,23 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Before a str or bytes of `n` bytes: when it is large, make room for
+    /// all of it and some records after it, so that it is copied once into
+    /// an output that need not grow again for the rest (growing by doubling
+    /// past a large leaf would copy it again), without sizing the output by
+    /// a walk over the value beforehand.
+    #[inline(always)]
+    fn room_for_leaf(&mut self, n: usize) {
+        if n >= LARGE_LEAF {
+            self.reserve_large(n);
+        }
+    }
+
+    #[cold]
+    fn reserve_large(&mut self, n: usize) {
+        self.out.reserve(n.saturating_add(HEADROOM));
+    }
+
     /// A `str`: `z`/`a` when ASCII (Latin-1 one byte per char), else `u`.
     pub(super) fn str(&mut self, s: &str) {
         let len = s.len();
@@ -46,6 +70,7 @@ impl<'a> Writer<'a> {
             // saturate rather than fail so this stays infallible for the call
             // header strings (Python would refuse the same input).
             let n = i32::try_from(len).unwrap_or(i32::MAX);
+            self.room_for_leaf(len);
             self.out.push(code);
             self.out.extend_from_slice(&n.to_le_bytes());
         }
@@ -152,6 +177,7 @@ impl<'a> Writer<'a> {
                 self.str(s)
             }
             Value::Bytes(b) => {
+                self.room_for_leaf(b.len());
                 self.code_len(b's', b.len())?;
                 self.out.extend_from_slice(b);
             }

@@ -39,9 +39,17 @@ const CODEC: &str = "marshal";
 /// (`marshal.dumps(value)` after the top-level class-dict conversion, which a
 /// [`Value::Class`] already is).
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(64 + super::bulk_size(core::slice::from_ref(value)));
-    encode::Writer::new(&mut out).value(value, 0)?;
+    let mut out = Vec::new();
+    dumps_into(value, &mut out)?;
     Ok(out)
+}
+
+/// [`dumps`], appending the record to `out` (cut back to its length on
+/// entry if the value cannot be written).
+pub fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    // Large str/bytes leaves reserve their own room as they are written.
+    super::reserve(out, 64);
+    crate::serialize::append_or_rollback(out, |out| encode::Writer::new(out).value(value, 0))
 }
 
 /// Decode one value as `marshal.loads` does: the raw tree, where a dict with a
@@ -59,6 +67,14 @@ pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
 /// (`__getattr__`, `__setattr__`, batches); we write `None` there instead,
 /// which a Python daemon's `loadsCall` reads and dispatches fine.
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
+    let mut out = Vec::new();
+    dumps_call_into(call, &mut out)?;
+    Ok(out)
+}
+
+/// [`dumps_call`], appending the record to `out` (cut back to its length on
+/// entry if the call cannot be written).
+pub fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
     let items = match &call.vargs {
         Value::Tuple(items) | Value::List(items) => items,
         other => {
@@ -68,20 +84,25 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
             )))
         }
     };
-    // A typical call (a few args, short names) takes 100-200 bytes: one
-    // allocation of this size (still the allocator's small, cached class)
-    // avoids growing the buffer midway; large str/bytes args add their size.
-    let mut out = Vec::with_capacity(256 + super::bulk_size(items));
-    let mut w = encode::Writer::new(&mut out);
-    w.raw(&[b')', 4]);
-    w.str(&call.object);
-    w.str(&call.method);
-    w.seq(b'[', items, 0)?;
-    match &call.kwargs {
-        Some(kwargs) => w.dict(None, kwargs, 0)?,
-        None => w.raw(b"N"),
-    }
-    Ok(out)
+    // A typical call (a few args, short names) takes 100-200 bytes: room
+    // for this much (for a fresh buffer one allocation, still the
+    // allocator's small, cached class) avoids growing the buffer midway;
+    // large str/bytes args reserve their own room as they are written.
+    super::reserve(out, encode::HEADROOM);
+    crate::serialize::append_or_rollback(out, |out| {
+        let mut w = encode::Writer::new(out);
+        w.raw(&[b')', 4]);
+        w.str(&call.object);
+        w.str(&call.method);
+        w.seq(b'[', items, 0)?;
+        match &call.kwargs {
+            Some(kwargs) => w.dict(None, kwargs, 0),
+            None => {
+                w.raw(b"N");
+                Ok(())
+            }
+        }
+    })
 }
 
 /// Decode a call as Pyro4's `MarshalSerializer.loadsCall` does: unpack a

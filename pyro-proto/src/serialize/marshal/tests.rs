@@ -751,3 +751,32 @@ fn str_key_dicts_dedup_like_python() {
     let Value::Dict(d) = v else { panic!() };
     assert_eq!(d.0.len(), 2);
 }
+
+#[test]
+fn large_leaves_are_written_without_doubling_the_output() {
+    // The output grows once for a large leaf (room for it and the records
+    // after it), not by doubling past it, and without a size walk up front.
+    for v in [
+        Value::Bytes(vec![7; 1 << 20]),
+        Value::Str("x".repeat(300_000).into()),
+        Value::Str("é".repeat(100_000).into()),
+        Value::Tuple(vec![Value::Bytes(vec![1; 100_000]), Value::Int(5)]),
+        Value::List(vec![
+            Value::Int(1),
+            Value::Dict(Dict(vec![(
+                Value::from("k"),
+                Value::Bytes(vec![2; 70_000]),
+            )])),
+            Value::None,
+        ]),
+    ] {
+        let out = dumps(&v).unwrap();
+        assert!(
+            out.capacity() - out.len() <= 2 * super::encode::HEADROOM,
+            "len {} capacity {}",
+            out.len(),
+            out.capacity()
+        );
+        assert_eq!(loads(&out).unwrap(), v);
+    }
+}

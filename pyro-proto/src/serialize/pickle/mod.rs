@@ -68,9 +68,25 @@ const CODEC: &str = "pickle";
 /// Encode one value as a protocol 4 pickle that Python's `pickle.loads`
 /// turns into the equivalent Python object.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut w = write::Writer::new(write::HEADROOM);
-    w.value(value, 0).map_err(|e| *e)?;
-    Ok(w.finish())
+    let mut out = Vec::new();
+    dumps_into(value, &mut out)?;
+    Ok(out)
+}
+
+/// [`dumps`], appending the pickle to `out` (cut back to its length on
+/// entry if the value cannot be written).
+pub fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    let mut w = write::Writer::new(out);
+    match w.value(value, 0) {
+        Ok(()) => {
+            w.finish();
+            Ok(())
+        }
+        Err(e) => {
+            w.abandon();
+            Err(*e)
+        }
+    }
 }
 
 /// Decode one pickle (any protocol CPython 3.11 writes, 0 to 5), refusing
@@ -143,9 +159,26 @@ fn proxy_dict_state(state: &mut [Value]) {
 /// Encode a call tuple `(object, method, vargs, kwargs)` as Pyro4's
 /// `PickleSerializer.dumpsCall` does (vargs as given, kwargs `None` when absent).
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
-    let mut w = write::Writer::new(write::HEADROOM);
-    w.call(call).map_err(|e| *e)?;
-    Ok(w.finish())
+    let mut out = Vec::new();
+    dumps_call_into(call, &mut out)?;
+    Ok(out)
+}
+
+/// [`dumps_call`], appending the pickle to `out` (cut back to its length on
+/// entry if the call cannot be written).
+#[inline]
+pub fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    let mut w = write::Writer::new(out);
+    match w.call(call) {
+        Ok(()) => {
+            w.finish();
+            Ok(())
+        }
+        Err(e) => {
+            w.abandon();
+            Err(*e)
+        }
+    }
 }
 
 /// Decode a call tuple as Pyro4's `PickleSerializer.loadsCall` produces it.

@@ -34,23 +34,37 @@ fn too_deep() -> Box<SerializeError> {
     Box::new(SerializeError::TooDeep { limit: MAX_DEPTH })
 }
 
-pub(crate) struct Writer {
-    out: Vec<u8>,
+/// Appends one pickle to a caller's buffer: [`new`](Self::new) starts it,
+/// [`finish`](Self::finish) completes it, [`abandon`](Self::abandon) takes
+/// it back out after an error.
+pub(crate) struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    /// Where this pickle starts in `out` (what was there before stays).
+    start: usize,
 }
 
-impl Writer {
-    pub(crate) fn new(capacity: usize) -> Writer {
-        let mut out = Vec::with_capacity(capacity);
+impl<'a> Writer<'a> {
+    /// Start a pickle at the end of `out`.
+    #[inline(always)]
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+        let start = out.len();
+        crate::serialize::reserve(out, HEADROOM);
         // PROTO 4, then one FRAME covering everything (length patched in finish()).
         out.extend_from_slice(&[0x80, PROTOCOL, 0x95, 0, 0, 0, 0, 0, 0, 0, 0]);
-        Writer { out }
+        Writer { out, start }
     }
 
-    pub(crate) fn finish(mut self) -> Vec<u8> {
+    /// Complete the pickle: STOP, and the frame length.
+    pub(crate) fn finish(self) {
         self.out.push(b'.');
-        let frame = (self.out.len() - 11) as u64;
-        self.out[3..11].copy_from_slice(&frame.to_le_bytes());
-        self.out
+        let frame = (self.out.len() - self.start - 11) as u64;
+        self.out[self.start + 3..self.start + 11].copy_from_slice(&frame.to_le_bytes());
+    }
+
+    /// Cut the buffer back to what it held before [`new`](Self::new) (after an error).
+    #[cold]
+    pub(crate) fn abandon(self) {
+        self.out.truncate(self.start);
     }
 
     pub(crate) fn value(&mut self, v: &Value, depth: usize) -> R<()> {
@@ -60,11 +74,22 @@ impl Writer {
         if self.scalar(v) {
             return Ok(());
         }
+        self.container(v, depth)
+    }
+
+    /// A value that is not one of [`scalar`](Self::scalar)'s leaves (the
+    /// containers and the rare values): callers that tried `scalar` already
+    /// come here directly.
+    fn container(&mut self, v: &Value, depth: usize) -> R<()> {
+        if depth > MAX_DEPTH {
+            return Err(too_deep());
+        }
         match v {
             Value::List(items) => {
-                self.out.push(b']');
-                if !items.is_empty() {
-                    self.out.push(b'(');
+                if items.is_empty() {
+                    self.out.push(b']');
+                } else {
+                    self.out.extend_from_slice(b"](");
                     self.items(items, depth)?;
                     self.out.push(b'e');
                 }
@@ -103,7 +128,7 @@ impl Writer {
         }
         for it in items {
             if !self.scalar(it) {
-                self.value(it, depth + 1)?;
+                self.container(it, depth + 1)?;
             }
         }
         Ok(())
@@ -153,11 +178,11 @@ impl Writer {
         if (0..=0xff).contains(&i) {
             self.out.extend_from_slice(&[b'K', i as u8]);
         } else if (0..=0xffff).contains(&i) {
-            self.out.push(b'M');
-            self.out.extend_from_slice(&(i as u16).to_le_bytes());
+            let [a, b] = (i as u16).to_le_bytes();
+            self.out.extend_from_slice(&[b'M', a, b]);
         } else if let Ok(v) = i32::try_from(i) {
-            self.out.push(b'J');
-            self.out.extend_from_slice(&v.to_le_bytes());
+            let [a, b, c, d] = v.to_le_bytes();
+            self.out.extend_from_slice(&[b'J', a, b, c, d]);
         } else {
             self.bigint(&BigInt::from(i));
         }
@@ -177,8 +202,9 @@ impl Writer {
     }
 
     fn float(&mut self, f: f64) {
-        self.out.push(b'G');
-        self.out.extend_from_slice(&f.to_be_bytes());
+        // One write for opcode and value.
+        let [a, b, c, d, e, g, h, i] = f.to_be_bytes();
+        self.out.extend_from_slice(&[b'G', a, b, c, d, e, g, h, i]);
     }
 
     #[inline(always)]
@@ -190,6 +216,38 @@ impl Writer {
             self.long_header(n, b'X', 0x8d);
         }
         self.out.extend_from_slice(s.as_bytes());
+    }
+
+    /// The call's object id and method name: [`str`](Self::str), with
+    /// short ones (the usual case) put together in 16 bytes on the stack by
+    /// fixed-size moves (two overlapping ones cover any length), appended
+    /// whole and cut back to length, instead of a `memcpy` call for a few
+    /// bytes. (Not used for strs inside the arguments: in the container
+    /// loops the larger code costs more than it saves.)
+    #[inline(always)]
+    fn name(&mut self, s: &str) {
+        let b = s.as_bytes();
+        let n = b.len();
+        if n > 14 {
+            return self.str(s);
+        }
+        let mut record = [0u8; 16];
+        record[0] = 0x8c;
+        record[1] = n as u8;
+        if n >= 8 {
+            record[2..10].copy_from_slice(&b[..8]);
+            record[n - 6..n + 2].copy_from_slice(&b[n - 8..]);
+        } else if n >= 4 {
+            record[2..6].copy_from_slice(&b[..4]);
+            record[n - 2..n + 2].copy_from_slice(&b[n - 4..]);
+        } else if n > 0 {
+            record[2] = b[0];
+            record[2 + n / 2] = b[n / 2];
+            record[1 + n] = b[n - 1];
+        }
+        let end = self.out.len() + 2 + n;
+        self.out.extend_from_slice(&record);
+        self.out.truncate(end);
     }
 
     fn bytes(&mut self, b: &[u8]) {
@@ -245,18 +303,19 @@ impl Writer {
 
     #[inline(always)]
     fn dict(&mut self, pairs: &[(Value, Value)], depth: usize) -> R<()> {
-        self.out.push(b'}');
-        if !pairs.is_empty() {
+        if pairs.is_empty() {
+            self.out.push(b'}');
+        } else {
             if depth + 1 > MAX_DEPTH {
                 return Err(too_deep());
             }
-            self.out.push(b'(');
+            self.out.extend_from_slice(b"}(");
             for (k, v) in pairs {
                 if !self.scalar(k) {
-                    self.value(k, depth + 1)?;
+                    self.container(k, depth + 1)?;
                 }
                 if !self.scalar(v) {
-                    self.value(v, depth + 1)?;
+                    self.container(v, depth + 1)?;
                 }
             }
             self.out.push(b'u');
@@ -362,11 +421,16 @@ impl Writer {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn call(&mut self, call: &Call) -> R<()> {
         self.out.push(b'(');
-        self.str(&call.object);
-        self.str(&call.method);
-        self.value(&call.vargs, 1)?;
+        self.name(&call.object);
+        self.name(&call.method);
+        match &call.vargs {
+            // The usual arguments, without a call through `value`.
+            Value::Tuple(items) => self.tuple(items, 1)?,
+            vargs => self.value(vargs, 1)?,
+        }
         match &call.kwargs {
             Some(d) => self.dict(&d.0, 1)?,
             None => self.out.push(b'N'),

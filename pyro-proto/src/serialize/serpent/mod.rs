@@ -39,7 +39,15 @@ pub const HEADER: &[u8] = b"# serpent utf-8 python3.2\n";
 /// Encode one value as serpent text, byte-identical to Pyro4's
 /// `SerpentSerializer.dumps` for the same Python value.
 pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    writer::dumps(value)
+    let mut out = Vec::new();
+    dumps_into(value, &mut out)?;
+    Ok(out)
+}
+
+/// [`dumps`], appending the document to `out` (cut back to its length on
+/// entry if the value cannot be written).
+pub fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    crate::serialize::append_or_rollback(out, |out| writer::dumps_into(value, out))
 }
 
 /// Decode one serpent document (any header or comment lines, any literal
@@ -53,7 +61,15 @@ pub fn loads(data: &[u8]) -> Result<Value, SerializeError> {
 /// `SerpentSerializer.dumpsCall` does (`kwargs` `None` for attribute access
 /// and batches).
 pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
-    writer::dumps_call(call)
+    let mut out = Vec::new();
+    dumps_call_into(call, &mut out)?;
+    Ok(out)
+}
+
+/// [`dumps_call`], appending the document to `out` (cut back to its length
+/// on entry if the call cannot be written).
+pub fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    crate::serialize::append_or_rollback(out, |out| writer::dumps_call_into(call, out))
 }
 
 /// Decode an INVOKE payload: a 4-tuple (or list, Python unpacks either)

@@ -18,33 +18,35 @@ use crate::value::{Dict, Value};
 /// on them, and so do we rather than write something no peer reads.
 pub(super) const MAX_INT_DIGITS: usize = 4300;
 
-/// Write `value` as a complete serpent document (header line included).
-pub(super) fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(HEADER.len() + estimate(value));
+/// Append `value` as a complete serpent document (header line included).
+pub(super) fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    crate::serialize::reserve(out, HEADER.len() + estimate(value));
     out.extend_from_slice(HEADER);
-    write_value(&mut out, value, 0)?;
-    Ok(out)
+    write_value(out, value, 0)
 }
 
-/// Write Pyro4's call tuple `(object,method,vargs,kwargs)`.
-pub(super) fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
-    let mut out = Vec::with_capacity(
-        HEADER.len() + call.object.len() + call.method.len() + 16 + estimate(&call.vargs),
+/// Append Pyro4's call tuple `(object,method,vargs,kwargs)`.
+pub(super) fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
+    // Room for a typical call's punctuation and small arguments as well
+    // (a fresh buffer then does not grow midway).
+    crate::serialize::reserve(
+        out,
+        HEADER.len() + call.object.len() + call.method.len() + 128 + estimate(&call.vargs),
     );
     out.extend_from_slice(HEADER);
     out.push(b'(');
-    write_str_repr(&mut out, &call.object);
+    write_str_repr(out, &call.object);
     out.push(b',');
-    write_str_repr(&mut out, &call.method);
+    write_str_repr(out, &call.method);
     out.push(b',');
-    write_value(&mut out, &call.vargs, 1)?;
+    write_value(out, &call.vargs, 1)?;
     out.push(b',');
     match &call.kwargs {
-        Some(kwargs) => write_dict(&mut out, kwargs, 1)?,
+        Some(kwargs) => write_dict(out, kwargs, 1)?,
         None => out.extend_from_slice(b"None"),
     }
     out.push(b')');
-    Ok(out)
+    Ok(())
 }
 
 /// A cheap first guess of the output size, so that large bytes and strings
@@ -211,6 +213,16 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn write_i64(out: &mut Vec<u8>, i: i64) {
+    // Most ints in calls have one or two digits: no digit loop, no copy.
+    if (0..100).contains(&i) {
+        let i = i as u8;
+        if i < 10 {
+            out.push(b'0' + i);
+        } else {
+            out.extend_from_slice(&[b'0' + i / 10, b'0' + i % 10]);
+        }
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut n = i.unsigned_abs();
     let mut pos = buf.len();

@@ -647,3 +647,112 @@ fn a_serialized_blob_call_is_sent_as_pyro4_sends_it() {
         Some(ClientEvent::Reply { response: Response::Value(Value::List(v)), .. }) if v[1] == data
     ));
 }
+
+/// Requests are serialized into one buffer the session reuses and framed
+/// from there: the bytes are exactly those of the message built from
+/// `dumps_call` (compressed, signed, large payloads as a chunk of their
+/// own); small calls keep the buffer's room, a large one leaves at most
+/// `PAYLOAD_BUFFER_KEEP` of it behind.
+#[test]
+fn requests_are_framed_from_a_reused_buffer_as_from_their_message() {
+    use crate::session::{PAYLOAD_BUFFER_KEEP, SEPARATE_PAYLOAD_SIZE};
+    let key = b"hmac key".to_vec();
+    let big = "x".repeat(SEPARATE_PAYLOAD_SIZE + 10);
+    let args = [
+        ("medium", s(&"ab".repeat(300)), 1),
+        ("small", s("small"), 1),
+        ("again", Value::Int(3), 1),
+        ("big", s(&big), 2),
+        ("after", s("after the big one"), 1),
+    ];
+    for &serializer in SerializerId::ALL {
+        for compression in [false, true] {
+            for hmac_key in [None, Some(key.clone())] {
+                let mut config = ClientConfig::new("o");
+                config.metadata = false;
+                config.serializer = serializer;
+                config.compression = compression;
+                config.hmac_key = hmac_key.clone();
+                let mut c = ClientSession::new_without_handshake(config, 0);
+                let opts = CallOptions {
+                    oneway: Some(true),
+                    correlation_id: Some([7; 16]),
+                    ..Default::default()
+                };
+                let mut room = None;
+                for (seq, (method, arg, chunks)) in (1..).zip(args.iter()) {
+                    let case = (serializer, compression, hmac_key.is_some(), *method);
+                    c.call(method, vec![arg.clone()], Dict::default(), &opts, NOW)
+                        .unwrap();
+                    let call = Call {
+                        object: "o".into(),
+                        method: (*method).into(),
+                        vargs: Value::Tuple(vec![arg.clone()]),
+                        kwargs: Some(Dict::default()),
+                    };
+                    let mut msg = Message::new(
+                        MessageType::Invoke,
+                        serializer.id(),
+                        serializer.dumps_call(&call).unwrap(),
+                    )
+                    .with_flags(Flags::ONEWAY)
+                    .with_seq(seq)
+                    .with_annotation(AnnotationId::CORR, Bytes::copy_from_slice(&[7; 16]));
+                    if compression {
+                        msg.compress();
+                    }
+                    let expected = msg.encode(hmac_key.as_deref()).unwrap();
+                    let sent: Vec<Bytes> = core::iter::from_fn(|| c.poll_transmit()).collect();
+                    assert_eq!(sent.concat(), expected, "{case:?}");
+                    // Compressed, the big payload is small enough for one chunk.
+                    let chunks = if compression { 1 } else { *chunks };
+                    assert_eq!(sent.len(), chunks, "{case:?}");
+                    assert!(c.payload.is_empty(), "{case:?}");
+                    assert!(c.payload.capacity() <= PAYLOAD_BUFFER_KEEP, "{case:?}");
+                    match *method {
+                        "medium" => room = Some((c.payload.as_ptr(), c.payload.capacity())),
+                        "small" | "again" => assert_eq!(
+                            Some((c.payload.as_ptr(), c.payload.capacity())),
+                            room,
+                            "{case:?}"
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A call that cannot be serialized sends nothing, leaves the buffer
+/// empty and the session usable.
+#[test]
+fn a_call_that_cannot_be_serialized_leaves_nothing_behind() {
+    let mut c = ready_client(SerializerId::Json);
+    // `ready_client` made one call; answer it.
+    c.receive(&result_frame(1, SerializerId::Json.id(), b"null"));
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Reply { .. })));
+    while c.poll_transmit().is_some() {}
+    let err = c
+        .call(
+            "m",
+            vec![s("first"), Value::Bytes(vec![1])],
+            Dict::default(),
+            &CallOptions::default(),
+            NOW,
+        )
+        .unwrap_err();
+    assert!(matches!(err, SessionError::Serialize(_)), "{err:?}");
+    assert!(c.poll_transmit().is_none());
+    assert!(c.payload.is_empty());
+    c.call(
+        "m",
+        vec![s("ok")],
+        Dict::default(),
+        &CallOptions::default(),
+        NOW,
+    )
+    .unwrap();
+    let sent = c.poll_transmit().unwrap();
+    assert!(sent.ends_with(br#"{"object": "o", "method": "m", "params": ["ok"], "kwargs": {}}"#));
+}

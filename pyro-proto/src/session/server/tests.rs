@@ -709,3 +709,118 @@ fn large_payloads_are_queued_after_their_header_without_a_copy() {
     srv.reply(req.id, Outcome::value(Value::Int(1))).unwrap();
     assert!(srv.poll_transmit().is_some() && srv.poll_transmit().is_none());
 }
+
+/// Replies are serialized into one buffer the session reuses and framed
+/// from there: the bytes are exactly those of the message built from
+/// `dumps` (compressed, signed, large payloads as a chunk of their own),
+/// and the buffer keeps at most `PAYLOAD_BUFFER_KEEP` of room.
+#[test]
+fn replies_are_framed_from_a_reused_buffer_as_from_their_message() {
+    use crate::session::{PAYLOAD_BUFFER_KEEP, SEPARATE_PAYLOAD_SIZE};
+    let key = b"hmac key".to_vec();
+    let corr = [3u8; 16];
+    let big = "y".repeat(SEPARATE_PAYLOAD_SIZE + 10);
+    let replies = [
+        ("medium", Outcome::value(s(&"ab".repeat(300))), 1),
+        ("small", Outcome::value(Value::Int(1)), 1),
+        (
+            "error",
+            Outcome::Exception {
+                error: RemoteError::builtin("ValueError", "bad"),
+                close: false,
+            },
+            1,
+        ),
+        ("big", Outcome::value(s(&big)), 2),
+        ("after", Outcome::value(s("after the big one")), 1),
+    ];
+    for &serializer in SerializerId::ALL {
+        for compression in [false, true] {
+            for hmac_key in [None, Some(key.clone())] {
+                let mut srv = session(ServerConfig {
+                    accepted: SerializerId::ALL.to_vec(),
+                    compression,
+                    hmac_key: hmac_key.clone(),
+                    ..Default::default()
+                });
+                let hello = connect(serializer, &dict(&[("handshake", s("hi"))]), Flags::NONE, 0)
+                    .with_annotation(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
+                srv.receive(&frame(&hello, hmac_key.as_deref()));
+                let Some(ServerEvent::Handshake(h)) = srv.poll_event() else {
+                    panic!("no handshake")
+                };
+                srv.accept_handshake(h.id, s("hello"), None).unwrap();
+                assert_eq!(core::iter::from_fn(|| srv.poll_transmit()).count(), 1);
+                let mut room = None;
+                for (seq, (what, outcome, chunks)) in (1..).zip(replies.iter()) {
+                    let case = (serializer, compression, hmac_key.is_some(), *what);
+                    let request = invoke(serializer, &call("m", alloc::vec![]), Flags::NONE, seq)
+                        .with_annotation(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
+                    srv.receive(&frame(&request, hmac_key.as_deref()));
+                    let req = next_request(&mut srv);
+                    srv.reply(req.id, outcome.clone()).unwrap();
+                    let (value, flags) = match outcome {
+                        Outcome::Value { value, .. } => (value.clone(), Flags::NONE),
+                        Outcome::Exception { error, .. } => (error.to_value(), Flags::EXCEPTION),
+                        _ => unreachable!(),
+                    };
+                    let mut msg = Message::new(
+                        MessageType::Result,
+                        serializer.id(),
+                        serializer.dumps(&value).unwrap(),
+                    )
+                    .with_seq(seq);
+                    if flags.is_empty() {
+                        msg.annotations
+                            .insert(AnnotationId::CORR, Bytes::copy_from_slice(&corr));
+                    }
+                    if compression {
+                        msg.compress();
+                    }
+                    msg.flags.insert(flags);
+                    let expected = frame(&msg, hmac_key.as_deref());
+                    let out: Vec<Bytes> = core::iter::from_fn(|| srv.poll_transmit()).collect();
+                    assert_eq!(out.concat(), expected, "{case:?}");
+                    let chunks = if compression { 1 } else { *chunks };
+                    assert_eq!(out.len(), chunks, "{case:?}");
+                    assert!(srv.payload.is_empty(), "{case:?}");
+                    assert!(srv.payload.capacity() <= PAYLOAD_BUFFER_KEEP, "{case:?}");
+                    match *what {
+                        "medium" => room = Some((srv.payload.as_ptr(), srv.payload.capacity())),
+                        "small" | "error" => assert_eq!(
+                            Some((srv.payload.as_ptr(), srv.payload.capacity())),
+                            room,
+                            "{case:?}"
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A reply value the codec refuses becomes the SerializeError reply, built
+/// in the same buffer (nothing of the refused value is left in it).
+#[test]
+fn an_unserializable_reply_leaves_no_bytes_in_the_buffer() {
+    let mut srv = ready();
+    srv.receive(&frame(
+        &invoke(JSON, &call("m", alloc::vec![]), Flags::NONE, 1),
+        None,
+    ));
+    let req = next_request(&mut srv);
+    let refused = Value::List(alloc::vec![
+        s("written first"),
+        Value::Bytes(alloc::vec![1])
+    ]);
+    srv.reply(req.id, Outcome::value(refused)).unwrap();
+    let out = sent(&mut srv);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].flags.contains(Flags::EXCEPTION));
+    // The payload is the exception alone, a complete json document.
+    let error = JSON.loads_raw(&out[0].data).unwrap();
+    assert!(matches!(error, Value::Dict(_)), "{error:?}");
+    assert!(!out[0].data.windows(13).any(|w| w == b"written first"));
+    assert!(srv.payload.is_empty());
+}
