@@ -8,7 +8,8 @@ pyro4_test_suite(), fetches them). The daemon is set up as test_server.py's setU
 own (SERVERTYPE thread, POLLTIMEOUT 0.1, pickle accepted on top of the defaults), and serves a
 control object, "suite.control", whose fresh(kind) registers a NEW test_server.ServerTestObject
 (kind "server") or test_server.NotEverythingExposedClass("hello") (kind "unexposed") and returns
-its URI, as each Pyro4 test starts with a fresh daemon and fresh objects; release(uri) drops one.
+its URI, as each Pyro4 test starts with a fresh daemon and fresh objects; release(uri) drops one, and
+has_stream(id) says whether the daemon still holds an iterator stream.
 
 The Python tests share their config with their same-process daemon; the settings some tests
 change for the daemon are fixed here per process instead: --linger sets ITER_STREAM_LINGER (the
@@ -61,8 +62,8 @@ def main():
         def release(self, uri):
             daemon.unregister(Pyro4.core.URI(uri).object)
 
-        def stream_count(self):
-            return len(daemon.streaming_responses)
+        def has_stream(self, stream_id):
+            return stream_id in daemon.streaming_responses
 
     uri = daemon.register(Control(), "suite.control")
     print("control", uri, flush=True)

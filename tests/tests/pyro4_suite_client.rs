@@ -27,12 +27,14 @@
 //! which is where our proxies keep those.
 //!
 //! Ported: all 43 tests `tests/python/pyro4_suite.py` runs against the Rust
-//! daemon (ServerTestsOnce 29, ServerTestsThreadNoTimeout 14), plus four of
-//! the tests it must skip there because they need a Python daemon:
-//! `testPyroTracebackNormal`, `testPyroTracebackBatch`,
-//! `testNonserializableException_other`, `testNonserializableException_pickle`,
-//! and the proxy-side `testTimeoutConnect`. Ported in part, the rest being
-//! Python-proxy internals our proxy has no counterpart of:
+//! daemon (ServerTestsOnce 29, ServerTestsThreadNoTimeout 14), plus six it
+//! skips there because they need a Python daemon or test the client only:
+//! `testPyroTracebackNormal`, `testPyroTracebackBatch` (the traceback quotes
+//! the Python source), `testNonserializableException_other`,
+//! `testNonserializableException_pickle`, `testTimeoutConnect` and the first
+//! half of `testOnewayDelayed`: 49 in all, 11 of them also on the async
+//! proxy. Ported in part, the rest being Python-proxy internals our proxy
+//! has no counterpart of:
 //! * `testProxyMetadata`: `_pyroGetMetadata(known_metadata=...)` (our proxy
 //!   takes metadata only from the daemon); `_pyroGetMetadata(objectId)` is
 //!   ported as the `Pyro.Daemon.get_metadata` call it makes;
@@ -183,9 +185,9 @@ impl Obj {
         Obj { daemon, uri }
     }
 
-    /// The daemon's streams still open (`len(daemon.streaming_responses)`).
-    fn stream_count(&self) -> i64 {
-        self.daemon.control().call("stream_count", ()).unwrap()
+    /// Whether the daemon still holds the iterator stream `id`.
+    fn has_stream(&self, id: &str) -> bool {
+        self.daemon.control().call("has_stream", (id,)).unwrap()
     }
 
     fn proxy(&self) -> Proxy {
@@ -1003,19 +1005,24 @@ fn server_tests_once_test_generator() {
     let obj = server();
     let p = obj.proxy();
     let mut generator = p.stream::<String>("generator", ()).unwrap();
-    assert!(generator.id().is_some());
+    let id = generator.id().expect("a remote stream").to_string();
     for want in ["one", "two", "three", "four", "five"] {
         assert_eq!(generator.next().unwrap().unwrap(), want);
     }
     assert!(generator.next().is_none());
     assert!(generator.next().is_none());
     generator.close();
+    assert!(
+        !obj.has_stream(&id),
+        "the daemon dropped the exhausted stream"
+    );
     let mut generator = p.stream::<String>("generator", ()).unwrap();
+    let id = generator.id().unwrap().to_string();
     let all: Vec<String> = generator.by_ref().map(Result::unwrap).collect();
     assert_eq!(all.len(), 5);
     assert!(generator.next().is_none());
     generator.close();
-    assert_eq!(obj.stream_count(), 0);
+    assert!(!obj.has_stream(&id));
 }
 
 /// `ServerTestsOnce.testProxySerializedBlobArg`: a `SerializedBlob`
@@ -1472,8 +1479,10 @@ fn thread_no_timeout_test_generator_linger() {
         .build(&obj.uri)
         .unwrap();
     let mut generator = p.stream::<String>("generator", ()).unwrap();
+    let id = generator.id().unwrap().to_string();
     assert_eq!(generator.next().unwrap().unwrap(), "one");
     p.release();
+    assert!(obj.has_stream(&id), "kept for the linger time");
     assert!(matches!(
         generator.next().unwrap().unwrap_err(),
         ProxyError::StreamClosed
@@ -1486,6 +1495,7 @@ fn thread_no_timeout_test_generator_linger() {
     );
     p.release();
     thread::sleep(Duration::from_secs(2));
+    assert!(!obj.has_stream(&id), "gone after the linger time");
     p.reconnect(3).unwrap();
     let e = raised(generator.next().unwrap(), "Pyro4.errors.PyroError");
     assert_eq!(e.message(), "item stream terminated");
@@ -1498,9 +1508,11 @@ fn thread_no_timeout_test_generator_no_linger() {
     let obj = Obj::new(Setting::NoLinger, "server");
     let p = obj.proxy();
     let mut generator = p.stream::<String>("generator", ()).unwrap();
+    let id = generator.id().unwrap().to_string();
     assert_eq!(generator.next().unwrap().unwrap(), "one");
     p.release();
     thread::sleep(Duration::from_millis(200));
+    assert!(!obj.has_stream(&id), "gone with its connection");
     assert!(matches!(
         generator.next().unwrap().unwrap_err(),
         ProxyError::StreamClosed
@@ -1509,7 +1521,6 @@ fn thread_no_timeout_test_generator_no_linger() {
     let e = raised(generator.next().unwrap(), "Pyro4.errors.PyroError");
     assert_eq!(e.message(), "item stream terminated");
     generator.close();
-    assert_eq!(obj.stream_count(), 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -1652,15 +1663,18 @@ mod smol_proxy {
         smol::block_on(async {
             let p = Proxy::new(&obj.uri).unwrap();
             let mut generator = p.stream::<String>("generator", ()).await.unwrap();
+            let id = generator.id().unwrap().to_string();
             for want in ["one", "two", "three", "four", "five"] {
                 assert_eq!(generator.next().await.unwrap().unwrap(), want);
             }
             assert!(generator.next().await.is_none());
             assert!(generator.next().await.is_none());
+            assert!(!obj.has_stream(&id));
             let generator = p.stream::<String>("generator", ()).await.unwrap();
+            let id = generator.id().unwrap().to_string();
             assert_eq!(generator.collect_vec().await.unwrap().len(), 5);
+            assert!(!obj.has_stream(&id));
         });
-        assert_eq!(obj.stream_count(), 0);
     }
 
     /// `ServerTestsOnce.testProxyAnnotations`.
@@ -1727,6 +1741,34 @@ mod smol_proxy {
                 55
             );
             refused(p.call::<Value>("nonexisting_method", ()).await);
+        });
+    }
+
+    /// `ServerTestsThreadNoTimeout.testGeneratorNoLinger` (and the
+    /// reconnect half of testGeneratorLinger): without a connection the
+    /// stream fails with ConnectionClosedError and stays open; after a
+    /// reconnect it is asked for again, and the daemon, which dropped it
+    /// with the connection, says "item stream terminated".
+    #[test]
+    fn smol_test_generator_no_linger() {
+        let obj = Obj::new(Setting::NoLinger, "server");
+        smol::block_on(async {
+            let p = Proxy::new(&obj.uri).unwrap();
+            let mut generator = p.stream::<String>("generator", ()).await.unwrap();
+            let id = generator.id().unwrap().to_string();
+            assert_eq!(generator.next().await.unwrap().unwrap(), "one");
+            p.release().await;
+            Timer::after(Duration::from_millis(200)).await;
+            assert!(!obj.has_stream(&id), "gone with its connection");
+            for _ in 0..2 {
+                assert!(matches!(
+                    generator.next().await.unwrap().unwrap_err(),
+                    ProxyError::StreamClosed
+                ));
+            }
+            p.reconnect(3).await.unwrap();
+            let e = raised(generator.next().await.unwrap(), "Pyro4.errors.PyroError");
+            assert_eq!(e.message(), "item stream terminated");
         });
     }
 
