@@ -194,7 +194,9 @@ macro_rules! proxy_builder_options {
             self
         }
 
-        /// Refuse replies larger than this (`MAX_MESSAGE_SIZE`).
+        /// Refuse messages larger than this (`MAX_MESSAGE_SIZE`, data +
+        /// annotations): a larger request fails before anything is sent, a
+        /// larger reply drops the connection; both are `ProxyError::Protocol`.
         pub fn max_message_size(mut self, limit: Option<usize>) -> Self {
             self.settings.config.max_message_size = limit;
             self

@@ -178,9 +178,12 @@ impl<R> StreamCursor<R> {
         }
     }
 
-    /// The proxy lost its connection, and the stream with it (as in Pyro4).
+    /// The proxy has no connection: this `next` fails with
+    /// [`ProxyError::StreamClosed`], but the stream stays open, as Pyro4's
+    /// `_StreamResultIterator` does (it raises `ConnectionClosedError`
+    /// while `proxy._pyroConnection is None` and fetches again after a
+    /// `_pyroReconnect`, which the daemon's `ITER_STREAM_LINGER` allows).
     pub fn connection_lost(&mut self) -> Option<Result<R, ProxyError>> {
-        self.state = State::Done;
         Some(Err(ProxyError::StreamClosed))
     }
 
@@ -272,6 +275,16 @@ mod tests {
         assert!(matches!(odd, Fetched::Item(None)));
         assert_eq!(remote.id(), None);
         assert_eq!(remote.describe(), "done");
+
+        // Without a connection the stream fails but stays open, to be
+        // continued after a reconnect (Pyro4's testGeneratorLinger).
+        let mut lost = StreamCursor::<i64>::remote("m", "s3".into());
+        assert!(matches!(
+            lost.connection_lost(),
+            Some(Err(ProxyError::StreamClosed))
+        ));
+        assert!(matches!(lost.step(), Step::Fetch(id) if id == "s3"));
+        assert_eq!(lost.id(), Some("s3"));
 
         let mut open = StreamCursor::<i64>::remote("m", "s2".into());
         let odd = open.settle(Ok(Response::Batch(Vec::new())));

@@ -44,7 +44,9 @@ pub struct ClientConfig {
     pub handshake: Value,
     /// Compress requests of 200 bytes or more when that makes them smaller.
     pub compression: bool,
-    /// Limit on data + annotations of a received message.
+    /// Limit on data + annotations of a message, sent or received (Pyro4's
+    /// `MAX_MESSAGE_SIZE`): a larger request is refused before anything is
+    /// sent, a larger reply closes the session.
     pub max_message_size: Option<usize>,
     /// Cap on what a COMPRESSED reply may inflate to.
     pub max_decompressed_size: usize,
@@ -217,7 +219,8 @@ impl ClientSession {
         let decoder = Decoder::new(ExpectedTypes::CLIENT)
             .with_max_message_size(config.max_message_size)
             .without_hmac_check();
-        let mut encoder = Encoder::new();
+        // Pyro4 checks MAX_MESSAGE_SIZE when it builds a message too.
+        let mut encoder = Encoder::new().with_max_message_size(config.max_message_size);
         if let Some(key) = &config.hmac_key {
             encoder = encoder.with_hmac_key(key.clone());
         }

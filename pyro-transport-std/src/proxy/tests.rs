@@ -244,11 +244,19 @@ fn streams_end_or_are_closed_when_dropped() {
     p.ping().unwrap();
     assert_eq!(d.handle.stream_count(), 0);
 
-    // A stream whose connection was dropped fails like Pyro4's.
+    // A stream whose connection was dropped fails like Pyro4's, for as
+    // long as the proxy has no connection, and continues after a reconnect
+    // (the daemon keeps it for its linger time).
     let mut s = p.stream::<i64>("count", (3,)).unwrap();
+    assert_eq!(s.next().unwrap().unwrap(), 0);
     p.release();
     assert!(matches!(s.next(), Some(Err(ProxyError::StreamClosed))));
-    assert!(s.next().is_none());
+    assert!(matches!(s.next(), Some(Err(ProxyError::StreamClosed))));
+    p.reconnect(1).unwrap();
+    assert_eq!(s.next().unwrap().unwrap(), 1);
+    drop(s);
+    p.ping().unwrap();
+    assert_eq!(d.handle.stream_count(), 0);
 }
 
 #[test]

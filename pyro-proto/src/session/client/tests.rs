@@ -1,6 +1,7 @@
 use super::*;
 use crate::daemon::{ConnId, Daemon, DaemonConfig, Location};
 use crate::entropy::SeededEntropy;
+use crate::message::FrameError;
 use crate::servant::ServantBuilder;
 use crate::session::{ServerConfig, ServerEvent, ServerSession};
 use alloc::boxed::Box;
@@ -365,6 +366,39 @@ fn reply_checks_close_the_session_like_pyro4() {
             ..
         })
     ));
+}
+
+#[test]
+fn requests_over_the_max_message_size_are_refused_before_sending() {
+    // Pyro4's Message() raises MessageTooLargeError while building the
+    // request, so nothing reaches the daemon (test_server.py testMaxMsgSize).
+    let mut config = ClientConfig::new("o");
+    config.serializer = SerializerId::Json;
+    config.max_message_size = Some(999);
+    let mut c = ClientSession::new_without_handshake(config, 0);
+    let big = Value::List(vec![Value::Int(42); 1000]);
+    let err = c
+        .call(
+            "echo",
+            vec![big],
+            Dict::default(),
+            &CallOptions::default(),
+            NOW,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SessionError::Frame(FrameError::MessageTooLarge { max: 999, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(c.poll_transmit(), None);
+    assert_eq!(c.seq(), 0);
+    // The session is still usable for requests within the limit.
+    c.call("m", vec![], Dict::default(), &CallOptions::default(), NOW)
+        .unwrap();
+    assert!(c.poll_transmit().is_some());
 }
 
 #[test]
