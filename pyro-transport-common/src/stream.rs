@@ -208,9 +208,11 @@ impl<R: DeserializeOwned> StreamCursor<R> {
         }
     }
 
-    /// Move on with the reply to a fetch (or the error getting it): an
-    /// item, the end, a remote exception (which ended the stream on the
-    /// daemon too) or a failed connection end the stream here.
+    /// Move on with the reply to a fetch (or the error getting it): the end
+    /// or a remote exception (which ended the stream on the daemon too) end
+    /// the stream here. A failed request does not: as in Pyro4, the stream
+    /// lives on with the daemon for its linger time, and the proxy (which
+    /// dropped its connection) continues it after a reconnect.
     pub fn settle(&mut self, result: Result<Response, ProxyError>) -> Fetched<R> {
         let item = match result {
             Ok(Response::Value(v)) => return Fetched::Item(Some(convert(&self.method, v))),
@@ -223,7 +225,7 @@ impl<R: DeserializeOwned> StreamCursor<R> {
                     what: format!("{other:?}"),
                 })
             }
-            Err(e) => Some(Err(e)),
+            Err(e) => return Fetched::Item(Some(Err(e))),
         };
         self.state = State::Done;
         Fetched::Item(item)
@@ -262,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn stream_cursor_ends_on_end_exception_or_error_but_not_on_odd_replies() {
+    fn stream_cursor_ends_on_end_or_exception_but_not_on_failures_or_odd_replies() {
         let mut local = StreamCursor::<i64>::local("m", vec![Value::Int(1)]);
         assert!(matches!(local.step(), Step::Ready(Some(Ok(1)))));
         assert!(matches!(local.step(), Step::Ready(None)));
@@ -285,6 +287,16 @@ mod tests {
         ));
         assert!(matches!(lost.step(), Step::Fetch(id) if id == "s3"));
         assert_eq!(lost.id(), Some("s3"));
+        // So does a fetch that failed on the way (Pyro4 ends its iterator
+        // only at StopIteration).
+        let failed = lost.settle(Err(ProxyError::StreamClosed));
+        assert!(matches!(
+            failed,
+            Fetched::Item(Some(Err(ProxyError::StreamClosed)))
+        ));
+        assert_eq!(lost.id(), Some("s3"));
+        let item = lost.settle(Ok(Response::Value(Value::Int(8))));
+        assert!(matches!(item, Fetched::Item(Some(Ok(8)))));
 
         let mut open = StreamCursor::<i64>::remote("m", "s2".into());
         let odd = open.settle(Ok(Response::Batch(Vec::new())));

@@ -73,6 +73,13 @@ class TestObject(object):
         for i in range(n):
             yield i
 
+    def slow_generator(self, n, slow, delay):
+        """Yields 0..n-1; item `slow` takes `delay` seconds."""
+        for i in range(n):
+            if i == slow:
+                time.sleep(delay)
+            yield i
+
     def failing_generator(self):
         yield 1
         raise ValueError("generator broke")

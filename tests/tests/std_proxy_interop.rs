@@ -687,3 +687,30 @@ fn callback_into_a_rust_daemon() {
     drop(stop);
     server.join().unwrap().unwrap();
 }
+
+/// A stream outlives a fetch that failed: as Pyro4's proxy does, ours drops
+/// its connection when the fetch times out, `next` then reports
+/// `StreamClosed` until the proxy reconnects, and after that the stream goes
+/// on, since the daemon kept it (`ITER_STREAM_LINGER`). Item 1 was sent to
+/// the dropped connection, so the next item is 2 (Python's client sees the
+/// same sequence).
+#[test]
+fn a_stream_continues_after_a_timed_out_fetch_and_a_reconnect() {
+    let d = PyDaemon::start(&[]);
+    let p = Proxy::builder()
+        .timeout(Some(Duration::from_millis(300)))
+        .build(&d.uri)
+        .unwrap();
+    let mut items = p.stream::<i64>("slow_generator", (4, 1, 1.0)).unwrap();
+    assert_eq!(items.next().unwrap().unwrap(), 0);
+    let err = items.next().unwrap().unwrap_err();
+    assert!(matches!(err, ProxyError::TimedOut { .. }), "{err}");
+    assert!(matches!(items.next(), Some(Err(ProxyError::StreamClosed))));
+    // Let the daemon finish the slow item first: a Python generator cannot
+    // run in two threads at once.
+    std::thread::sleep(Duration::from_millis(1300));
+    p.reconnect(1).unwrap();
+    assert_eq!(items.next().unwrap().unwrap(), 2);
+    assert_eq!(items.next().unwrap().unwrap(), 3);
+    assert!(items.next().is_none());
+}

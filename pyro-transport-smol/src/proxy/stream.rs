@@ -16,6 +16,12 @@ use super::{ProxyError, Shared};
 /// after the last item or after an error (a remote exception ends it on the
 /// daemon too). A conversion error of one item does not end it.
 ///
+/// As in Pyro4, a stream is tied to its proxy's connection: while the proxy
+/// has none, `next` fails with [`ProxyError::StreamClosed`] without sending
+/// anything, and after a reconnect it continues (the daemon keeps a stream
+/// of a dropped connection for its linger time). A loop that goes on after
+/// errors should therefore stop at `StreamClosed` unless it reconnects.
+///
 /// Closing early: [`close`](Self::close)`.await` tells the daemon to discard
 /// the stream at once. Dropping an unfinished stream cannot await, so it
 /// spawns a small detached task on smol's global executor that sends the

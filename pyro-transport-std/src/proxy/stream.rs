@@ -30,7 +30,8 @@ use super::{ProxyError, Shared};
 /// As in Pyro4, a stream is tied to its proxy's connection: after the proxy
 /// lost its connection, `next` fails with [`ProxyError::StreamClosed`]; after
 /// a reconnect it continues (the daemon keeps a stream of a dropped
-/// connection for its linger time).
+/// connection for its linger time). A loop that goes on after errors should
+/// therefore stop at `StreamClosed` unless it reconnects.
 pub struct RemoteStream<R> {
     shared: Option<Arc<Shared>>,
     cursor: StreamCursor<R>,
