@@ -631,3 +631,35 @@ fn smol_proxy_pyroname_through_the_python_name_server() {
         assert!(matches!(err, ProxyError::Naming { .. }), "{err:?}");
     });
 }
+
+/// The async twin of `std_proxy_interop`'s
+/// `a_stream_continues_after_a_timed_out_fetch_and_a_reconnect`: a stream
+/// outlives a timed-out fetch and goes on after a reconnect, as with
+/// Pyro4's own proxy (0, timeout, closed, then 2 and 3).
+#[test]
+fn smol_stream_continues_after_a_timed_out_fetch_and_a_reconnect() {
+    let d = PyDaemon::start(&[]);
+    smol::block_on(async {
+        let p = Proxy::builder()
+            .timeout(Some(Duration::from_millis(300)))
+            .build(&d.uri)
+            .unwrap();
+        let mut items = p
+            .stream::<i64>("slow_generator", (4, 1, 1.0))
+            .await
+            .unwrap();
+        assert_eq!(items.next().await.unwrap().unwrap(), 0);
+        let err = items.next().await.unwrap().unwrap_err();
+        assert!(matches!(err, ProxyError::TimedOut { .. }), "{err}");
+        assert!(matches!(
+            items.next().await,
+            Some(Err(ProxyError::StreamClosed))
+        ));
+        // The daemon's generator must finish the slow item first.
+        smol::Timer::after(Duration::from_millis(1300)).await;
+        p.reconnect(1).await.unwrap();
+        assert_eq!(items.next().await.unwrap().unwrap(), 2);
+        assert_eq!(items.next().await.unwrap().unwrap(), 3);
+        assert!(items.next().await.is_none());
+    });
+}
