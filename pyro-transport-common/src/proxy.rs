@@ -303,24 +303,40 @@ pub fn keywords(kwargs: impl Serialize) -> Result<Dict, ProxyError> {
     Ok(args::keywords(kwargs)?)
 }
 
-/// Pyro4's client-side check against the object's metadata: a method (or,
-/// with `attribute`, an attribute) the object does not expose is an
-/// AttributeError before anything is sent. For a dotted method name only
-/// the first part is looked up.
+/// What a proxy is about to use a name for, for [`check_member`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    /// Call it as a method.
+    Method,
+    /// Read it as an attribute.
+    Get,
+    /// Write it as an attribute.
+    Set,
+}
+
+/// Pyro4's client-side check against the object's metadata: a method or
+/// attribute the object does not expose is an AttributeError before
+/// anything is sent, worded as Pyro4's proxy words it (`has no exposed
+/// attribute or method` for a call or a read of an unknown name, `has no
+/// exposed attribute` for a write, and for a read of a name that is a
+/// method). For a dotted method name only the first part is looked up.
 pub fn check_member(
     metadata: &Metadata,
     uri: &Uri,
     name: &str,
-    attribute: bool,
+    member: Member,
 ) -> Result<(), ProxyError> {
-    let (known, kind) = if attribute {
-        (metadata.attrs.iter().any(|n| n == name), "attribute")
-    } else {
-        let first = name.split('.').next().unwrap_or(name);
-        (
-            metadata.methods.iter().any(|n| n == first),
-            "attribute or method",
-        )
+    let is_attr = || metadata.attrs.iter().any(|n| n == name);
+    let is_method = |name: &str| metadata.methods.iter().any(|n| n == name);
+    let (known, kind) = match member {
+        Member::Method => {
+            let first = name.split('.').next().unwrap_or(name);
+            (is_method(first), "attribute or method")
+        }
+        Member::Get if is_attr() => (true, ""),
+        Member::Get if is_method(name) => (false, "attribute"),
+        Member::Get => (false, "attribute or method"),
+        Member::Set => (is_attr(), "attribute"),
     };
     if known {
         Ok(())
@@ -363,10 +379,11 @@ mod tests {
             attrs: vec!["size".into()],
             ..Metadata::default()
         };
-        assert!(check_member(&metadata, &uri, "add", false).is_ok());
-        assert!(check_member(&metadata, &uri, "add.sub", false).is_ok());
-        assert!(check_member(&metadata, &uri, "size", true).is_ok());
-        let err = check_member(&metadata, &uri, "size", false).unwrap_err();
+        assert!(check_member(&metadata, &uri, "add", Member::Method).is_ok());
+        assert!(check_member(&metadata, &uri, "add.sub", Member::Method).is_ok());
+        assert!(check_member(&metadata, &uri, "size", Member::Get).is_ok());
+        assert!(check_member(&metadata, &uri, "size", Member::Set).is_ok());
+        let err = check_member(&metadata, &uri, "size", Member::Method).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -377,7 +394,7 @@ mod tests {
             ),
             "{err:?}"
         );
-        let err = check_member(&metadata, &uri, "add", true).unwrap_err();
+        let err = check_member(&metadata, &uri, "add", Member::Get).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -387,6 +404,20 @@ mod tests {
                 }
             ),
             "{err:?}"
+        );
+        // Pyro4's texts: `p.nope` and `p.nope = 1` on a proxy with metadata.
+        let text = |name, member| {
+            check_member(&metadata, &uri, name, member)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            text("nope", Member::Get),
+            "remote object 'PYRO:o@localhost:9090' has no exposed attribute or method 'nope'"
+        );
+        assert_eq!(
+            text("nope", Member::Set),
+            "remote object 'PYRO:o@localhost:9090' has no exposed attribute 'nope'"
         );
     }
 

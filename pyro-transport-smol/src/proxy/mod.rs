@@ -22,8 +22,8 @@ use smol::Timer;
 pub use batch::{Batch, BatchResults};
 use conn::{Connection, Start};
 use pyro_transport_common::proxy::{
-    check_member, convert, correlation_id, expect_value, keywords, positional, ProxySettings,
-    Target,
+    check_member, convert, correlation_id, expect_value, keywords, positional, Member,
+    ProxySettings, Target,
 };
 pub use pyro_transport_common::proxy::{HandshakeValidator, IntoUri, DEFAULT_RECONNECT_INTERVAL};
 pub use pyro_transport_common::{Phase, ProxyError};
@@ -528,7 +528,7 @@ impl Proxy {
     /// Read the remote attribute `name` (a Python property exposed with `@expose`).
     pub async fn get_attr<R: DeserializeOwned>(&self, name: &str) -> Result<R, ProxyError> {
         let mut inner = self.shared.lock().await;
-        self.check_member(&mut inner, name, true).await?;
+        self.check_member(&mut inner, name, Member::Get).await?;
         let response = self
             .shared
             .transact(&mut inner, &|s, now| {
@@ -545,7 +545,7 @@ impl Proxy {
             source,
         })?;
         let mut inner = self.shared.lock().await;
-        self.check_member(&mut inner, name, true).await?;
+        self.check_member(&mut inner, name, Member::Set).await?;
         let response = self
             .shared
             .transact(&mut inner, &|s, now| {
@@ -589,7 +589,7 @@ impl Proxy {
             s.call(method, vargs.clone(), kwargs.clone(), opts, now)
         };
         loop {
-            let result = match self.check_member(&mut inner, method, false).await {
+            let result = match self.check_member(&mut inner, method, Member::Method).await {
                 Ok(()) => self.shared.transact(&mut inner, &start).await,
                 Err(e) => Err(e),
             };
@@ -609,14 +609,14 @@ impl Proxy {
         &self,
         inner: &mut Inner,
         name: &str,
-        attribute: bool,
+        member: Member,
     ) -> Result<(), ProxyError> {
         if !inner.settings.config.metadata {
             return Ok(());
         }
         self.shared.connect(inner).await?;
         match &inner.metadata {
-            Some(m) => check_member(m, &self.shared.uri, name, attribute),
+            Some(m) => check_member(m, &self.shared.uri, name, member),
             None => Ok(()),
         }
     }

@@ -21,8 +21,8 @@ use serde::Serialize;
 pub use batch::{Batch, BatchResults};
 use conn::{Clock, Connection};
 use pyro_transport_common::proxy::{
-    check_member, convert, correlation_id, expect_value, keywords, positional, ProxySettings,
-    Target,
+    check_member, convert, correlation_id, expect_value, keywords, positional, Member,
+    ProxySettings, Target,
 };
 pub use pyro_transport_common::proxy::{HandshakeValidator, IntoUri, DEFAULT_RECONNECT_INTERVAL};
 pub use pyro_transport_common::{Phase, ProxyError};
@@ -527,7 +527,7 @@ impl Proxy {
     /// `@expose`).
     pub fn get_attr<R: DeserializeOwned>(&self, name: &str) -> Result<R, ProxyError> {
         let mut inner = self.shared.lock();
-        self.check_attr(&mut inner, name)?;
+        self.check_attr(&mut inner, name, Member::Get)?;
         let response = self.shared.transact(&mut inner, &|s, now| {
             s.get_attr(name, &CallOptions::default(), now)
         })?;
@@ -541,7 +541,7 @@ impl Proxy {
             source,
         })?;
         let mut inner = self.shared.lock();
-        self.check_attr(&mut inner, name)?;
+        self.check_attr(&mut inner, name, Member::Set)?;
         let response = self.shared.transact(&mut inner, &|s, now| {
             s.set_attr(name, value.clone(), &CallOptions::default(), now)
         })?;
@@ -610,19 +610,19 @@ impl Proxy {
         }
         self.shared.connect(inner)?;
         match &inner.metadata {
-            Some(m) => check_member(m, &self.shared.uri, method, false),
+            Some(m) => check_member(m, &self.shared.uri, method, Member::Method),
             None => Ok(()),
         }
     }
 
-    /// The same check for attributes.
-    fn check_attr(&self, inner: &mut Inner, name: &str) -> Result<(), ProxyError> {
+    /// The same check for reading (`Member::Get`) or writing an attribute.
+    fn check_attr(&self, inner: &mut Inner, name: &str, member: Member) -> Result<(), ProxyError> {
         if !inner.settings.config.metadata {
             return Ok(());
         }
         self.shared.connect(inner)?;
         match &inner.metadata {
-            Some(m) => check_member(m, &self.shared.uri, name, true),
+            Some(m) => check_member(m, &self.shared.uri, name, member),
             None => Ok(()),
         }
     }
