@@ -366,6 +366,24 @@ def mode_abandon(uri, ser):
     os._exit(0)
 
 
+def mode_foreign(uri, ser):
+    """An INVOKE in msgpack (id 6), which the daemon cannot write: no reply, the connection closes,
+    and the daemon serves the next connection."""
+    p = proxy(uri, ser)
+    p._pyroBind()
+    conn = p._pyroConnection
+    msg = Pyro4.message.Message(Pyro4.message.MSG_INVOKE, b"\x94\xa1a", 6, 0, 1)
+    conn.send(msg.to_bytes())
+    try:
+        reply = Pyro4.message.Message.recv(conn, [Pyro4.message.MSG_RESULT])
+        fail("a reply came for a msgpack request: type %d, %r" % (reply.type, reply.data))
+    except Pyro4.errors.ConnectionClosedError:
+        pass
+    p._pyroRelease()
+    check(proxy(uri, ser).add(2, 3) == 5, "a new connection after the refused one")
+    print("OK foreign: no reply, connection closed")
+
+
 def main():
     mode, uri = sys.argv[1], sys.argv[2]
     ser = sys.argv[3] if len(sys.argv) > 3 else "serpent"
@@ -381,6 +399,8 @@ def main():
         mode_limit(uri, ser, int(rest[0]))
     elif mode == "abandon":
         mode_abandon(uri, ser)
+    elif mode == "foreign":
+        mode_foreign(uri, ser)
     elif mode == "many":
         mode_many(uri, ser, int(rest[0]))
     else:

@@ -112,6 +112,16 @@ fn std_daemon_refuses_pickle_by_default() {
     d.stop();
 }
 
+/// A request in a serializer we cannot write (msgpack) gets no reply; its
+/// connection closes and the daemon goes on serving.
+#[test]
+fn std_daemon_drops_a_request_in_a_serializer_it_cannot_write() {
+    let d = Running::start(localhost());
+    let out = d.client("foreign", &["serpent"]);
+    assert!(out.contains("OK foreign"), "{out}");
+    d.stop();
+}
+
 #[test]
 fn std_daemon_calls_without_metadata() {
     let d = Running::start(localhost());

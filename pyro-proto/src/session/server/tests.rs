@@ -824,3 +824,23 @@ fn an_unserializable_reply_leaves_no_bytes_in_the_buffer() {
     assert!(!out[0].data.windows(13).any(|w| w == b"written first"));
     assert!(srv.payload.is_empty());
 }
+
+/// An INVOKE in a serializer we cannot write (msgpack, id 6) gets no reply
+/// and the connection closes, as with a Pyro4 daemon that does not have
+/// msgpack installed (checked against Python by `std_daemon_interop`).
+#[test]
+fn a_request_in_a_serializer_we_cannot_write_closes_without_a_reply() {
+    let mut srv = ready();
+    let msg = Message::new(MessageType::Invoke, 6, alloc::vec![0x94, 0xa1, 0x61]).with_seq(1);
+    srv.receive(&frame(&msg, None));
+    assert!(
+        sent(&mut srv).is_empty(),
+        "no reply in a serializer we lack"
+    );
+    let ev = events(&mut srv);
+    assert!(
+        matches!(ev.last(), Some(ServerEvent::Closed(_))),
+        "the connection closes: {ev:?}"
+    );
+    assert!(!ev.iter().any(|e| matches!(e, ServerEvent::Request(_))));
+}
