@@ -76,17 +76,7 @@ pub fn dumps(value: &Value) -> Result<Vec<u8>, SerializeError> {
 /// [`dumps`], appending the pickle to `out` (cut back to its length on
 /// entry if the value cannot be written).
 pub fn dumps_into(value: &Value, out: &mut Vec<u8>) -> Result<(), SerializeError> {
-    let mut w = write::Writer::new(out);
-    match w.value(value, 0) {
-        Ok(()) => {
-            w.finish();
-            Ok(())
-        }
-        Err(e) => {
-            w.abandon();
-            Err(*e)
-        }
-    }
+    write::Writer::append(out, |w| w.value(value, 0))
 }
 
 /// Decode one pickle (any protocol CPython 3.11 writes, 0 to 5), refusing
@@ -168,17 +158,7 @@ pub fn dumps_call(call: &Call) -> Result<Vec<u8>, SerializeError> {
 /// entry if the call cannot be written).
 #[inline]
 pub fn dumps_call_into(call: &Call, out: &mut Vec<u8>) -> Result<(), SerializeError> {
-    let mut w = write::Writer::new(out);
-    match w.call(call) {
-        Ok(()) => {
-            w.finish();
-            Ok(())
-        }
-        Err(e) => {
-            w.abandon();
-            Err(*e)
-        }
-    }
+    write::Writer::append(out, |w| w.call(call))
 }
 
 /// Decode a call tuple as Pyro4's `PickleSerializer.loadsCall` produces it.

@@ -46,7 +46,7 @@ pub(crate) struct Writer<'a> {
 impl<'a> Writer<'a> {
     /// Start a pickle at the end of `out`.
     #[inline(always)]
-    pub(crate) fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
         let start = out.len();
         crate::serialize::reserve(out, HEADROOM);
         // PROTO 4, then one FRAME covering everything (length patched in finish()).
@@ -54,8 +54,28 @@ impl<'a> Writer<'a> {
         Writer { out, start }
     }
 
+    /// One pickle appended to `out` by `write`: completed when it succeeds,
+    /// cut back out of `out` when it fails.
+    #[inline(always)]
+    pub(crate) fn append(
+        out: &'a mut Vec<u8>,
+        write: impl FnOnce(&mut Self) -> R<()>,
+    ) -> Result<(), SerializeError> {
+        let mut w = Writer::new(out);
+        match write(&mut w) {
+            Ok(()) => {
+                w.finish();
+                Ok(())
+            }
+            Err(e) => {
+                w.abandon();
+                Err(*e)
+            }
+        }
+    }
+
     /// Complete the pickle: STOP, and the frame length.
-    pub(crate) fn finish(self) {
+    fn finish(self) {
         self.out.push(b'.');
         let frame = (self.out.len() - self.start - 11) as u64;
         self.out[self.start + 3..self.start + 11].copy_from_slice(&frame.to_le_bytes());
@@ -63,7 +83,7 @@ impl<'a> Writer<'a> {
 
     /// Cut the buffer back to what it held before [`new`](Self::new) (after an error).
     #[cold]
-    pub(crate) fn abandon(self) {
+    fn abandon(self) {
         self.out.truncate(self.start);
     }
 
