@@ -11,8 +11,10 @@
 //!   `test_server_timeout.py` (`ServerTestsThreadTimeout`) against
 //!   [`pyro_tests::suite::server_test_object`] on std daemons;
 //! * `test_socket.py`'s `testInvalidMessageCrash` (`TestServerDOS_multiplex`,
-//!   `TestServerDOS_threading`): a message with a bad protocol version ends
-//!   its connection, and the daemon answers a PING on a new one;
+//!   `TestServerDOS_threading`; here their `ServerThread`, which would run a
+//!   Python socket server, is what is replaced, by the default Rust daemon): a
+//!   message with a bad protocol version ends its connection, and the daemon
+//!   answers a PING on a new one;
 //! * `test_naming.py` (`NameServerTests`, `NameServerTests0000`,
 //!   `NameServerTestsHmac`) against Rust name servers, broadcast responders
 //!   included (on ephemeral UDP ports, which the tests take from
