@@ -5,7 +5,9 @@
 //! Pyro4's own `tests/PyroTests/test_echoserver.py` and more, with the
 //! expected values computed by Python (a local `EchoServer` instance and the
 //! serializer round trip). The same script also runs against Python's own
-//! `python -m Pyro4.test.echoserver`, which proves its expectations.
+//! `python -m Pyro4.test.echoserver`, which proves its expectations. Pyro4's
+//! `test_echoserver.py` module itself also runs, unmodified, against the
+//! binary (`pyro4_test_echoserver_module_against_pyro_echoserver`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -348,4 +350,28 @@ fn cli_echoserver_port_in_use_is_a_communication_failure() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot bind"));
+}
+
+/// Pyro4 4.82's own `tests/PyroTests/test_echoserver.py`, unmodified, against
+/// `pyro echoserver`: `tests/python/pyro4_suite.py` replaces its setUp (which
+/// would start Python's echo server in a thread) with one that starts this
+/// binary, and runs `testEcho`, `testError` and `testGenerator`
+/// (`testExposed` only inspects the Python class, and is listed as skipped).
+#[test]
+fn pyro4_test_echoserver_module_against_pyro_echoserver() {
+    let suite = pyro_tests::python::pyro4_test_suite();
+    let out = pyro_tests::python::script("pyro4_suite.py")
+        .arg(&suite)
+        .arg("echoserver")
+        .arg(env!("CARGO_BIN_EXE_pyro"))
+        .env_remove("PYRO_HMAC_KEY")
+        .output()
+        .expect("run pyro4_suite.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "Pyro4's test_echoserver.py failed");
+    assert!(
+        stdout.contains("PYRO4-SUITE selected=3 ran=3 failures=0 errors=0 skipped=0"),
+        "unexpected summary:\n{stdout}"
+    );
 }

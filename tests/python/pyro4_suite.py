@@ -4,6 +4,7 @@ usage:
   pyro4_suite.py <suite dir> server <daemon>=<control uri> ...   (daemons: see SERVER_DAEMONS)
   pyro4_suite.py <suite dir> naming <control uri> <ns uri> <ns bcport> <ns0000 uri> <ns0000 bcport>
                                     <hmac ns uri> <hmac ns bcport>
+  pyro4_suite.py <suite dir> echoserver <path of the `pyro` binary>
 
 <suite dir> holds the unmodified test modules (tests/src/python.rs, pyro4_test_suite(), fetches
 them from the package registry). For the test classes selected below, setUp/tearDown are replaced
@@ -342,6 +343,52 @@ def offline_teardown(self):
 
 
 # ----------------------------------------------------------------------------------------------
+# test_echoserver.py: against `pyro echoserver` (pyro-cli), one process per test
+# ----------------------------------------------------------------------------------------------
+
+ECHO_RUN = {"TestEchoserver": ["testEcho", "testError", "testGenerator"]}
+ECHO_SKIP = {"TestEchoserver": {
+    "testExposed": "checks that the Python EchoServer class is marked exposed: no server involved",
+}}
+
+
+def echo_setup(self):
+    """Start `pyro echoserver` on a free port instead of Python's echo server thread, and take the
+    URI it prints, as the original setUp takes the one echoserver.main returns."""
+    import subprocess
+    self._echo = subprocess.Popen([PYRO_BINARY, "echoserver", "-p", "0"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, universal_newlines=True)
+    self.uri = None
+    for line in self._echo.stdout:
+        if line.startswith("echo uri: "):
+            self.uri = line[len("echo uri: "):].strip()
+        if line.strip() == "echoserver running.":
+            break
+    if self.uri is None:
+        self._echo.kill()
+        raise AssertionError("pyro echoserver printed no URI")
+
+
+def echo_teardown(self):
+    import subprocess
+    try:
+        if self._testMethodName == "testEcho":
+            # testEcho calls shutdown(): the server must exit by itself.
+            try:
+                self._echo.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("pyro echoserver did not exit after shutdown()")
+        elif self._echo.poll() is not None:
+            raise AssertionError("pyro echoserver exited during %s" % self._testMethodName)
+    finally:
+        if self._echo.poll() is None:
+            self._echo.kill()
+        self._echo.wait()
+        self._echo.stdout.close()
+        config.SERVERTYPE = "thread"
+
+
+# ----------------------------------------------------------------------------------------------
 
 
 def select(module, run, skip, skipped_classes):
@@ -401,6 +448,13 @@ def main():
         test_naming2.OfflineNameServerTests.tearDown = offline_teardown
         suite = select(test_naming, NAMING_RUN, NAMING_SKIP, NAMING_SKIPPED_CLASSES)
         suite.addTests(select(test_naming2, NAMING_RUN, NAMING_SKIP, NAMING_SKIPPED_CLASSES))
+    elif PART == "echoserver":
+        global PYRO_BINARY
+        PYRO_BINARY = ARGS[0]
+        import test_echoserver
+        test_echoserver.TestEchoserver.setUp = echo_setup
+        test_echoserver.TestEchoserver.tearDown = echo_teardown
+        suite = select(test_echoserver, ECHO_RUN, ECHO_SKIP, {})
     else:
         sys.exit("unknown part %r" % PART)
     selected = suite.countTestCases()

@@ -145,6 +145,9 @@ const SUITE_FILES: &[&str] = &[
     "test_naming.py",
     "test_naming2.py",
     "test_message.py",
+    "test_server_timeout.py",
+    "test_socket.py",
+    "test_echoserver.py",
 ];
 
 fn suite_ready(dir: &Path, stamp: &Path) -> bool {
