@@ -32,19 +32,15 @@ pub use server::{
 /// cheaper).
 pub const SEPARATE_PAYLOAD_SIZE: usize = 64 * 1024;
 
-/// Queue `msg` as bytes to send: one frame, or header and payload for a
-/// large payload (see [`SEPARATE_PAYLOAD_SIZE`]).
+/// Queue `msg`, whose payload it holds itself, as one frame. Only PING and
+/// its `pong` (a few bytes) go this way; serialized payloads go through
+/// [`queue_serialized`].
 fn queue_frame(
     encoder: &crate::message::Encoder,
     msg: &crate::message::Message,
     out: &mut alloc::collections::VecDeque<bytes::Bytes>,
 ) -> Result<(), FrameError> {
-    if msg.data.len() >= SEPARATE_PAYLOAD_SIZE {
-        out.push_back(bytes::Bytes::from(encoder.encode_head(msg)?));
-        out.push_back(msg.data.clone());
-    } else {
-        out.push_back(bytes::Bytes::from(encoder.encode(msg)?));
-    }
+    out.push_back(bytes::Bytes::from(encoder.encode(msg)?));
     Ok(())
 }
 
@@ -56,8 +52,9 @@ pub const PAYLOAD_BUFFER_KEEP: usize = 64 * 1024;
 /// Queue a message whose payload a session serialized into `payload`, its
 /// reusable buffer (`head.data` is not used): compressed first if
 /// `compress` (Pyro4's rule, see [`Message::compress`](crate::message::Message::compress)),
-/// then framed and signed from the buffer as [`queue_frame`] would frame
-/// `head` with that payload. A large payload (see [`SEPARATE_PAYLOAD_SIZE`])
+/// then framed and signed from the buffer as
+/// [`Encoder::encode`](crate::message::Encoder::encode) frames a message
+/// holding that payload. A large payload (see [`SEPARATE_PAYLOAD_SIZE`])
 /// is handed over as it is, buffer and all, instead of being copied. Either
 /// way `payload` is left empty, with at most [`PAYLOAD_BUFFER_KEEP`] bytes
 /// of room kept.
