@@ -326,17 +326,17 @@ pub fn check_member(
     name: &str,
     member: Member,
 ) -> Result<(), ProxyError> {
-    let is_attr = || metadata.attrs.iter().any(|n| n == name);
+    let is_attr = metadata.attrs.iter().any(|n| n == name);
     let is_method = |name: &str| metadata.methods.iter().any(|n| n == name);
+    // `kind` words the error, when there is one.
     let (known, kind) = match member {
         Member::Method => {
             let first = name.split('.').next().unwrap_or(name);
             (is_method(first), "attribute or method")
         }
-        Member::Get if is_attr() => (true, ""),
-        Member::Get if is_method(name) => (false, "attribute"),
-        Member::Get => (false, "attribute or method"),
-        Member::Set => (is_attr(), "attribute"),
+        Member::Get if is_method(name) => (is_attr, "attribute"),
+        Member::Get => (is_attr, "attribute or method"),
+        Member::Set => (is_attr, "attribute"),
     };
     if known {
         Ok(())
