@@ -83,39 +83,56 @@ impl Drop for DirLock {
     }
 }
 
+/// Build something under `target/` that every test process shares, once:
+/// `ready` says whether it is there; if not, `build` runs while holding the
+/// lock file `lock` (and only if no other process built it meanwhile).
+fn build_once(
+    lock: PathBuf,
+    ready: impl Fn() -> bool,
+    build: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    if ready() {
+        return Ok(());
+    }
+    if let Some(parent) = lock.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("{parent:?}: {e}"))?;
+    }
+    let _lock = DirLock::acquire(lock);
+    if ready() {
+        return Ok(());
+    }
+    build()
+}
+
 fn ensure_venv() -> Result<PathBuf, String> {
     let venv = venv_dir();
     let py = venv_python(&venv);
     let stamp = venv.join(".pyro4-ready");
     let requirements = scripts_dir().join("requirements.txt");
     let wanted = fs::read_to_string(&requirements).map_err(|e| format!("{requirements:?}: {e}"))?;
-    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && py.exists() {
-        return Ok(py);
-    }
-    fs::create_dir_all(venv.parent().unwrap()).map_err(|e| e.to_string())?;
-    let _lock = DirLock::acquire(venv.with_extension("lock"));
-    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && py.exists() {
-        return Ok(py);
-    }
-    let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let _ = fs::remove_dir_all(&venv);
-    run(Command::new(&base).arg("-m").arg("venv").arg(&venv))?;
-    run(Command::new(&py)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements))?;
-    run(Command::new(&py).args([
-        "-c",
-        "import Pyro4, serpent; assert Pyro4.__version__ == '4.82', Pyro4.__version__; \
-         assert serpent.__version__ == '1.43', serpent.__version__",
-    ]))?;
-    fs::write(&stamp, &wanted).map_err(|e| e.to_string())?;
+    let ready =
+        || fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && py.exists();
+    build_once(venv.with_extension("lock"), ready, || {
+        let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let _ = fs::remove_dir_all(&venv);
+        run(Command::new(&base).arg("-m").arg("venv").arg(&venv))?;
+        run(Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements))?;
+        run(Command::new(&py).args([
+            "-c",
+            "import Pyro4, serpent; assert Pyro4.__version__ == '4.82', Pyro4.__version__; \
+             assert serpent.__version__ == '1.43', serpent.__version__",
+        ]))?;
+        fs::write(&stamp, &wanted).map_err(|e| e.to_string())
+    })?;
     Ok(py)
 }
 
@@ -160,34 +177,33 @@ fn ensure_suite() -> Result<PathBuf, String> {
     let root = target_dir().join("pyro4-suite");
     let dir = root.join("PyroTests");
     let stamp = root.join(".suite-ready");
-    if suite_ready(&dir, &stamp) {
-        return Ok(dir);
-    }
-    fs::create_dir_all(&root).map_err(|e| format!("{root:?}: {e}"))?;
-    let _lock = DirLock::acquire(root.with_extension("lock"));
-    if suite_ready(&dir, &stamp) {
-        return Ok(dir);
-    }
-    let download = root.join("sdist");
-    let _ = fs::remove_dir_all(&download);
-    let _ = fs::remove_dir_all(&dir);
-    let pip = py.with_file_name("pip");
-    run(Command::new(&pip)
-        .args(["download", "--quiet", "--disable-pip-version-check"])
-        .arg(PYRO4_SDIST)
-        .args(["--no-binary", ":all:", "--no-deps", "-d"])
-        .arg(&download))?;
-    run(Command::new(&py)
-        .arg(scripts_dir().join("extract_suite.py"))
-        .arg(&download)
-        .arg(&dir))?;
-    let _ = fs::remove_dir_all(&download);
-    if !SUITE_FILES.iter().all(|f| dir.join(f).is_file()) {
-        return Err(format!(
-            "the {PYRO4_SDIST} sdist lacks one of tests/PyroTests/{SUITE_FILES:?}"
-        ));
-    }
-    fs::write(&stamp, PYRO4_SDIST).map_err(|e| e.to_string())?;
+    build_once(
+        root.with_extension("lock"),
+        || suite_ready(&dir, &stamp),
+        || {
+            fs::create_dir_all(&root).map_err(|e| format!("{root:?}: {e}"))?;
+            let download = root.join("sdist");
+            let _ = fs::remove_dir_all(&download);
+            let _ = fs::remove_dir_all(&dir);
+            let pip = py.with_file_name("pip");
+            run(Command::new(&pip)
+                .args(["download", "--quiet", "--disable-pip-version-check"])
+                .arg(PYRO4_SDIST)
+                .args(["--no-binary", ":all:", "--no-deps", "-d"])
+                .arg(&download))?;
+            run(Command::new(&py)
+                .arg(scripts_dir().join("extract_suite.py"))
+                .arg(&download)
+                .arg(&dir))?;
+            let _ = fs::remove_dir_all(&download);
+            if !SUITE_FILES.iter().all(|f| dir.join(f).is_file()) {
+                return Err(format!(
+                    "the {PYRO4_SDIST} sdist lacks one of tests/PyroTests/{SUITE_FILES:?}"
+                ));
+            }
+            fs::write(&stamp, PYRO4_SDIST).map_err(|e| e.to_string())
+        },
+    )?;
     Ok(dir)
 }
 
