@@ -10,6 +10,12 @@
 //! `("test.obj", "method", ("hello", 42, 3.25, [0..9], {"a": 1, "b": "two"}), {})`
 //! and a 1 MiB `bytes` value.
 //!
+//! "call decode" decodes the bytes Python Pyro4 itself writes for the call
+//! (`bench_codecs.py docs`), the input a daemon gets from a Python client and
+//! the same input Python's side decodes. They differ from what our writer
+//! produces (marshal's FLAG_REF and back-references, pickle's MEMOIZE), so
+//! decoding our own bytes is printed on an extra line.
+//!
 //! "call encode" is `dumps_call_into` into one buffer reused across the
 //! iterations (cleared each time), which is what a client session does with
 //! every request (it serializes into a buffer it keeps and frames from
@@ -28,6 +34,7 @@ use std::time::Instant;
 use pyro_proto::serialize::{Call, SerializerId};
 use pyro_proto::value::{Dict, Value};
 use pyro_tests::python::script;
+use pyro_tests::vectors::hex;
 use serde_json::Value as Json;
 
 const MIB: usize = 1 << 20;
@@ -76,7 +83,10 @@ struct Ours {
     call_dumps: Option<f64>,
     /// `dumps_call`: a fresh `Vec` per call.
     call_dumps_vec: Option<f64>,
+    /// `loads_call` of the bytes Python wrote.
     call_loads: Option<f64>,
+    /// `loads_call` of the bytes we wrote.
+    call_loads_own: Option<f64>,
     /// `loads_call_raw` (no class step): tells parsing cost from the class walk.
     call_loads_raw: Option<f64>,
     bytes_dumps: Option<f64>,
@@ -95,6 +105,7 @@ impl Ours {
             call_dumps: m(self.call_dumps, other.call_dumps),
             call_dumps_vec: m(self.call_dumps_vec, other.call_dumps_vec),
             call_loads: m(self.call_loads, other.call_loads),
+            call_loads_own: m(self.call_loads_own, other.call_loads_own),
             call_loads_raw: m(self.call_loads_raw, other.call_loads_raw),
             bytes_dumps: m(self.bytes_dumps, other.bytes_dumps),
             bytes_loads: m(self.bytes_loads, other.bytes_loads),
@@ -103,7 +114,7 @@ impl Ours {
     }
 }
 
-fn time_ours(ser: SerializerId, call: &Call, blob: &Value, scale: f64) -> Ours {
+fn time_ours(ser: SerializerId, call: &Call, py_doc: &[u8], blob: &Value, scale: f64) -> Ours {
     let n = |base: f64| ((base * scale) as u32).max(1);
     let mut o = Ours::default();
     match ser.dumps_call(call) {
@@ -116,13 +127,32 @@ fn time_ours(ser: SerializerId, call: &Call, blob: &Value, scale: f64) -> Ours {
                 r
             }));
             o.call_dumps_vec = Some(best(n(20_000.0), || ser.dumps_call(black_box(call))));
-            match ser.loads_call(&doc) {
-                Ok(_) => {
-                    o.call_loads = Some(best(n(20_000.0), || ser.loads_call(black_box(&doc))));
+            match (ser.loads_call(&doc), ser.loads_call(py_doc)) {
+                (Ok(own), Ok(theirs)) => {
+                    // Both inputs must carry the same call, or the ratio compares different work.
+                    let same = |c: &Call| {
+                        (
+                            c.object.clone(),
+                            c.method.clone(),
+                            c.vargs.clone(),
+                            c.kwargs.clone(),
+                        )
+                    };
+                    assert_eq!(
+                        same(&own),
+                        same(&theirs),
+                        "{}: Python's bytes decode to another call",
+                        ser.name()
+                    );
+                    o.call_loads = Some(best(n(20_000.0), || ser.loads_call(black_box(py_doc))));
+                    o.call_loads_own = Some(best(n(20_000.0), || ser.loads_call(black_box(&doc))));
                     o.call_loads_raw =
-                        Some(best(n(20_000.0), || ser.loads_call_raw(black_box(&doc))));
+                        Some(best(n(20_000.0), || ser.loads_call_raw(black_box(py_doc))));
                 }
-                Err(e) => o.problems.push(format!("call decode: {e}")),
+                (Err(e), _) => o.problems.push(format!("call decode (our bytes): {e}")),
+                (_, Err(e)) => o
+                    .problems
+                    .push(format!("call decode (Python's bytes): {e}")),
             }
         }
         Err(e) => o.problems.push(format!("call encode: {e}")),
@@ -144,9 +174,10 @@ fn time_ours(ser: SerializerId, call: &Call, blob: &Value, scale: f64) -> Ours {
     o
 }
 
-fn python_timings(scale: f64) -> Result<Json, String> {
+/// Runs `bench_codecs.py` with `arg` and parses the JSON it prints.
+fn python_json(arg: &str) -> Result<Json, String> {
     let out = script("bench_codecs.py")
-        .arg(scale.to_string())
+        .arg(arg)
         .output()
         .map_err(|e| format!("cannot run bench_codecs.py: {e}"))?;
     if !out.status.success() {
@@ -156,6 +187,20 @@ fn python_timings(scale: f64) -> Result<Json, String> {
         ));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("bench_codecs.py output: {e}"))
+}
+
+/// The bytes Pyro4's `dumpsCall` writes for the typical call, per codec.
+fn python_docs() -> Result<Vec<(SerializerId, Vec<u8>)>, String> {
+    let docs = python_json("docs")?;
+    SerializerId::ALL
+        .iter()
+        .map(|&ser| {
+            let hex_text = docs[ser.name()]
+                .as_str()
+                .ok_or_else(|| format!("bench_codecs.py docs: no {}", ser.name()))?;
+            Ok((ser, hex(hex_text)))
+        })
+        .collect()
 }
 
 fn fmt_time(t: Option<f64>) -> String {
@@ -175,16 +220,16 @@ fn main() {
         .unwrap_or(if benching { 1.0 } else { 0.01 });
     let call = typical_call();
     let blob = blob();
+    let docs = python_docs().unwrap_or_else(|e| panic!("Python Pyro4 unavailable: {e}"));
     let measure = || -> Vec<(SerializerId, Ours)> {
-        SerializerId::ALL
-            .iter()
-            .map(|&ser| (ser, time_ours(ser, &call, &blob, scale)))
+        docs.iter()
+            .map(|(ser, doc)| (*ser, time_ours(*ser, &call, doc, &blob, scale)))
             .collect()
     };
     // Ours before and after Python's run, keeping the better of the two, so
     // that a burst of load on the shared machine does not favour one side.
     let before = measure();
-    let py = match python_timings(scale) {
+    let py = match python_json(&scale.to_string()) {
         Ok(j) => j,
         Err(e) => panic!("Python Pyro4 timings unavailable: {e}"),
     };
@@ -260,6 +305,13 @@ fn main() {
             "call enc Vec",
             "",
             fmt_time(o.call_dumps_vec),
+        );
+        println!(
+            "{:<8} {:<12} {:>12} {:>12}           (decoding the bytes our writer produces)",
+            ser.name(),
+            "call dec own",
+            "",
+            fmt_time(o.call_loads_own),
         );
         println!(
             "{:<8} {:<12} {:>12} {:>12}           (decode without the class step, for diagnosis)",

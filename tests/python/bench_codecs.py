@@ -7,6 +7,9 @@ tests/benches/codec_ratio.rs times in Rust; print one JSON document:
 
 Seconds per operation, best of 5 timeit repeats. Calls go through dumpsCall/loadsCall exactly as a
 Pyro4 proxy and daemon do; the 1 MiB value through dumps/loads (json cannot carry bytes: null).
+
+With the argument `docs`, time nothing and print {name: hex of dumpsCall(*CALL)} instead: the bytes a
+Pyro4 client sends, which the Rust side then decodes, so both sides decode the same input.
 """
 import json
 import platform
@@ -23,7 +26,15 @@ def best(fn, number):
     return min(timeit.repeat(fn, number=number, repeat=5)) / number
 
 
+def docs():
+    out = {name: Pyro4.util.get_serializer(name).dumpsCall(*CALL).hex()
+           for name in ("serpent", "json", "marshal", "pickle")}
+    json.dump(out, sys.stdout)
+
+
 def main():
+    if sys.argv[1:] == ["docs"]:
+        return docs()
     scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     out = {}
     for name in ("serpent", "json", "marshal", "pickle"):
