@@ -89,6 +89,9 @@ struct Ours {
     call_loads_own: Option<f64>,
     /// `loads_call_raw` (no class step): tells parsing cost from the class walk.
     call_loads_raw: Option<f64>,
+    /// Cloning and dropping the decoded call: building and freeing its
+    /// `Value` tree, which every decoder must do, without any parsing.
+    call_floor: Option<f64>,
     bytes_dumps: Option<f64>,
     bytes_loads: Option<f64>,
     problems: Vec<String>,
@@ -107,6 +110,7 @@ impl Ours {
             call_loads: m(self.call_loads, other.call_loads),
             call_loads_own: m(self.call_loads_own, other.call_loads_own),
             call_loads_raw: m(self.call_loads_raw, other.call_loads_raw),
+            call_floor: m(self.call_floor, other.call_floor),
             bytes_dumps: m(self.bytes_dumps, other.bytes_dumps),
             bytes_loads: m(self.bytes_loads, other.bytes_loads),
             problems: self.problems,
@@ -148,6 +152,7 @@ fn time_ours(ser: SerializerId, call: &Call, py_doc: &[u8], blob: &Value, scale:
                     o.call_loads_own = Some(best(n(20_000.0), || ser.loads_call(black_box(&doc))));
                     o.call_loads_raw =
                         Some(best(n(20_000.0), || ser.loads_call_raw(black_box(py_doc))));
+                    o.call_floor = Some(best(n(20_000.0), || black_box(&theirs).clone()));
                 }
                 (Err(e), _) => o.problems.push(format!("call decode (our bytes): {e}")),
                 (_, Err(e)) => o
@@ -319,6 +324,17 @@ fn main() {
             "call raw dec",
             "",
             fmt_time(o.call_loads_raw),
+        );
+        let ceiling = match (p["call_loads"].as_f64(), o.call_floor) {
+            (Some(p), Some(f)) if f > 0.0 => format!("{:>7.1}x", p / f),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<8} {:<12} {:>12} {:>12} {ceiling}           (clone + drop of the decoded call: what building its Value tree costs; no decoder returning one can beat it)",
+            ser.name(),
+            "call floor",
+            "",
+            fmt_time(o.call_floor),
         );
         for problem in &o.problems {
             println!(
