@@ -293,9 +293,11 @@ impl<const TRACK: bool> Fast<TRACK> {
                 _ => {}
             }
         } else {
+            // `n` is even (checked above): the items pair up exactly.
             let mut pairs = Vec::with_capacity(n / 2);
             let mut items = self.stack.drain(start..);
-            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            while let Some(k) = items.next() {
+                let Some(v) = items.next() else { break };
                 pairs.push((k, v));
             }
             drop(items);
