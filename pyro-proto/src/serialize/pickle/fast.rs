@@ -204,7 +204,7 @@ impl<const TRACK: bool> Fast<TRACK> {
         Some(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn str(&mut self, b: &[u8]) -> Option<()> {
         let s = core::str::from_utf8(b).ok()?;
         self.push(Value::Str(s.into()));
