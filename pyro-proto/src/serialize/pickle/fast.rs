@@ -243,7 +243,7 @@ impl<const TRACK: bool> Fast<TRACK> {
     }
 
     /// A container of the stack items from `start` on.
-    #[inline]
+    #[inline(always)]
     fn container(&mut self, start: usize, make: impl FnOnce(Vec<Value>) -> Value) -> Option<()> {
         let depth = self.gather(start)?;
         // One allocation of the exact size and one block copy.
