@@ -37,60 +37,21 @@ pub(crate) enum Top {
     Call([Value; 4]),
 }
 
-/// The decoder state; `TRACK` selects exact depth tracking (second pass).
-struct Fast<'a, const TRACK: bool> {
+/// The read position in the input, kept apart from [`Fast`] so that the
+/// opcode loop holds it in a local (a register) rather than behind `&mut self`.
+struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
-    stack: Vec<Value>,
-    /// `TRACK` only: how deep each stack entry nests (containers: 1 + items),
-    /// parallel to `stack`.
-    depths: Vec<u16>,
-    /// Containers made so far (bounds every depth when not tracking).
-    made: usize,
-    /// Set when the counting pass gave up because of `made` (then the
-    /// tracking pass may still succeed).
-    too_many: bool,
-    /// Open MARKs (stack heights); more than this many nested ones make us
-    /// give up, which keeps the common case free of another allocation.
-    marks: [usize; MAX_MARKS],
-    nmarks: usize,
-    /// Hand out a top-level 4-tuple as [`Top::Call`].
-    call: bool,
-    /// Items were added to a dict or set that already had some (Python's
-    /// pickler splits large ones into batches of 1,000): repeated keys are
-    /// then collapsed once, in the finished value, not again per batch.
-    collapse_later: bool,
 }
 
-const MAX_MARKS: usize = 16;
-
-impl<'a, const TRACK: bool> Fast<'a, TRACK> {
-    fn new(data: &'a [u8], call: bool) -> Self {
-        // Every stack entry took at least one input byte: sized by what was
-        // received, enough for a typical call without regrowing.
-        let cap = data.len().min(16);
-        Fast {
-            data,
-            pos: 0,
-            stack: Vec::with_capacity(cap),
-            depths: if TRACK {
-                Vec::with_capacity(cap)
-            } else {
-                Vec::new()
-            },
-            made: 0,
-            too_many: false,
-            marks: [0; MAX_MARKS],
-            nmarks: 0,
-            call,
-            collapse_later: false,
-        }
-    }
-
+impl<'a> Cursor<'a> {
     #[inline]
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let data: &'a [u8] = self.data;
-        let s = data.get(self.pos..)?.get(..n)?;
+        if n > data.len() - self.pos {
+            return None;
+        }
+        let s = data.get(self.pos..self.pos + n)?;
         self.pos += n;
         Some(s)
     }
@@ -113,12 +74,78 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
         usize::try_from(u64::from_le_bytes(self.array::<8>()?)).ok()
     }
 
+    /// Skips a MEMOIZE right after an opcode that pushed a value above the
+    /// innermost MARK (what Python's pickler writes after every string and
+    /// container): it has an object to memoize, and without fetches the
+    /// memo is irrelevant, so there is nothing else to check.
     #[inline]
-    fn fence(&self) -> usize {
-        if self.nmarks == 0 {
-            0
-        } else {
-            self.marks[self.nmarks - 1]
+    fn skip_memoize(&mut self) {
+        if self.data.get(self.pos) == Some(&0x94) {
+            self.pos += 1;
+        }
+    }
+
+    /// Whether STOP comes next (after any MEMOIZE, which changes nothing
+    /// for the value on top); consumes them if so.
+    fn stop_follows(&mut self) -> bool {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        match rest.iter().position(|&b| b != 0x94) {
+            Some(i) if rest[i] == b'.' => {
+                self.pos += i + 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The decoder state; `TRACK` selects exact depth tracking (second pass).
+struct Fast<const TRACK: bool> {
+    stack: Vec<Value>,
+    /// `TRACK` only: how deep each stack entry nests (containers: 1 + items),
+    /// parallel to `stack`.
+    depths: Vec<u16>,
+    /// Containers made so far (bounds every depth when not tracking).
+    made: usize,
+    /// Set when the counting pass gave up because of `made` (then the
+    /// tracking pass may still succeed).
+    too_many: bool,
+    /// Open MARKs (stack heights); more than this many nested ones make us
+    /// give up, which keeps the common case free of another allocation.
+    marks: [usize; MAX_MARKS],
+    nmarks: usize,
+    /// The innermost open MARK's stack height (0 without one): the stack
+    /// entries an opcode may consume start here.
+    fence: usize,
+    /// Hand out a top-level 4-tuple as [`Top::Call`].
+    call: bool,
+    /// Items were added to a dict or set that already had some (Python's
+    /// pickler splits large ones into batches of 1,000): repeated keys are
+    /// then collapsed once, in the finished value, not again per batch.
+    collapse_later: bool,
+}
+
+const MAX_MARKS: usize = 16;
+
+impl<const TRACK: bool> Fast<TRACK> {
+    fn new(len: usize, call: bool) -> Self {
+        // Every stack entry took at least one input byte: sized by what was
+        // received, enough for a typical call without regrowing.
+        let cap = len.min(16);
+        Fast {
+            stack: Vec::with_capacity(cap),
+            depths: if TRACK {
+                Vec::with_capacity(cap)
+            } else {
+                Vec::new()
+            },
+            made: 0,
+            too_many: false,
+            marks: [0; MAX_MARKS],
+            nmarks: 0,
+            fence: 0,
+            call,
+            collapse_later: false,
         }
     }
 
@@ -135,8 +162,13 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
         if self.nmarks == 0 {
             return None;
         }
+        let m = self.fence;
         self.nmarks -= 1;
-        Some(self.marks[self.nmarks])
+        self.fence = match self.nmarks {
+            0 => 0,
+            n => self.marks[n - 1],
+        };
+        Some(m)
     }
 
     #[inline]
@@ -144,7 +176,8 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
         if self.nmarks == MAX_MARKS {
             return None;
         }
-        self.marks[self.nmarks] = self.stack.len();
+        self.fence = self.stack.len();
+        self.marks[self.nmarks] = self.fence;
         self.nmarks += 1;
         Some(())
     }
@@ -171,16 +204,14 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
         Some(())
     }
 
-    #[inline]
-    fn str(&mut self, n: usize) -> Option<()> {
-        let b = self.take(n)?;
+    #[inline(always)]
+    fn str(&mut self, b: &[u8]) -> Option<()> {
         let s = core::str::from_utf8(b).ok()?;
         self.push(Value::Str(s.into()));
         Some(())
     }
 
-    fn bytes(&mut self, n: usize) -> Option<()> {
-        let b = self.take(n)?;
+    fn bytes(&mut self, b: &[u8]) -> Option<()> {
         self.push(Value::Bytes(b.to_vec()));
         Some(())
     }
@@ -212,7 +243,7 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
     }
 
     /// A container of the stack items from `start` on.
-    #[inline]
+    #[inline(always)]
     fn container(&mut self, start: usize, make: impl FnOnce(Vec<Value>) -> Value) -> Option<()> {
         let depth = self.gather(start)?;
         // One allocation of the exact size and one block copy.
@@ -226,7 +257,7 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
 
     /// The stack items from `start` on, appended to the container below them.
     fn extend(&mut self, start: usize, kind: Kind) -> Option<()> {
-        if start == 0 || start <= self.fence() || start > self.stack.len() {
+        if start == 0 || start <= self.fence || start > self.stack.len() {
             return None;
         }
         if TRACK {
@@ -262,9 +293,11 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                 _ => {}
             }
         } else {
+            // `n` is even (checked above): the items pair up exactly.
             let mut pairs = Vec::with_capacity(n / 2);
             let mut items = self.stack.drain(start..);
-            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            while let Some(k) = items.next() {
+                let Some(v) = items.next() else { break };
                 pairs.push((k, v));
             }
             drop(items);
@@ -285,42 +318,30 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
     /// object to memoize.
     #[inline]
     fn memoize(&self) -> Option<()> {
-        if self.stack.len() <= self.fence() {
+        if self.stack.len() <= self.fence {
             return None;
         }
         Some(())
     }
 
-    /// Whether STOP comes next (after any MEMOIZE, which changes nothing
-    /// for the value on top); consumes them if so.
-    fn stop_follows(&mut self) -> bool {
-        let rest = &self.data[self.pos..];
-        match rest.iter().position(|&b| b != 0x94) {
-            Some(i) if rest[i] == b'.' => {
-                self.pos += i + 1;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn run(&mut self) -> Option<Top> {
+    fn run(&mut self, data: &[u8]) -> Option<Top> {
+        let mut c = Cursor { data, pos: 0 };
         loop {
-            let op = self.u8()?;
+            let op = c.u8()?;
             match op {
                 0x80 => {
-                    if self.u8()? > 5 {
+                    if c.u8()? > 5 {
                         return None;
                     }
                 }
                 0x95 => {
-                    let n = self.u64()?;
-                    if n > self.data.len() - self.pos {
+                    let n = c.u64()?;
+                    if n > c.data.len() - c.pos {
                         return None;
                     }
                 }
                 b'.' => {
-                    if self.stack.len() <= self.fence() {
+                    if self.stack.len() <= self.fence {
                         return None;
                     }
                     let mut top = self.stack.pop()?;
@@ -334,63 +355,64 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                 0x88 => self.push(Value::Bool(true)),
                 0x89 => self.push(Value::Bool(false)),
                 b'K' => {
-                    let v = self.u8()?;
+                    let v = c.u8()?;
                     self.push(Value::Int(v.into()));
                 }
                 b'M' => {
-                    let v = u16::from_le_bytes(self.array()?);
+                    let v = u16::from_le_bytes(c.array()?);
                     self.push(Value::Int(v.into()));
                 }
                 b'J' => {
-                    let v = i32::from_le_bytes(self.array()?);
+                    let v = i32::from_le_bytes(c.array()?);
                     self.push(Value::Int(v.into()));
                 }
                 0x8a => {
-                    let n = self.u8()? as usize;
-                    let b = self.take(n)?;
+                    let n = c.u8()? as usize;
+                    let b = c.take(n)?;
                     self.int(b);
                 }
                 0x8b => {
-                    let n = u32::from_le_bytes(self.array()?);
+                    let n = u32::from_le_bytes(c.array()?);
                     if n > i32::MAX as u32 {
                         return None;
                     }
-                    let b = self.take(n as usize)?;
+                    let b = c.take(n as usize)?;
                     self.int(b);
                 }
                 b'G' => {
-                    let v = f64::from_be_bytes(self.array()?);
+                    let v = f64::from_be_bytes(c.array()?);
                     self.push(Value::Float(v));
                 }
                 0x8c => {
-                    let n = self.u8()? as usize;
-                    self.str(n)?;
+                    let n = c.u8()? as usize;
+                    self.str(c.take(n)?)?;
+                    c.skip_memoize();
                 }
                 b'X' => {
-                    let n = u32::from_le_bytes(self.array()?) as usize;
-                    self.str(n)?;
+                    let n = u32::from_le_bytes(c.array()?) as usize;
+                    self.str(c.take(n)?)?;
                 }
                 0x8d => {
-                    let n = self.u64()?;
-                    self.str(n)?;
+                    let n = c.u64()?;
+                    self.str(c.take(n)?)?;
                 }
                 b'C' => {
-                    let n = self.u8()? as usize;
-                    self.bytes(n)?;
+                    let n = c.u8()? as usize;
+                    self.bytes(c.take(n)?)?;
                 }
                 b'B' => {
-                    let n = u32::from_le_bytes(self.array()?) as usize;
-                    self.bytes(n)?;
+                    let n = u32::from_le_bytes(c.array()?) as usize;
+                    self.bytes(c.take(n)?)?;
                 }
                 0x8e | 0x96 => {
-                    let n = self.u64()?;
-                    self.bytes(n)?;
+                    let n = c.u64()?;
+                    self.bytes(c.take(n)?)?;
                 }
                 b')' => self.empty(Value::Tuple(Vec::new()))?,
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
                     let start = self.stack.len().checked_sub(n)?;
-                    if start < self.fence() {
+                    if start < self.fence {
                         return None;
                     }
                     self.container(start, Value::Tuple)?;
@@ -398,7 +420,7 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                 b't' => {
                     let m = self.pop_mark()?;
                     // Pyro's call tuple: handed out as its items.
-                    if self.call && m == 0 && self.stack.len() == 4 && self.stop_follows() {
+                    if self.call && m == 0 && self.stack.len() == 4 && c.stop_follows() {
                         self.gather(0)?;
                         let mut items = core::mem::take(&mut self.stack);
                         if self.collapse_later {
@@ -438,11 +460,11 @@ impl<'a, const TRACK: bool> Fast<'a, TRACK> {
                 }
                 0x94 => self.memoize()?,
                 b'q' => {
-                    self.u8()?;
+                    c.u8()?;
                     self.memoize()?;
                 }
                 b'r' => {
-                    self.array::<4>()?;
+                    c.array::<4>()?;
                     self.memoize()?;
                 }
                 _ => return None,
@@ -490,10 +512,10 @@ fn put<T>(into: &mut Vec<T>, items: Vec<T>) {
 /// machine (which then reports any error). With `call`, a top-level 4-tuple
 /// comes out as its items.
 pub(crate) fn read(data: &[u8], call: bool) -> Option<Top> {
-    let mut f = Fast::<false>::new(data, call);
-    match f.run() {
+    let mut f = Fast::<false>::new(data.len(), call);
+    match f.run(data) {
         Some(top) => Some(top),
-        None if f.too_many => Fast::<true>::new(data, call).run(),
+        None if f.too_many => Fast::<true>::new(data.len(), call).run(data),
         None => None,
     }
 }
