@@ -53,6 +53,9 @@ const FLAG_REF: u8 = 0x80;
 type R<T> = Result<T, Box<SerializeError>>;
 /// Reference slot of a container that is still being read.
 const PENDING: usize = usize::MAX;
+/// Reference offsets the reader holds inline, without an allocation: CPython
+/// flags nearly every object, and a typical call registers about 20.
+const HEAD_REFS: usize = 32;
 /// Values (counting one per object, plus one per 16 string/bytes bytes) that
 /// back-reference copies may produce per input byte...
 const BUDGET_PER_BYTE: usize = 16;
@@ -77,8 +80,10 @@ impl<'a> Reader<'a> {
         Reader {
             data,
             pos: 0,
-            // Allocated at the first FLAG_REF (our own writer sets none).
-            refs: Vec::new(),
+            nrefs: 0,
+            head: [0; HEAD_REFS],
+            // Allocated past the first HEAD_REFS registrations only.
+            tail: Vec::new(),
             // Values awaiting their container. Each takes at least one input
             // byte, so this never reserves more than what was received; 16
             // values (512 bytes) hold a typical call and stay within the
@@ -192,8 +197,13 @@ pub(super) fn read_call(data: &[u8]) -> Result<(Call, bool), SerializeError> {
 struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
-    /// Start offset of each registered object, or [`PENDING`].
-    refs: Vec<usize>,
+    /// How many objects are registered.
+    nrefs: usize,
+    /// Start offset of each registered object, or [`PENDING`]: the first
+    /// [`HEAD_REFS`] here...
+    head: [usize; HEAD_REFS],
+    /// ...and the rest here.
+    tail: Vec<usize>,
     /// Objects read whose container is still being read.
     stack: Vec<Value>,
     /// > 0 while re-reading a referenced object: registrations already exist.
@@ -309,26 +319,63 @@ impl<'a> Reader<'a> {
     }
 
     /// Reserve a reference slot if `flag` is set (and this is a first read).
+    #[inline(always)]
     fn reserve(&mut self, flag: bool, at: usize) -> R<Option<usize>> {
         if !flag || self.replaying > 0 {
             return Ok(None);
         }
-        let idx = self.refs.len();
-        if idx >= 0x7fff_fffe {
-            return Err(self.err(at, "bad marshal data (index list too large)"));
-        }
-        if idx == 0 {
-            // CPython flags nearly every object; a registered object takes
-            // at least two bytes, so this stays within what was received.
-            self.refs.reserve((self.data.len() / 4).min(1024));
-        }
-        self.refs.push(PENDING);
-        Ok(Some(idx))
+        self.register(PENDING, at).map(Some)
     }
 
+    /// Register the object at `at` (a first read of a flagged code) with
+    /// `offset` ([`PENDING`] for a container, set by [`done`](Self::done)).
+    /// A leaf cannot be referenced while it is read, so it registers its
+    /// offset straight away.
+    #[inline(always)]
+    fn register(&mut self, offset: usize, at: usize) -> R<usize> {
+        let idx = self.nrefs;
+        if idx < HEAD_REFS {
+            self.head[idx] = offset;
+        } else {
+            self.register_tail(offset, at)?;
+        }
+        self.nrefs = idx + 1;
+        Ok(idx)
+    }
+
+    #[inline(never)]
+    fn register_tail(&mut self, offset: usize, at: usize) -> R<()> {
+        if self.nrefs >= 0x7fff_fffe {
+            return Err(self.err(at, "bad marshal data (index list too large)"));
+        }
+        if self.tail.capacity() == 0 {
+            // CPython flags nearly every object; a registered object takes
+            // at least two bytes, so this stays within what was received.
+            self.tail.reserve((self.data.len() / 4).min(1024));
+        }
+        self.tail.push(offset);
+        Ok(())
+    }
+
+    /// The registered offset of reference `idx`, if there is one.
+    fn ref_at(&self, idx: usize) -> Option<usize> {
+        if idx >= self.nrefs {
+            None
+        } else if idx < HEAD_REFS {
+            Some(self.head[idx])
+        } else {
+            self.tail.get(idx - HEAD_REFS).copied()
+        }
+    }
+
+    #[inline(always)]
     fn done(&mut self, slot: Option<usize>, start: usize) {
         if let Some(i) = slot {
-            self.refs[i] = start;
+            if i < HEAD_REFS {
+                self.head[i] = start;
+            } else if let Some(r) = self.tail.get_mut(i - HEAD_REFS) {
+                *r = start;
+            }
         }
     }
 
@@ -454,7 +501,9 @@ impl<'a> Reader<'a> {
             I | Z_SHORT | Z_INTERNED | G => {
                 self.pos += 1;
                 self.charge(1, start)?;
-                let slot = self.reserve(true, start)?;
+                if self.replaying == 0 {
+                    self.register(start, start)?;
+                }
                 match code {
                     I => {
                         let v = self.i32("int")?;
@@ -469,7 +518,6 @@ impl<'a> Reader<'a> {
                         self.latin1(n, start)?;
                     }
                 }
-                self.done(slot, start);
             }
             _ => return Ok(false),
         }
@@ -480,13 +528,13 @@ impl<'a> Reader<'a> {
         let n = self.i32("reference index")?;
         let target = usize::try_from(n)
             .ok()
-            .and_then(|i| self.refs.get(i).copied())
+            .and_then(|i| self.ref_at(i))
             .ok_or_else(|| {
                 self.err(
                     start,
                     alloc::format!(
                         "bad marshal data (invalid reference {n}: {} objects registered)",
-                        self.refs.len()
+                        self.nrefs
                     ),
                 )
             })?;

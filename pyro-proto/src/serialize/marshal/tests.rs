@@ -662,6 +662,78 @@ fn flagged_leaves_register_like_objects() {
     );
 }
 
+/// More registered objects than the reader keeps inline: references past
+/// the inline part resolve, and a container registered there is still
+/// refused while it is being read.
+#[test]
+fn many_references() {
+    fn i32le(v: i32) -> [u8; 4] {
+        v.to_le_bytes()
+    }
+    // A flagged list (ref 0) of 40 flagged ints (refs 1..=40, values 0..40)
+    // and back-references to values 0, 30, 31, 32 and 39.
+    let mut b = vec![b'[' | 0x80];
+    b.extend(i32le(45));
+    for k in 0..40 {
+        b.push(b'i' | 0x80);
+        b.extend(i32le(k));
+    }
+    for k in [0, 30, 31, 32, 39] {
+        b.push(b'r');
+        b.extend(i32le(k + 1));
+    }
+    let mut want: Vec<Value> = (0..40).map(Value::Int).collect();
+    want.extend([0, 30, 31, 32, 39].map(Value::Int));
+    assert_eq!(loads(&b).unwrap(), Value::List(want));
+    // A reference to the outer list itself, registered first, is refused...
+    let mut bad = b.clone();
+    bad.truncate(bad.len() - 5);
+    bad.push(b'r');
+    bad.extend(i32le(0));
+    let (_, why) = malformed(loads(&bad));
+    assert!(why.contains("still being read"), "{why}");
+    // ...as is one to a list registered past the inline part (ref 41) from
+    // inside it, and one to a slot that was never registered.
+    let mut b = vec![b'['];
+    b.extend(i32le(41));
+    for k in 0..40 {
+        b.push(b'i' | 0x80);
+        b.extend(i32le(k));
+    }
+    let nested_at = b.len();
+    b.push(b'[' | 0x80);
+    b.extend(i32le(1));
+    b.push(b'r');
+    b.extend(i32le(40));
+    let (off, why) = malformed(loads(&b));
+    assert_eq!(off, nested_at + 5);
+    assert!(why.contains("still being read"), "{why}");
+    let n = b.len();
+    b[n - 4..].copy_from_slice(&i32le(41));
+    let (_, why) = malformed(loads(&b));
+    assert!(
+        why.contains("invalid reference 41: 41 objects registered"),
+        "{why}"
+    );
+    // Once read, that list resolves too: [ints..., [x], r41] (x = ref 39).
+    let mut b = vec![b'['];
+    b.extend(i32le(42));
+    for k in 0..40 {
+        b.push(b'i' | 0x80);
+        b.extend(i32le(k));
+    }
+    b.push(b'[' | 0x80);
+    b.extend(i32le(1));
+    b.push(b'r');
+    b.extend(i32le(39));
+    b.push(b'r');
+    b.extend(i32le(40));
+    let mut want: Vec<Value> = (0..40).map(Value::Int).collect();
+    want.push(Value::List(vec![Value::Int(39)]));
+    want.push(Value::List(vec![Value::Int(39)]));
+    assert_eq!(loads(&b).unwrap(), Value::List(want));
+}
+
 /// `loads_call` unpacks a top-level 4-item tuple or list without building its
 /// vector; every form `marshal.loads` reads must still register, refuse and
 /// report exactly as the generic reader does.
