@@ -586,9 +586,9 @@ fn back_references_respect_the_depth_limit() {
     assert_eq!(items[0], items[1]);
 }
 
-/// Items wait on one shared stack until their container is complete: a dict
-/// cut short by a NULL value inside a list, a back-reference replayed inside
-/// a dict, and sibling containers must each take exactly their own items.
+/// Each container reads exactly its own items: a dict cut short by a NULL
+/// value inside a list, a back-reference replayed inside a dict, and sibling
+/// containers.
 #[test]
 fn containers_take_exactly_their_items() {
     // [ {1: 2, 3: NULL}, 7 ]: the inner dict keeps {1: 2} and drops key 3.
