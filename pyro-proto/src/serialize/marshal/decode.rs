@@ -618,6 +618,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A one-byte-per-character string.
+    #[inline(always)]
     fn latin1(&mut self, n: usize, start: usize) -> R<Value> {
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;
