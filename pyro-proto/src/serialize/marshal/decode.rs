@@ -402,23 +402,17 @@ impl<'a> Reader<'a> {
         let ty = code & !FLAG_REF;
         Ok(match ty {
             b'i' => {
-                self.pos += 1;
-                self.charge(1, start)?;
                 self.leaf_ref(code, start)?;
                 let v = self.i32("int")?;
                 put(Value::Int(v as i64))
             }
             b'z' | b'Z' => {
-                self.pos += 1;
-                self.charge(1, start)?;
                 self.leaf_ref(code, start)?;
                 let n = self.byte("short string length")? as usize;
                 let v = self.latin1(n, start)?;
                 put(v)
             }
             b'g' => {
-                self.pos += 1;
-                self.charge(1, start)?;
                 self.leaf_ref(code, start)?;
                 let v = self.f64_bin()?;
                 put(Value::Float(v))
@@ -449,15 +443,21 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Register a leaf read at `start` if its `code` is flagged (and this is
-    /// a first read). A leaf cannot be referred to while it is read, so its
-    /// offset goes in at once.
+    /// Consume the code of a leaf at `start`: register it if `code` is
+    /// flagged and this is a first read (a leaf cannot be referred to while
+    /// it is read, so its offset goes in at once), charge it if this is a
+    /// replay; what `object` does, with one test of `replaying`.
     #[inline(always)]
     fn leaf_ref(&mut self, code: u8, start: usize) -> R<()> {
-        if code & FLAG_REF != 0 && self.replaying == 0 {
-            self.register(start, start)?;
+        self.pos += 1;
+        if self.replaying == 0 {
+            if code & FLAG_REF != 0 {
+                self.register(start, start)?;
+            }
+            Ok(())
+        } else {
+            self.charge_copy(1, start)
         }
-        Ok(())
     }
 
     fn back_ref(&mut self, start: usize, depth: usize) -> R<Value> {
