@@ -662,6 +662,18 @@ impl<'a> Reader<'a> {
         let rest = (self.data.len() - self.pos) >> depth.min(8);
         let mut out = Vec::with_capacity(n.min(rest));
         for _ in 0..n {
+            // An int (flagged or not) on a first read, the usual list item:
+            // what `item_with` does for it, in one bounds check.
+            if let Some(&[code, b0, b1, b2, b3, ..]) = self.data.get(self.pos..) {
+                if code & !FLAG_REF == b'i' && self.replaying == 0 {
+                    if code & FLAG_REF != 0 {
+                        self.register(self.pos, self.pos)?;
+                    }
+                    self.pos += 5;
+                    out.push(Value::Int(i32::from_le_bytes([b0, b1, b2, b3]) as i64));
+                    continue;
+                }
+            }
             self.item_with(depth, what, |v| out.push(v))?;
         }
         Ok(out)

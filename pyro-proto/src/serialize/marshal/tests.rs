@@ -239,6 +239,26 @@ fn depth_is_limited() {
     assert_eq!(dumps(&v), Err(SerializeError::TooDeep { limit: MAX_DEPTH }));
 }
 
+/// A list's int items cut short: the message and offset are those of the
+/// item reader, flagged or not, whichever path read the earlier items.
+#[test]
+fn truncated_list_items() {
+    // [1, <int with 3 of its 4 bytes>]
+    for (h, off) in [
+        ("5b02000000e901000000e9020000", 11),
+        ("5b02000000690100000069020000", 11),
+        ("5b02000000690100000069", 11),
+    ] {
+        let (at, why) = malformed(loads(&hex(h)));
+        assert_eq!(at, off, "{h}: {why}");
+        assert!(why.contains("int needs 4 bytes"), "{h}: {why}");
+    }
+    // Only one of the two items arrived.
+    let (at, why) = malformed(loads(&hex("5b02000000e901000000")));
+    assert_eq!(at, 10);
+    assert!(why.contains("EOF read where object expected"), "{why}");
+}
+
 #[test]
 fn declared_sizes_are_not_trusted() {
     for h in [
