@@ -373,6 +373,8 @@ impl<'a> Reader<'a> {
                 self.latin1(n, start)?
             }
             b'u' | b't' => self.utf8(start)?,
+            // What a back-reference most often points at.
+            b'i' => Value::Int(self.i32("int")? as i64),
             _ => self.scalar(ty, start)?,
         };
         self.done(slot, start);
