@@ -628,10 +628,14 @@ impl<'a> Reader<'a> {
         // that they are ASCII, so bytes >= 0x80 are Latin-1 characters. ASCII
         // (the usual names and keys) is also UTF-8 and goes straight into
         // the PyStr (inline up to 24 bytes); only the rest is transcoded.
-        let s: PyStr = match bytes.utf8_chunks().next() {
-            Some(c) if c.valid().len() == n && c.valid().is_ascii() => PyStr::from(c.valid()),
-            None => PyStr::default(),
-            _ => latin1_to_str(bytes),
+        let s: PyStr = match *bytes {
+            // One character (short dict keys): no validation loop needed.
+            [b] => PyStr::from(&*char::from(b).encode_utf8(&mut [0; 4])),
+            _ => match bytes.utf8_chunks().next() {
+                Some(c) if c.valid().len() == n && c.valid().is_ascii() => PyStr::from(c.valid()),
+                None => PyStr::default(),
+                _ => latin1_to_str(bytes),
+            },
         };
         Ok(Value::Str(s))
     }

@@ -311,6 +311,12 @@ fn strings() {
     assert_eq!(loads(&hex("7a02c3a9")).unwrap(), s("Ã©"));
     assert_eq!(loads(&hex("7a0341c3a9")).unwrap(), s("AÃ©"));
     assert_eq!(loads(&hex("7a00")).unwrap(), s(""));
+    // One character, ASCII or not (its own path), flagged or not.
+    assert_eq!(loads(&hex("7a0161")).unwrap(), s("a"));
+    assert_eq!(loads(&hex("da017e")).unwrap(), s("~"));
+    assert_eq!(loads(&hex("7a01e9")).unwrap(), s("é"));
+    assert_eq!(loads(&hex("5a0180")).unwrap(), s("\u{80}"));
+    assert_eq!(loads(&hex("41010000007f")).unwrap(), s("\u{7f}"));
     assert_eq!(loads(&hex("4103000000616263")).unwrap(), s("abc"));
     assert_eq!(loads(&hex("7400000000")).unwrap(), s(""));
     // Astral plane.
