@@ -85,11 +85,14 @@ fn latin1_to_str(bytes: &[u8]) -> PyStr {
 #[inline]
 pub(super) fn read_call(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     let mut r = Reader::new(data);
-    if let Some(call) = r.four().map_err(|e| *e)? {
-        return call.map(|call| (call, r.class_step));
+    match r.four() {
+        Ok(Some([object, method, vargs, kwargs])) => {
+            super::call_from(object, method, vargs, kwargs).map(|call| (call, r.class_step))
+        }
+        Err(e) => Err(*e),
+        // Anything else is an error: read it as `read` does, for the message.
+        Ok(None) => Err(super::not_a_call(read(data)?)),
     }
-    // Anything else is an error: read it as `read` does, for the message.
-    Err(super::not_a_call(read(data)?))
 }
 
 impl<'a> Reader<'a> {
@@ -111,12 +114,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A top-level tuple or list of exactly four items, read as
-    /// [`object`](Self::object) reads it (same registration, depth and
-    /// errors) and checked by [`call_from`](super::call_from); `None` with
-    /// nothing consumed or registered for any other object.
+    /// The items of a top-level tuple or list of exactly four items, read
+    /// as [`object`](Self::object) reads it (same registration, depth and
+    /// errors); `None` with nothing consumed or registered for any other
+    /// object.
     #[inline]
-    fn four(&mut self) -> R<Option<Result<Call, SerializeError>>> {
+    fn four(&mut self) -> R<Option<[Value; 4]>> {
         let d = self.data;
         let (flag, n) = match *d {
             [c, 4, ..] if c & !FLAG_REF == b')' => (c & FLAG_REF != 0, 2),
@@ -136,7 +139,7 @@ impl<'a> Reader<'a> {
         let vargs = self.item(0, what)?;
         let kwargs = self.item(0, what)?;
         self.done(slot, 0);
-        Ok(Some(super::call_from(object, method, vargs, kwargs)))
+        Ok(Some([object, method, vargs, kwargs]))
     }
 }
 
