@@ -68,6 +68,18 @@ pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
     Reader::new(data).object(0).map_err(|e| *e)
 }
 
+/// The name of a container kind (its type code without FLAG_REF), for a
+/// NULL item error.
+#[cold]
+fn kind_name(code: u8) -> &'static str {
+    match code {
+        b'[' => "list",
+        b'<' | b'>' => "set",
+        b'{' => "dict",
+        _ => "tuple",
+    }
+}
+
 /// Latin-1 bytes (each one code point) as a string: the rare non-ASCII case
 /// of the one-byte-per-char codes, kept out of the hot path.
 #[cold]
@@ -126,11 +138,7 @@ impl<'a> Reader<'a> {
             [c, 4, 0, 0, 0, ..] if matches!(c & !FLAG_REF, b'(' | b'[') => (c & FLAG_REF != 0, 5),
             _ => return Ok(None),
         };
-        let what = if d[0] & !FLAG_REF == b'[' {
-            "list"
-        } else {
-            "tuple"
-        };
+        let what = d[0] & !FLAG_REF;
         self.pos = n;
         let slot = self.reserve(flag, 0)?;
         self.enter(0)?;
@@ -387,7 +395,7 @@ impl<'a> Reader<'a> {
     /// One item of a container at `depth` (`what` names the container for a
     /// NULL error), returned.
     #[inline(always)]
-    fn item(&mut self, depth: usize, what: &str) -> R<Value> {
+    fn item(&mut self, depth: usize, what: u8) -> R<Value> {
         self.item_with(depth, what, |v| v)
     }
 
@@ -398,7 +406,7 @@ impl<'a> Reader<'a> {
     /// [`container`](Self::container), the rest to `object`. Each arm hands
     /// its value over itself, so a list's items go straight into its vector.
     #[inline(always)]
-    fn item_with<T>(&mut self, depth: usize, what: &str, put: impl FnOnce(Value) -> T) -> R<T> {
+    fn item_with<T>(&mut self, depth: usize, what: u8, put: impl FnOnce(Value) -> T) -> R<T> {
         let start = self.pos;
         let Some(&code) = self.data.get(start) else {
             // EOF: `object` reports it.
@@ -441,7 +449,7 @@ impl<'a> Reader<'a> {
             b'0' => {
                 return Err(self.err(
                     start,
-                    alloc::format!("NULL object in marshal data for {what}"),
+                    alloc::format!("NULL object in marshal data for {}", kind_name(what)),
                 ))
             }
             _ => put(self.object(depth + 1)?),
@@ -516,19 +524,19 @@ impl<'a> Reader<'a> {
         let v = match code {
             b')' => {
                 let n = self.byte("small tuple size")? as usize;
-                Value::Tuple(self.items(n, depth, "tuple")?)
+                Value::Tuple(self.items(n, depth, b')')?)
             }
             b'(' => {
                 let n = self.size("tuple")?;
-                Value::Tuple(self.items(n, depth, "tuple")?)
+                Value::Tuple(self.items(n, depth, b')')?)
             }
             b'[' => {
                 let n = self.size("list")?;
-                Value::List(self.items(n, depth, "list")?)
+                Value::List(self.items(n, depth, b'[')?)
             }
             b'<' | b'>' => {
                 let n = self.size("set")?;
-                let items = self.items(n, depth, "set")?;
+                let items = self.items(n, depth, b'<')?;
                 let items = keys::dedup_set(items);
                 if code == b'<' {
                     Value::Set(items)
@@ -662,7 +670,7 @@ impl<'a> Reader<'a> {
 
     /// The `n` items of a container at `depth`, read into a vector of their
     /// own.
-    fn items(&mut self, n: usize, depth: usize, what: &str) -> R<Vec<Value>> {
+    fn items(&mut self, n: usize, depth: usize, what: u8) -> R<Vec<Value>> {
         self.enter(depth)?;
         // Each item takes at least one input byte, so the room reserved
         // never exceeds what was received; the shift keeps the room that
@@ -703,14 +711,14 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 break;
             }
-            let key = self.item(depth, "dict")?;
+            let key = self.item(depth, b'{')?;
             // CPython also ends the dict silently when a value is NULL
             // (dropping that key); we do the same.
             if self.at_null() {
                 self.pos += 1;
                 break;
             }
-            let value = self.item(depth, "dict")?;
+            let value = self.item(depth, b'{')?;
             if matches!(&key, Value::Str(k) if k == "__class__") {
                 self.class_step = true;
             }

@@ -409,6 +409,27 @@ fn refused_codes() {
         why.contains("NULL object in marshal data for tuple"),
         "{why}"
     );
+    // Each container names itself (flagged or not); a dict's NULL ends it.
+    for (h, off, kind) in [
+        ("280200000030", 5, "tuple"),
+        ("5b0100000030", 5, "list"),
+        ("db01000000b0", 5, "list"),
+        ("3c0100000030", 5, "set"),
+        ("3e0100000030", 5, "set"),
+        ("5b010000003c0100000030", 10, "set"),
+    ] {
+        let (at, why) = malformed(loads(&hex(h)));
+        assert_eq!(at, off, "{h}: {why}");
+        assert!(
+            why.contains(&alloc::format!("NULL object in marshal data for {kind}")),
+            "{h}: {why}"
+        );
+    }
+    let err = loads_call(&hex("5b0400000030")).unwrap_err().to_string();
+    assert!(
+        err.contains("NULL object in marshal data for list"),
+        "{err}"
+    );
 }
 
 #[test]
