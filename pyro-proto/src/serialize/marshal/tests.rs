@@ -718,19 +718,20 @@ fn many_references() {
         v.to_le_bytes()
     }
     // A flagged list (ref 0) of 40 flagged ints (refs 1..=40, values 0..40)
-    // and back-references to values 0, 30, 31, 32 and 39.
+    // and back-references on both sides of any inline size from 16 to 32.
+    const BACK: [i32; 10] = [0, 14, 15, 22, 23, 24, 30, 31, 32, 39];
     let mut b = vec![b'[' | 0x80];
-    b.extend(i32le(45));
+    b.extend(i32le(40 + BACK.len() as i32));
     for k in 0..40 {
         b.push(b'i' | 0x80);
         b.extend(i32le(k));
     }
-    for k in [0, 30, 31, 32, 39] {
+    for k in BACK {
         b.push(b'r');
         b.extend(i32le(k + 1));
     }
     let mut want: Vec<Value> = (0..40).map(Value::Int).collect();
-    want.extend([0, 30, 31, 32, 39].map(Value::Int));
+    want.extend(BACK.map(|k| Value::Int(k as i64)));
     assert_eq!(loads(&b).unwrap(), Value::List(want));
     // A reference to the outer list itself, registered first, is refused...
     let mut bad = b.clone();
