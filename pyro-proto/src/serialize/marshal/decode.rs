@@ -53,6 +53,11 @@ const FLAG_REF: u8 = 0x80;
 type R<T> = Result<T, Box<SerializeError>>;
 /// Reference slot of a container that is still being read.
 const PENDING: usize = usize::MAX;
+/// Reference offsets the reader holds inline, without an allocation: CPython
+/// flags nearly every object, and a typical call registers about 20. 24
+/// offsets (192 bytes) are cleared with a few inline stores per decode; 32
+/// took a call to memset.
+const HEAD_REFS: usize = 24;
 /// Values (counting one per object, plus one per 16 string/bytes bytes) that
 /// back-reference copies may produce per input byte...
 const BUDGET_PER_BYTE: usize = 16;
@@ -62,97 +67,18 @@ const BUDGET_BASE: usize = 1 << 16;
 
 /// Read one marshal object from the start of `data`.
 pub(super) fn read(data: &[u8]) -> Result<Value, SerializeError> {
-    let mut r = Reader::new(data);
-    r.object(0).map_err(|e| *e)?;
-    // `object` pushes exactly one value on success.
-    r.stack.pop().ok_or_else(|| SerializeError::Malformed {
-        codec: CODEC,
-        offset: 0,
-        reason: "internal error: no object was read".into(),
-    })
+    Reader::new(data).object(0).map_err(|e| *e)
 }
 
-impl<'a> Reader<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Reader {
-            data,
-            pos: 0,
-            // Allocated at the first FLAG_REF (our own writer sets none).
-            refs: Vec::new(),
-            // Values awaiting their container. Each takes at least one input
-            // byte, so this never reserves more than what was received; 16
-            // values (512 bytes) hold a typical call and stay within the
-            // allocator's fast per-thread cache.
-            stack: Vec::with_capacity(data.len().min(16)),
-            replaying: 0,
-            class_step: false,
-            work: 0,
-            budget: data
-                .len()
-                .saturating_mul(BUDGET_PER_BYTE)
-                .saturating_add(BUDGET_BASE),
-        }
-    }
-
-    /// A top-level tuple or list of exactly four items, read as
-    /// [`object`](Self::object) reads it (same registration, depth and
-    /// errors) and checked by [`call_from`](super::call_from); `None` with
-    /// nothing consumed or registered for any other object.
-    #[inline]
-    fn four(&mut self) -> R<Option<Result<Call, SerializeError>>> {
-        let d = self.data;
-        let (flag, n) = match *d {
-            [c, 4, ..] if c & !FLAG_REF == b')' => (c & FLAG_REF != 0, 2),
-            [c, 4, 0, 0, 0, ..] if matches!(c & !FLAG_REF, b'(' | b'[') => (c & FLAG_REF != 0, 5),
-            _ => return Ok(None),
-        };
-        let what = if d[0] & !FLAG_REF == b'[' {
-            "list"
-        } else {
-            "tuple"
-        };
-        self.pos = n;
-        let slot = self.reserve(flag, 0)?;
-        self.enter(0)?;
-        let object = self.item(what)?;
-        let method = self.item(what)?;
-        let vargs = self.item(what)?;
-        let kwargs = self.item(what)?;
-        self.done(slot, 0);
-        Ok(Some(super::call_from(object, method, vargs, kwargs)))
-    }
-
-    /// One item of the top-level call sequence, read as [`seq`](Self::seq)
-    /// reads it at depth 1 but returned. A container comes back without a
-    /// trip through the stack, so the arguments list (read on the empty
-    /// stack) takes over the stack's buffer and an empty kwargs dict needs
-    /// no allocation at all.
-    fn item(&mut self, what: &str) -> R<Value> {
-        if !self.leaf()? {
-            let start = self.pos;
-            match self.data.get(start) {
-                Some(&c) if matches!(c & !FLAG_REF, b')' | b'(' | b'[' | b'<' | b'>' | b'{') => {
-                    self.pos += 1;
-                    self.charge(1, start)?;
-                    let slot = self.reserve(c & FLAG_REF != 0, start)?;
-                    let v = self.container_value(c & !FLAG_REF, 1)?;
-                    self.done(slot, start);
-                    return Ok(v);
-                }
-                _ => {}
-            }
-            if self.at_null() {
-                return Err(self.err(
-                    self.pos,
-                    alloc::format!("NULL object in marshal data for {what}"),
-                ));
-            }
-            self.object(1)?;
-        }
-        match self.stack.pop() {
-            Some(v) => Ok(v),
-            None => Err(self.err(self.pos, "internal error: a call item was not read")),
-        }
+/// The name of a container kind (its type code without FLAG_REF), for a
+/// NULL item error.
+#[cold]
+fn kind_name(code: u8) -> &'static str {
+    match code {
+        b'[' => "list",
+        b'<' | b'>' => "set",
+        b'{' => "dict",
+        _ => "tuple",
     }
 }
 
@@ -173,29 +99,70 @@ fn latin1_to_str(bytes: &[u8]) -> PyStr {
 #[inline]
 pub(super) fn read_call(data: &[u8]) -> Result<(Call, bool), SerializeError> {
     let mut r = Reader::new(data);
-    if let Some(call) = r.four().map_err(|e| *e)? {
-        return call.map(|call| (call, r.class_step));
+    match r.four() {
+        Ok(Some([object, method, vargs, kwargs])) => {
+            super::call_from(object, method, vargs, kwargs).map(|call| (call, r.class_step))
+        }
+        Err(e) => Err(*e),
+        // Anything else is an error: read it as `read` does, for the message.
+        Ok(None) => Err(super::not_a_call(read(data)?)),
     }
-    // Anything else is an error: read it as `read` does, for the message.
-    r = Reader::new(data);
-    r.object(0).map_err(|e| *e)?;
-    match r.stack.pop() {
-        Some(v) => Err(super::not_a_call(v)),
-        None => Err(SerializeError::Malformed {
-            codec: CODEC,
-            offset: 0,
-            reason: "internal error: no object was read".into(),
-        }),
+}
+
+impl<'a> Reader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            nrefs: 0,
+            head: [0; HEAD_REFS],
+            // Allocated past the first HEAD_REFS registrations only.
+            tail: Vec::new(),
+            replaying: 0,
+            class_step: false,
+            work: 0,
+            budget: data
+                .len()
+                .saturating_mul(BUDGET_PER_BYTE)
+                .saturating_add(BUDGET_BASE),
+        }
+    }
+
+    /// The items of a top-level tuple or list of exactly four items, read
+    /// as [`object`](Self::object) reads it (same registration, depth and
+    /// errors); `None` with nothing consumed or registered for any other
+    /// object.
+    #[inline]
+    fn four(&mut self) -> R<Option<[Value; 4]>> {
+        let d = self.data;
+        let (flag, n) = match *d {
+            [c, 4, ..] if c & !FLAG_REF == b')' => (c & FLAG_REF != 0, 2),
+            [c, 4, 0, 0, 0, ..] if matches!(c & !FLAG_REF, b'(' | b'[') => (c & FLAG_REF != 0, 5),
+            _ => return Ok(None),
+        };
+        let what = d[0] & !FLAG_REF;
+        self.pos = n;
+        let slot = self.reserve(flag, 0)?;
+        self.enter(0)?;
+        let object = self.item(0, what)?;
+        let method = self.item(0, what)?;
+        let vargs = self.item(0, what)?;
+        let kwargs = self.item(0, what)?;
+        self.done(slot, 0);
+        Ok(Some([object, method, vargs, kwargs]))
     }
 }
 
 struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
-    /// Start offset of each registered object, or [`PENDING`].
-    refs: Vec<usize>,
-    /// Objects read whose container is still being read.
-    stack: Vec<Value>,
+    /// How many objects are registered.
+    nrefs: usize,
+    /// Start offset of each registered object, or [`PENDING`]: the first
+    /// [`HEAD_REFS`] here...
+    head: [usize; HEAD_REFS],
+    /// ...and the rest here.
+    tail: Vec<usize>,
     /// > 0 while re-reading a referenced object: registrations already exist.
     replaying: u32,
     /// Whether the class step could change or refuse the result: some dict
@@ -218,9 +185,8 @@ impl<'a> Reader<'a> {
     #[inline]
     fn take(&mut self, n: usize, what: &str) -> R<&'a [u8]> {
         let data: &'a [u8] = self.data;
-        // `pos <= len` always, so only a too large `n` (or one that wraps)
-        // misses.
-        match data.get(self.pos..self.pos.wrapping_add(n)) {
+        // `pos <= len` always, so only a too large `n` misses.
+        match data.get(self.pos..).and_then(|rest| rest.get(..n)) {
             Some(s) => {
                 self.pos += n;
                 Ok(s)
@@ -245,9 +211,25 @@ impl<'a> Reader<'a> {
         Ok(self.take(1, what)?[0])
     }
 
+    #[inline(always)]
     fn i32(&mut self, what: &str) -> R<i32> {
-        let b = self.take(4, what)?;
-        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(i32::from_le_bytes(self.array(what)?))
+    }
+
+    /// The next `N` bytes ([`take`](Self::take) for a fixed size).
+    #[inline(always)]
+    fn array<const N: usize>(&mut self, what: &str) -> R<[u8; N]> {
+        match self
+            .data
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<N>())
+        {
+            Some(b) => {
+                self.pos += N;
+                Ok(*b)
+            }
+            None => Err(self.truncated(N, what)),
+        }
     }
 
     /// A non-negative int32 size, as CPython checks it.
@@ -263,10 +245,7 @@ impl<'a> Reader<'a> {
     }
 
     fn f64_bin(&mut self) -> R<f64> {
-        let b = self.take(8, "float")?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(f64::from_bits(u64::from_le_bytes(a)))
+        Ok(f64::from_bits(u64::from_le_bytes(self.array("float")?)))
     }
 
     fn f64_text(&mut self) -> R<f64> {
@@ -309,26 +288,63 @@ impl<'a> Reader<'a> {
     }
 
     /// Reserve a reference slot if `flag` is set (and this is a first read).
+    #[inline(always)]
     fn reserve(&mut self, flag: bool, at: usize) -> R<Option<usize>> {
         if !flag || self.replaying > 0 {
             return Ok(None);
         }
-        let idx = self.refs.len();
-        if idx >= 0x7fff_fffe {
-            return Err(self.err(at, "bad marshal data (index list too large)"));
-        }
-        if idx == 0 {
-            // CPython flags nearly every object; a registered object takes
-            // at least two bytes, so this stays within what was received.
-            self.refs.reserve((self.data.len() / 4).min(1024));
-        }
-        self.refs.push(PENDING);
-        Ok(Some(idx))
+        self.register(PENDING, at).map(Some)
     }
 
+    /// Register the object at `at` (a first read of a flagged code) with
+    /// `offset` ([`PENDING`] for a container, set by [`done`](Self::done)).
+    /// A leaf cannot be referenced while it is read, so it registers its
+    /// offset straight away.
+    #[inline(always)]
+    fn register(&mut self, offset: usize, at: usize) -> R<usize> {
+        let idx = self.nrefs;
+        if idx < HEAD_REFS {
+            self.head[idx] = offset;
+        } else {
+            self.register_tail(offset, at)?;
+        }
+        self.nrefs = idx + 1;
+        Ok(idx)
+    }
+
+    #[inline(never)]
+    fn register_tail(&mut self, offset: usize, at: usize) -> R<()> {
+        if self.nrefs >= 0x7fff_fffe {
+            return Err(self.err(at, "bad marshal data (index list too large)"));
+        }
+        if self.tail.capacity() == 0 {
+            // CPython flags nearly every object; a registered object takes
+            // at least two bytes, so this stays within what was received.
+            self.tail.reserve((self.data.len() / 4).min(1024));
+        }
+        self.tail.push(offset);
+        Ok(())
+    }
+
+    /// The registered offset of reference `idx`, if there is one.
+    fn ref_at(&self, idx: usize) -> Option<usize> {
+        if idx >= self.nrefs {
+            None
+        } else if idx < HEAD_REFS {
+            Some(self.head[idx])
+        } else {
+            self.tail.get(idx - HEAD_REFS).copied()
+        }
+    }
+
+    #[inline(always)]
     fn done(&mut self, slot: Option<usize>, start: usize) {
         if let Some(i) = slot {
-            self.refs[i] = start;
+            if i < HEAD_REFS {
+                self.head[i] = start;
+            } else if let Some(r) = self.tail.get_mut(i - HEAD_REFS) {
+                *r = start;
+            }
         }
     }
 
@@ -338,15 +354,8 @@ impl<'a> Reader<'a> {
         matches!(self.data.get(self.pos), Some(c) if c & !FLAG_REF == b'0')
     }
 
-    /// Read one object (not NULL) and push it onto `self.stack`. `depth`
-    /// counts the containers around it.
-    ///
-    /// Values are built in place on the shared stack (containers then move
-    /// their items off it in one go) rather than returned through `Result`s:
-    /// returning a `Value` enum up a recursive call chain costs piecewise
-    /// copies that stall store forwarding, which made this reader twice as
-    /// slow per instruction as the JSON one.
-    fn object(&mut self, depth: usize) -> R<()> {
+    /// Read one object (not NULL). `depth` counts the containers around it.
+    fn object(&mut self, depth: usize) -> R<Value> {
         let start = self.pos;
         let code = match self.data.get(start) {
             Some(&c) => c,
@@ -356,137 +365,127 @@ impl<'a> Reader<'a> {
         self.charge(1, start)?;
         let flag = code & FLAG_REF != 0;
         let ty = code & !FLAG_REF;
-        match ty {
+        let slot = match ty {
             b'0' => return Err(self.err(start, "NULL object in marshal data for object")),
-            b'N' => self.stack.push(Value::None),
-            b'F' => self.stack.push(Value::Bool(false)),
-            b'T' => self.stack.push(Value::Bool(true)),
+            b'N' => return Ok(Value::None),
+            b'F' => return Ok(Value::Bool(false)),
+            b'T' => return Ok(Value::Bool(true)),
             b'r' => return self.back_ref(start, depth),
-            b'i' => {
-                let slot = self.reserve(flag, start)?;
-                let v = self.i32("int")?;
-                self.stack.push(Value::Int(v as i64));
-                self.done(slot, start);
+            b')' | b'(' | b'[' | b'<' | b'>' | b'{' => {
+                return self.container(ty, flag, start, depth)
             }
+            _ => self.reserve(flag, start)?,
+        };
+        let v = match ty {
             b'z' | b'Z' => {
-                let slot = self.reserve(flag, start)?;
                 let n = self.byte("short string length")? as usize;
-                self.latin1(n, start)?;
-                self.done(slot, start);
+                self.latin1(n, start)?
             }
             b'a' | b'A' => {
-                let slot = self.reserve(flag, start)?;
                 let n = self.size("string")?;
-                self.latin1(n, start)?;
-                self.done(slot, start);
+                self.latin1(n, start)?
             }
-            b'u' | b't' => {
-                let slot = self.reserve(flag, start)?;
-                self.utf8(start)?;
-                self.done(slot, start);
-            }
-            b'g' => {
-                let slot = self.reserve(flag, start)?;
-                let v = self.f64_bin()?;
-                self.stack.push(Value::Float(v));
-                self.done(slot, start);
-            }
-            b')' | b'(' | b'[' | b'<' | b'>' | b'{' => {
-                let slot = self.reserve(flag, start)?;
-                self.container(ty, depth)?;
-                self.done(slot, start);
-            }
-            _ => {
-                let slot = self.reserve(flag, start)?;
-                let v = self.scalar(ty, start)?;
-                self.stack.push(v);
-                self.done(slot, start);
-            }
-        }
-        Ok(())
+            b'u' | b't' => self.utf8(start)?,
+            // What a back-reference most often points at.
+            b'i' => Value::Int(self.i32("int")? as i64),
+            _ => self.scalar(ty, start)?,
+        };
+        self.done(slot, start);
+        Ok(v)
     }
 
-    /// The common leaves (`i`, `z`/`Z`, `g`, `N`, `T`, `F`, with or without
-    /// FLAG_REF), read without a call to [`object`](Self::object), exactly as
-    /// it reads and registers them; false (nothing consumed) for anything
-    /// else.
+    /// One item of a container at `depth` (`what` names the container for a
+    /// NULL error), returned.
     #[inline(always)]
-    fn leaf(&mut self) -> R<bool> {
-        const I: u8 = b'i' | FLAG_REF;
-        const Z_SHORT: u8 = b'z' | FLAG_REF;
-        const Z_INTERNED: u8 = b'Z' | FLAG_REF;
-        const G: u8 = b'g' | FLAG_REF;
+    fn item(&mut self, depth: usize, what: u8) -> R<Value> {
+        self.item_with(depth, what, |v| v)
+    }
+
+    /// One item of a container at `depth`, handed to `put`. The common
+    /// leaves (`i`, `z`/`Z`, `g`, with or without FLAG_REF, and `N`, `T`,
+    /// `F`) are read here exactly as [`object`](Self::object) reads and
+    /// registers them, containers go straight to
+    /// [`container`](Self::container), the rest to `object`. Each arm hands
+    /// its value over itself, so a list's items go straight into its vector.
+    #[inline(always)]
+    fn item_with<T>(&mut self, depth: usize, what: u8, put: impl FnOnce(Value) -> T) -> R<T> {
         let start = self.pos;
         let Some(&code) = self.data.get(start) else {
-            return Ok(false);
+            // EOF: `object` reports it.
+            return Ok(put(self.object(depth + 1)?));
         };
-        match code {
-            // Unflagged (what we write): nothing to register.
+        let ty = code & !FLAG_REF;
+        Ok(match ty {
             b'i' => {
-                self.pos += 1;
-                self.charge(1, start)?;
+                self.leaf_ref(code, start)?;
                 let v = self.i32("int")?;
-                self.stack.push(Value::Int(v as i64));
+                put(Value::Int(v as i64))
             }
             b'z' | b'Z' => {
-                self.pos += 1;
-                self.charge(1, start)?;
+                self.leaf_ref(code, start)?;
                 let n = self.byte("short string length")? as usize;
-                self.latin1(n, start)?;
+                let v = self.latin1(n, start)?;
+                put(v)
             }
             b'g' => {
-                self.pos += 1;
-                self.charge(1, start)?;
+                self.leaf_ref(code, start)?;
                 let v = self.f64_bin()?;
-                self.stack.push(Value::Float(v));
+                put(Value::Float(v))
             }
             // Singletons are never registered, flagged or not.
             b'N' | b'T' | b'F' => {
                 self.pos += 1;
                 self.charge(1, start)?;
-                self.stack.push(match code {
+                put(match ty {
                     b'N' => Value::None,
                     b'T' => Value::Bool(true),
                     _ => Value::Bool(false),
-                });
+                })
             }
-            // Flagged (what CPython writes for nearly everything).
-            I | Z_SHORT | Z_INTERNED | G => {
+            b')' | b'(' | b'[' | b'<' | b'>' | b'{' => {
                 self.pos += 1;
                 self.charge(1, start)?;
-                let slot = self.reserve(true, start)?;
-                match code {
-                    I => {
-                        let v = self.i32("int")?;
-                        self.stack.push(Value::Int(v as i64));
-                    }
-                    G => {
-                        let v = self.f64_bin()?;
-                        self.stack.push(Value::Float(v));
-                    }
-                    _ => {
-                        let n = self.byte("short string length")? as usize;
-                        self.latin1(n, start)?;
-                    }
-                }
-                self.done(slot, start);
+                let v = self.container(ty, code & FLAG_REF != 0, start, depth + 1)?;
+                put(v)
             }
-            _ => return Ok(false),
-        }
-        Ok(true)
+            b'0' => {
+                return Err(self.err(
+                    start,
+                    alloc::format!("NULL object in marshal data for {}", kind_name(what)),
+                ))
+            }
+            _ => put(self.object(depth + 1)?),
+        })
     }
 
-    fn back_ref(&mut self, start: usize, depth: usize) -> R<()> {
+    /// Consume the code of a leaf at `start`: register it if `code` is
+    /// flagged and this is a first read (a leaf cannot be referred to while
+    /// it is read, so its offset goes in at once), charge it if this is a
+    /// replay; what `object` does, with one test of `replaying`.
+    #[inline(always)]
+    fn leaf_ref(&mut self, code: u8, start: usize) -> R<()> {
+        self.pos += 1;
+        if self.replaying == 0 {
+            if code & FLAG_REF != 0 {
+                self.register(start, start)?;
+            }
+            Ok(())
+        } else {
+            self.charge_copy(1, start)
+        }
+    }
+
+    fn back_ref(&mut self, start: usize, depth: usize) -> R<Value> {
         let n = self.i32("reference index")?;
         let target = usize::try_from(n)
             .ok()
-            .and_then(|i| self.refs.get(i).copied())
+            .and_then(|i| self.ref_at(i))
             .ok_or_else(|| {
                 self.err(
                     start,
                     alloc::format!(
                         "bad marshal data (invalid reference {n}: {} objects registered)",
-                        self.refs.len()
+                        self.nrefs
                     ),
                 )
             })?;
@@ -518,34 +517,28 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Tuples, lists, sets, frozensets and dicts (the recursive path: kept
-    /// small so that deep nesting needs little stack).
-    fn container(&mut self, code: u8, depth: usize) -> R<()> {
-        let v = self.container_value(code, depth)?;
-        self.stack.push(v);
-        Ok(())
-    }
-
-    /// [`container`](Self::container), returning the value instead of
-    /// pushing it.
-    #[inline(always)]
-    fn container_value(&mut self, code: u8, depth: usize) -> R<Value> {
-        Ok(match code {
+    /// Tuples, lists, sets, frozensets and dicts (code `code` without
+    /// FLAG_REF, `flag` whether it had it, already consumed from `start`),
+    /// registered as CPython does: before their items, frozensets after.
+    #[inline(never)]
+    fn container(&mut self, code: u8, flag: bool, start: usize, depth: usize) -> R<Value> {
+        let slot = self.reserve(flag, start)?;
+        let v = match code {
             b')' => {
                 let n = self.byte("small tuple size")? as usize;
-                Value::Tuple(self.items(n, depth, "tuple")?)
+                Value::Tuple(self.items(n, depth, b')')?)
             }
             b'(' => {
                 let n = self.size("tuple")?;
-                Value::Tuple(self.items(n, depth, "tuple")?)
+                Value::Tuple(self.items(n, depth, b')')?)
             }
             b'[' => {
                 let n = self.size("list")?;
-                Value::List(self.items(n, depth, "list")?)
+                Value::List(self.items(n, depth, b'[')?)
             }
             b'<' | b'>' => {
                 let n = self.size("set")?;
-                let items = self.items(n, depth, "set")?;
+                let items = self.items(n, depth, b'<')?;
                 let items = keys::dedup_set(items);
                 if code == b'<' {
                     Value::Set(items)
@@ -554,7 +547,9 @@ impl<'a> Reader<'a> {
                 }
             }
             _ => self.dict(depth)?,
-        })
+        };
+        self.done(slot, start);
+        Ok(v)
     }
 
     /// Scalars, and the codes with no Value form (errors).
@@ -625,34 +620,37 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A UTF-8 string (`u`, `t`), pushed onto the stack.
-    fn utf8(&mut self, start: usize) -> R<()> {
+    /// A UTF-8 string (`u`, `t`).
+    fn utf8(&mut self, start: usize) -> R<Value> {
         let n = self.size("string")?;
         let at = self.pos;
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;
         match core::str::from_utf8(bytes) {
-            Ok(s) => self.stack.push(Value::Str(s.into())),
-            Err(e) => return Err(self.utf8_error(bytes, at, e.valid_up_to())),
+            Ok(s) => Ok(Value::Str(s.into())),
+            Err(e) => Err(self.utf8_error(bytes, at, e.valid_up_to())),
         }
-        Ok(())
     }
 
-    /// A one-byte-per-character string, pushed onto the stack.
-    fn latin1(&mut self, n: usize, start: usize) -> R<()> {
+    /// A one-byte-per-character string.
+    #[inline(always)]
+    fn latin1(&mut self, n: usize, start: usize) -> R<Value> {
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;
         // CPython builds these from one byte per code point without checking
         // that they are ASCII, so bytes >= 0x80 are Latin-1 characters. ASCII
         // (the usual names and keys) is also UTF-8 and goes straight into
         // the PyStr (inline up to 24 bytes); only the rest is transcoded.
-        let s: PyStr = match bytes.utf8_chunks().next() {
-            Some(c) if c.valid().len() == n && c.valid().is_ascii() => PyStr::from(c.valid()),
-            None => PyStr::default(),
-            _ => latin1_to_str(bytes),
+        let s: PyStr = match *bytes {
+            // One character (short dict keys): no validation loop needed.
+            [b] => PyStr::from(&*char::from(b).encode_utf8(&mut [0; 4])),
+            _ => match bytes.utf8_chunks().next() {
+                Some(c) if c.valid().len() == n && c.valid().is_ascii() => PyStr::from(c.valid()),
+                None => PyStr::default(),
+                _ => latin1_to_str(bytes),
+            },
         };
-        self.stack.push(Value::Str(s));
-        Ok(())
+        Ok(Value::Str(s))
     }
 
     fn utf8_error(&self, bytes: &[u8], at: usize, valid: usize) -> Box<SerializeError> {
@@ -672,45 +670,38 @@ impl<'a> Reader<'a> {
         )
     }
 
-    /// `n` objects, read onto the stack and moved off it into a vector of
-    /// exactly their number (allocated only once they have all arrived).
-    fn items(&mut self, n: usize, depth: usize, what: &str) -> R<Vec<Value>> {
-        let base = self.stack.len();
-        self.seq(n, depth, what)?;
-        if base == 0 {
-            // The stack holds exactly these items (this is the top-level
-            // container, or the first one read since the stack was last
-            // taken): its buffer becomes the container's vector instead of
-            // being copied.
-            return Ok(core::mem::take(&mut self.stack));
-        }
-        // One exact-size allocation and a single memcpy.
-        Ok(self.stack.split_off(base))
-    }
-
-    /// Read `n` objects onto the stack (the items of a container at `depth`).
-    fn seq(&mut self, n: usize, depth: usize, what: &str) -> R<()> {
+    /// The `n` items of a container at `depth`, read into a vector of their
+    /// own.
+    fn items(&mut self, n: usize, depth: usize, what: u8) -> R<Vec<Value>> {
         self.enter(depth)?;
+        // Each item takes at least one input byte, so the room reserved
+        // never exceeds what was received; the shift keeps the room that
+        // nested containers (each declaring more than arrived) hold at
+        // once within about three items per remaining byte.
+        let rest = (self.data.len() - self.pos) >> depth.min(8);
+        let mut out = Vec::with_capacity(n.min(rest));
         for _ in 0..n {
-            if self.leaf()? {
-                continue;
+            // An int (flagged or not) on a first read, the usual list item:
+            // what `item_with` does for it, in one bounds check.
+            if let Some(&[code, b0, b1, b2, b3, ..]) = self.data.get(self.pos..) {
+                if code & !FLAG_REF == b'i' && self.replaying == 0 {
+                    if code & FLAG_REF != 0 {
+                        self.register(self.pos, self.pos)?;
+                    }
+                    self.pos += 5;
+                    out.push(Value::Int(i32::from_le_bytes([b0, b1, b2, b3]) as i64));
+                    continue;
+                }
             }
-            if self.at_null() {
-                return Err(self.err(
-                    self.pos,
-                    alloc::format!("NULL object in marshal data for {what}"),
-                ));
-            }
-            self.object(depth + 1)?;
+            self.item_with(depth, what, |v| out.push(v))?;
         }
-        Ok(())
+        Ok(out)
     }
 
     fn dict(&mut self, depth: usize) -> R<Value> {
         self.enter(depth)?;
-        // Pairs move off the stack as soon as they are read; growth follows
-        // what actually arrived (a dict declares no size), starting with
-        // room for a few once there is one.
+        // Growth follows what actually arrived (a dict declares no size),
+        // starting with room for a few once there is one.
         let mut pairs: Vec<(Value, Value)> = if self.at_null() {
             Vec::new()
         } else {
@@ -722,23 +713,14 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 break;
             }
-            if !self.leaf()? {
-                self.object(depth + 1)?;
-            }
+            let key = self.item(depth, b'{')?;
             // CPython also ends the dict silently when a value is NULL
             // (dropping that key); we do the same.
             if self.at_null() {
                 self.pos += 1;
-                self.stack.pop();
                 break;
             }
-            if !self.leaf()? {
-                self.object(depth + 1)?;
-            }
-            // Both pushed just now: the pops cannot miss.
-            let (Some(value), Some(key)) = (self.stack.pop(), self.stack.pop()) else {
-                return Err(self.err(at, "internal error: a dict item was not read"));
-            };
+            let value = self.item(depth, b'{')?;
             if matches!(&key, Value::Str(k) if k == "__class__") {
                 self.class_step = true;
             }

@@ -239,6 +239,26 @@ fn depth_is_limited() {
     assert_eq!(dumps(&v), Err(SerializeError::TooDeep { limit: MAX_DEPTH }));
 }
 
+/// A list's int items cut short: the message and offset are those of the
+/// item reader, flagged or not, whichever path read the earlier items.
+#[test]
+fn truncated_list_items() {
+    // [1, <int with 3 of its 4 bytes>]
+    for (h, off) in [
+        ("5b02000000e901000000e9020000", 11),
+        ("5b02000000690100000069020000", 11),
+        ("5b02000000690100000069", 11),
+    ] {
+        let (at, why) = malformed(loads(&hex(h)));
+        assert_eq!(at, off, "{h}: {why}");
+        assert!(why.contains("int needs 4 bytes"), "{h}: {why}");
+    }
+    // Only one of the two items arrived.
+    let (at, why) = malformed(loads(&hex("5b02000000e901000000")));
+    assert_eq!(at, 10);
+    assert!(why.contains("EOF read where object expected"), "{why}");
+}
+
 #[test]
 fn declared_sizes_are_not_trusted() {
     for h in [
@@ -291,6 +311,12 @@ fn strings() {
     assert_eq!(loads(&hex("7a02c3a9")).unwrap(), s("Ã©"));
     assert_eq!(loads(&hex("7a0341c3a9")).unwrap(), s("AÃ©"));
     assert_eq!(loads(&hex("7a00")).unwrap(), s(""));
+    // One character, ASCII or not (its own path), flagged or not.
+    assert_eq!(loads(&hex("7a0161")).unwrap(), s("a"));
+    assert_eq!(loads(&hex("da017e")).unwrap(), s("~"));
+    assert_eq!(loads(&hex("7a01e9")).unwrap(), s("é"));
+    assert_eq!(loads(&hex("5a0180")).unwrap(), s("\u{80}"));
+    assert_eq!(loads(&hex("41010000007f")).unwrap(), s("\u{7f}"));
     assert_eq!(loads(&hex("4103000000616263")).unwrap(), s("abc"));
     assert_eq!(loads(&hex("7400000000")).unwrap(), s(""));
     // Astral plane.
@@ -382,6 +408,27 @@ fn refused_codes() {
     assert!(
         why.contains("NULL object in marshal data for tuple"),
         "{why}"
+    );
+    // Each container names itself (flagged or not); a dict's NULL ends it.
+    for (h, off, kind) in [
+        ("280200000030", 5, "tuple"),
+        ("5b0100000030", 5, "list"),
+        ("db01000000b0", 5, "list"),
+        ("3c0100000030", 5, "set"),
+        ("3e0100000030", 5, "set"),
+        ("5b010000003c0100000030", 10, "set"),
+    ] {
+        let (at, why) = malformed(loads(&hex(h)));
+        assert_eq!(at, off, "{h}: {why}");
+        assert!(
+            why.contains(&alloc::format!("NULL object in marshal data for {kind}")),
+            "{h}: {why}"
+        );
+    }
+    let err = loads_call(&hex("5b0400000030")).unwrap_err().to_string();
+    assert!(
+        err.contains("NULL object in marshal data for list"),
+        "{err}"
     );
 }
 
@@ -586,9 +633,9 @@ fn back_references_respect_the_depth_limit() {
     assert_eq!(items[0], items[1]);
 }
 
-/// Items wait on one shared stack until their container is complete: a dict
-/// cut short by a NULL value inside a list, a back-reference replayed inside
-/// a dict, and sibling containers must each take exactly their own items.
+/// Each container reads exactly its own items: a dict cut short by a NULL
+/// value inside a list, a back-reference replayed inside a dict, and sibling
+/// containers.
 #[test]
 fn containers_take_exactly_their_items() {
     // [ {1: 2, 3: NULL}, 7 ]: the inner dict keeps {1: 2} and drops key 3.
@@ -660,6 +707,79 @@ fn flagged_leaves_register_like_objects() {
             Value::Int(7)
         ])
     );
+}
+
+/// More registered objects than the reader keeps inline: references past
+/// the inline part resolve, and a container registered there is still
+/// refused while it is being read.
+#[test]
+fn many_references() {
+    fn i32le(v: i32) -> [u8; 4] {
+        v.to_le_bytes()
+    }
+    // A flagged list (ref 0) of 40 flagged ints (refs 1..=40, values 0..40)
+    // and back-references on both sides of any inline size from 16 to 32.
+    const BACK: [i32; 10] = [0, 14, 15, 22, 23, 24, 30, 31, 32, 39];
+    let mut b = vec![b'[' | 0x80];
+    b.extend(i32le(40 + BACK.len() as i32));
+    for k in 0..40 {
+        b.push(b'i' | 0x80);
+        b.extend(i32le(k));
+    }
+    for k in BACK {
+        b.push(b'r');
+        b.extend(i32le(k + 1));
+    }
+    let mut want: Vec<Value> = (0..40).map(Value::Int).collect();
+    want.extend(BACK.map(|k| Value::Int(k as i64)));
+    assert_eq!(loads(&b).unwrap(), Value::List(want));
+    // A reference to the outer list itself, registered first, is refused...
+    let mut bad = b.clone();
+    bad.truncate(bad.len() - 5);
+    bad.push(b'r');
+    bad.extend(i32le(0));
+    let (_, why) = malformed(loads(&bad));
+    assert!(why.contains("still being read"), "{why}");
+    // ...as is one to a list registered past the inline part (ref 41) from
+    // inside it, and one to a slot that was never registered.
+    let mut b = vec![b'['];
+    b.extend(i32le(41));
+    for k in 0..40 {
+        b.push(b'i' | 0x80);
+        b.extend(i32le(k));
+    }
+    let nested_at = b.len();
+    b.push(b'[' | 0x80);
+    b.extend(i32le(1));
+    b.push(b'r');
+    b.extend(i32le(40));
+    let (off, why) = malformed(loads(&b));
+    assert_eq!(off, nested_at + 5);
+    assert!(why.contains("still being read"), "{why}");
+    let n = b.len();
+    b[n - 4..].copy_from_slice(&i32le(41));
+    let (_, why) = malformed(loads(&b));
+    assert!(
+        why.contains("invalid reference 41: 41 objects registered"),
+        "{why}"
+    );
+    // Once read, that list resolves too: [ints..., [x], r41] (x = ref 39).
+    let mut b = vec![b'['];
+    b.extend(i32le(42));
+    for k in 0..40 {
+        b.push(b'i' | 0x80);
+        b.extend(i32le(k));
+    }
+    b.push(b'[' | 0x80);
+    b.extend(i32le(1));
+    b.push(b'r');
+    b.extend(i32le(39));
+    b.push(b'r');
+    b.extend(i32le(40));
+    let mut want: Vec<Value> = (0..40).map(Value::Int).collect();
+    want.push(Value::List(vec![Value::Int(39)]));
+    want.push(Value::List(vec![Value::Int(39)]));
+    assert_eq!(loads(&b).unwrap(), Value::List(want));
 }
 
 /// `loads_call` unpacks a top-level 4-item tuple or list without building its
