@@ -147,7 +147,21 @@ impl<'a> Reader<'a> {
         let object = self.item(0, what)?;
         let method = self.item(0, what)?;
         let vargs = self.item(0, what)?;
-        let kwargs = self.item(0, what)?;
+        let kwargs = match self.data.get(self.pos..) {
+            // `{}`, what Pyro sends for no keyword arguments: what
+            // `item_with` and `container` do for it, without the calls.
+            Some(&[c, z, ..]) if c & !FLAG_REF == b'{' && z & !FLAG_REF == b'0' => {
+                let start = self.pos;
+                self.pos += 1;
+                self.charge(1, start)?;
+                let slot = self.reserve(c & FLAG_REF != 0, start)?;
+                self.enter(1)?;
+                self.pos += 1;
+                self.done(slot, start);
+                Value::Dict(Dict(Vec::new()))
+            }
+            _ => self.item(0, what)?,
+        };
         self.done(slot, 0);
         Ok(Some([object, method, vargs, kwargs]))
     }

@@ -833,6 +833,18 @@ fn call_top_level_forms() {
     // Bytes after the call are ignored, as marshal.loads ignores them.
     let call = loads_call(&hex(&alloc::format!("2904{o_m}5b000000004e4e4e"))).unwrap();
     assert_eq!(call.kwargs, None);
+    // An empty kwargs dict, flagged or not, with a flagged or plain NULL
+    // (the usual `{}` of a Pyro call, read without the container calls).
+    for kw in ["7b30", "fb30", "7bb0", "fbb0"] {
+        let call = loads_call(&hex(&alloc::format!("2904{o_m}5b00000000{kw}"))).unwrap();
+        assert_eq!(call.kwargs, Some(Dict::default()), "{kw}");
+    }
+    // A dict with a key but no NULL is still truncated, and `{` at the very
+    // end of the input reports EOF, as the generic reader does.
+    let err = loads_call(&hex(&alloc::format!("2904{o_m}5b000000007b7a016b"))).unwrap_err();
+    assert!(err.to_string().contains("EOF read"), "{err}");
+    let err = loads_call(&hex(&alloc::format!("2904{o_m}5b000000007b"))).unwrap_err();
+    assert!(err.to_string().contains("EOF read"), "{err}");
 }
 
 /// Dicts of a few str keys skip the hashing dedup only when their keys are
