@@ -146,7 +146,33 @@ impl<'a> Reader<'a> {
         self.enter(0)?;
         let object = self.item(0, what)?;
         let method = self.item(0, what)?;
-        let vargs = self.item(0, what)?;
+        let vargs = match self.data.get(self.pos..) {
+            // The arguments: a list (or tuple), read as `item_with` and
+            // `container` read it, with one call less.
+            Some(&[c, ..]) if matches!(c & !FLAG_REF, b'[' | b'(' | b')') => {
+                let start = self.pos;
+                self.pos += 1;
+                self.charge(1, start)?;
+                let slot = self.reserve(c & FLAG_REF != 0, start)?;
+                let v = match c & !FLAG_REF {
+                    b'[' => {
+                        let n = self.size("list")?;
+                        Value::List(self.items(n, 1, b'[')?)
+                    }
+                    b'(' => {
+                        let n = self.size("tuple")?;
+                        Value::Tuple(self.items(n, 1, b')')?)
+                    }
+                    _ => {
+                        let n = self.byte("small tuple size")? as usize;
+                        Value::Tuple(self.items(n, 1, b')')?)
+                    }
+                };
+                self.done(slot, start);
+                v
+            }
+            _ => self.item(0, what)?,
+        };
         let kwargs = match self.data.get(self.pos..) {
             // `{}`, what Pyro sends for no keyword arguments: what
             // `item_with` and `container` do for it, without the calls.
@@ -694,20 +720,44 @@ impl<'a> Reader<'a> {
         // once within about three items per remaining byte.
         let rest = (self.data.len() - self.pos) >> depth.min(8);
         let mut out = Vec::with_capacity(n.min(rest));
-        for _ in 0..n {
-            // An int (flagged or not) on a first read, the usual list item:
-            // what `item_with` does for it, in one bounds check.
-            if let Some(&[code, b0, b1, b2, b3, ..]) = self.data.get(self.pos..) {
-                if code & !FLAG_REF == b'i' && self.replaying == 0 {
-                    if code & FLAG_REF != 0 {
-                        self.register(self.pos, self.pos)?;
+        let mut left = n;
+        while left > 0 {
+            // A run of ints (flagged or not) on a first read, the usual list
+            // items: registered as `item_with` registers them, then moved
+            // into the vector in one go (no capacity check per item).
+            let data = self.data;
+            let start = self.pos;
+            if matches!(data.get(start), Some(c) if c & !FLAG_REF == b'i') && self.replaying == 0 {
+                let rest = data.get(start..).unwrap_or_default();
+                let mut k = 0;
+                for c in rest.chunks_exact(5).take(left) {
+                    let code = c[0];
+                    if code & !FLAG_REF != b'i' {
+                        break;
                     }
-                    self.pos += 5;
-                    out.push(Value::Int(i32::from_le_bytes([b0, b1, b2, b3]) as i64));
-                    continue;
+                    if code & FLAG_REF != 0 {
+                        let at = start + 5 * k;
+                        self.register(at, at)?;
+                    }
+                    k += 1;
+                }
+                if k > 0 {
+                    let run = rest.get(..5 * k).unwrap_or_default();
+                    out.extend(run.chunks_exact(5).map(|c| match *c {
+                        [_, b0, b1, b2, b3] => {
+                            Value::Int(i32::from_le_bytes([b0, b1, b2, b3]) as i64)
+                        }
+                        _ => Value::None,
+                    }));
+                    self.pos = start + 5 * k;
+                    left -= k;
+                    if left == 0 {
+                        break;
+                    }
                 }
             }
             self.item_with(depth, what, |v| out.push(v))?;
+            left -= 1;
         }
         Ok(out)
     }

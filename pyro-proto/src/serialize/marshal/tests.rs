@@ -912,3 +912,37 @@ fn large_leaves_are_written_without_doubling_the_output() {
         assert_eq!(loads(&out).unwrap(), v);
     }
 }
+
+/// Runs of ints in a list or tuple are read in one go on a first read:
+/// mixed flagged and plain ints register in order, a run stops at the
+/// declared count (the next int belongs to the outer container) and at a
+/// truncated int, and a replayed list (a back-reference) reads the same.
+#[test]
+fn int_runs_in_lists() {
+    // (flagged [i1, flagged i2], i3, r0 -> the list, r1 -> i2)
+    let v = loads(&hex(
+        "2904db0200000069010000 00e902000000690300000072000000007201000000"
+            .replace(' ', "")
+            .as_str(),
+    ))
+    .unwrap();
+    let inner = Value::List(vec![Value::Int(1), Value::Int(2)]);
+    assert_eq!(
+        v,
+        Value::Tuple(vec![inner.clone(), Value::Int(3), inner, Value::Int(2)])
+    );
+    // A run cut short by the end of the input: the item reader's message.
+    let (off, why) = malformed(loads(&hex("5b03000000690100000069020000006903")));
+    assert_eq!(off, 16);
+    assert!(why.contains("truncated data: int needs 4 bytes"), "{why}");
+    // Negative and extreme int32 values keep their sign.
+    let v = loads(&hex("2903e9ffffffff6900000080e9ffffff7f")).unwrap();
+    assert_eq!(
+        v,
+        Value::Tuple(vec![
+            Value::Int(-1),
+            Value::Int(i32::MIN as i64),
+            Value::Int(i32::MAX as i64)
+        ])
+    );
+}
