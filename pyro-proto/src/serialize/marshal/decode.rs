@@ -82,6 +82,27 @@ fn kind_name(code: u8) -> &'static str {
     }
 }
 
+/// Whether `b` is ASCII: for up to 24 bytes (the strings a PyStr holds
+/// inline) with two or three overlapping word loads instead of a call.
+#[inline(always)]
+fn is_ascii(b: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |w: Option<&[u8; 8]>| w.map_or(0, |w| u64::from_le_bytes(*w));
+    let half = |w: Option<&[u8; 4]>| w.map_or(0, |w| u32::from_le_bytes(*w) as u64);
+    match b.len() {
+        8..=16 => (word(b.first_chunk()) | word(b.last_chunk())) & HIGH == 0,
+        17..=24 => {
+            (word(b.first_chunk())
+                | word(b.get(8..).and_then(|m| m.first_chunk()))
+                | word(b.last_chunk()))
+                & HIGH
+                == 0
+        }
+        4..=7 => (half(b.first_chunk()) | half(b.last_chunk())) & HIGH == 0,
+        _ => b.is_ascii(),
+    }
+}
+
 /// Latin-1 bytes (each one code point) as a string: the rare non-ASCII case
 /// of the one-byte-per-char codes, kept out of the hot path.
 #[cold]
@@ -685,7 +706,9 @@ impl<'a> Reader<'a> {
             // One character (short dict keys): no validation loop needed.
             [b] => PyStr::from(&*char::from(b).encode_utf8(&mut [0; 4])),
             _ => match bytes.utf8_chunks().next() {
-                Some(c) if c.valid().len() == n && c.valid().is_ascii() => PyStr::from(c.valid()),
+                Some(c) if c.valid().len() == n && is_ascii(c.valid().as_bytes()) => {
+                    PyStr::from(c.valid())
+                }
                 None => PyStr::default(),
                 _ => latin1_to_str(bytes),
             },
@@ -792,6 +815,15 @@ impl<'a> Reader<'a> {
                 return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
             }
             pairs.push((key, value));
+        }
+        // Two str keys of different length or first byte (the usual small
+        // kwargs or attribute dict) cannot collapse: no need for the dedup
+        // pass.
+        if let [(Value::Str(a), _), (Value::Str(b), _)] = &pairs[..] {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            if a.len() != b.len() || a.first() != b.first() {
+                return Ok(Value::Dict(Dict(pairs)));
+            }
         }
         Ok(Value::Dict(Dict(keys::dedup_dict(pairs))))
     }

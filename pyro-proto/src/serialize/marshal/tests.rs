@@ -946,3 +946,76 @@ fn int_runs_in_lists() {
         ])
     );
 }
+
+/// Two-key dicts skip the dedup pass only when the keys differ in length or
+/// first byte; equal keys (inline or on the heap, from any string code)
+/// still collapse to the first key with the last value.
+#[test]
+fn two_key_dicts_collapse_only_equal_keys() {
+    let dict = |k1: &[u8], k2: &[u8]| {
+        let mut b = vec![b'{'];
+        for (k, v) in [(k1, 1u8), (k2, 2)] {
+            b.extend_from_slice(k);
+            b.extend_from_slice(&[b'i', v, 0, 0, 0]);
+        }
+        b.push(b'0');
+        loads(&b).unwrap()
+    };
+    let long = "k".repeat(30);
+    let mut a_long = vec![b'a', 30, 0, 0, 0];
+    a_long.extend_from_slice(long.as_bytes());
+    let mut u_long = vec![b'u', 30, 0, 0, 0];
+    u_long.extend_from_slice(long.as_bytes());
+    for (k1, k2, key) in [
+        (&b"z\x01a"[..], &b"z\x01a"[..], "a"),
+        (b"z\x02ab", b"u\x02\0\0\0ab", "ab"),
+        (&a_long[..], &u_long[..], long.as_str()),
+    ] {
+        assert_eq!(
+            dict(k1, k2),
+            Value::Dict(Dict(vec![(s(key), Value::Int(2))])),
+            "{key}"
+        );
+    }
+    for (k1, k2) in [
+        (&b"z\x01a"[..], &b"z\x01b"[..]),
+        (b"z\x01a", b"z\x02ab"),
+        (b"z\x02ab", b"z\x02ac"),
+        (b"z\x00", b"z\x01a"),
+    ] {
+        let Value::Dict(d) = dict(k1, k2) else {
+            panic!()
+        };
+        assert_eq!(d.0.len(), 2);
+    }
+}
+
+/// Strings of the one-byte-per-char codes are ASCII only when every byte
+/// is: a byte >= 0x80 at any position of any short length is a Latin-1
+/// character, never passed through as UTF-8.
+#[test]
+fn latin1_bytes_at_every_position() {
+    for n in 2..=30usize {
+        let ascii: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut data = vec![b'a', n as u8, 0, 0, 0];
+        data.extend_from_slice(&ascii);
+        assert_eq!(
+            loads(&data).unwrap(),
+            s(core::str::from_utf8(&ascii).unwrap())
+        );
+        for at in 0..n {
+            for high in [0x80u8, 0xc3, 0xe9, 0xff] {
+                let mut bytes = ascii.clone();
+                bytes[at] = high;
+                if at + 1 < n {
+                    // A valid UTF-8 pair (é) is still two Latin-1 chars.
+                    bytes[at + 1] = if high == 0xc3 { 0xa9 } else { bytes[at + 1] };
+                }
+                let mut data = vec![b'z', n as u8];
+                data.extend_from_slice(&bytes);
+                let want: String = bytes.iter().map(|&b| b as char).collect();
+                assert_eq!(loads(&data).unwrap(), s(&want), "{n} {at} {high:#x}");
+            }
+        }
+    }
+}
