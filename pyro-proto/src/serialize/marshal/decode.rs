@@ -243,7 +243,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize, what: &str) -> R<&'a [u8]> {
         let data: &'a [u8] = self.data;
         // `pos <= len` always, so only a too large `n` misses.
@@ -557,6 +557,15 @@ impl<'a> Reader<'a> {
                     "reference {n} points to a container still being read (recursive data cannot be a Value)"
                 ),
             ));
+        }
+        // An int (what a back-reference most often points at): what the
+        // replayed `object` does for it (charge one copy, no registration),
+        // without the replay.
+        if let Some(&[c, b0, b1, b2, b3, ..]) = self.data.get(target..) {
+            if c & !FLAG_REF == b'i' {
+                self.charge_copy(1, target)?;
+                return Ok(Value::Int(i32::from_le_bytes([b0, b1, b2, b3]) as i64));
+            }
         }
         let resume = self.pos;
         self.pos = target;

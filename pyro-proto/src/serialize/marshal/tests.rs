@@ -1019,3 +1019,42 @@ fn latin1_bytes_at_every_position() {
         }
     }
 }
+
+/// A back-reference to an int is read in place (no replay), yet counts
+/// towards the copy budget as a replayed int does.
+#[test]
+fn back_references_to_ints() {
+    // [flagged 7, flagged -2, r0, r1, flagged (r0, 5), r2]
+    let v = loads(&hex(
+        "5b06000000e907000000e9feffffff72000000007201000000a9027200000000690500000072020000 00"
+            .replace(' ', "")
+            .as_str(),
+    ))
+    .unwrap();
+    let pair = Value::Tuple(vec![Value::Int(7), Value::Int(5)]);
+    assert_eq!(
+        v,
+        Value::List(vec![
+            Value::Int(7),
+            Value::Int(-2),
+            Value::Int(7),
+            Value::Int(-2),
+            pair.clone(),
+            pair
+        ])
+    );
+    // t0 = (flagged 1, r1), t(k+1) = (r(tk), r(tk)): the int copies are
+    // charged as they are replayed, so the bomb is still stopped.
+    let mut data = hex("a902e9010000007201000000");
+    for k in 0..40u32 {
+        let prev = if k == 0 { 0 } else { k + 1 };
+        data.extend_from_slice(&[0xa9, 2, b'r']);
+        data.extend_from_slice(&prev.to_le_bytes());
+        data.push(b'r');
+        data.extend_from_slice(&prev.to_le_bytes());
+    }
+    let mut wrapped = vec![b'[', 41, 0, 0, 0];
+    wrapped.extend_from_slice(&data);
+    let (_, why) = malformed(loads(&wrapped));
+    assert!(why.contains("reference bomb"), "{why}");
+}
