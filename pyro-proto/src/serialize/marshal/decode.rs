@@ -509,6 +509,12 @@ impl<'a> Reader<'a> {
                 let v = self.container(ty, code & FLAG_REF != 0, start, depth + 1)?;
                 put(v)
             }
+            b'r' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let v = self.back_ref(start, depth + 1)?;
+                put(v)
+            }
             b'0' => {
                 return Err(self.err(
                     start,
@@ -536,6 +542,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(never)]
     fn back_ref(&mut self, start: usize, depth: usize) -> R<Value> {
         let n = self.i32("reference index")?;
         let target = usize::try_from(n)
@@ -817,11 +824,19 @@ impl<'a> Reader<'a> {
                 break;
             }
             let value = self.item(depth, b'{')?;
-            if matches!(&key, Value::Str(k) if k == "__class__") {
-                self.class_step = true;
-            }
-            if let Some(kind) = keys::unhashable(&key) {
-                return Err(self.err(at, alloc::format!("unhashable type: '{kind}' as dict key")));
+            match &key {
+                Value::Str(k) => {
+                    if k.as_bytes() == b"__class__" {
+                        self.class_step = true;
+                    }
+                }
+                key => {
+                    if let Some(kind) = keys::unhashable(key) {
+                        return Err(
+                            self.err(at, alloc::format!("unhashable type: '{kind}' as dict key"))
+                        );
+                    }
+                }
             }
             pairs.push((key, value));
         }
