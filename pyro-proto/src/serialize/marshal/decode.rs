@@ -167,33 +167,7 @@ impl<'a> Reader<'a> {
         self.enter(0)?;
         let object = self.item(0, what)?;
         let method = self.item(0, what)?;
-        let vargs = match self.data.get(self.pos..) {
-            // The arguments: a list (or tuple), read as `item_with` and
-            // `container` read it, with one call less.
-            Some(&[c, ..]) if matches!(c & !FLAG_REF, b'[' | b'(' | b')') => {
-                let start = self.pos;
-                self.pos += 1;
-                self.charge(1, start)?;
-                let slot = self.reserve(c & FLAG_REF != 0, start)?;
-                let v = match c & !FLAG_REF {
-                    b'[' => {
-                        let n = self.size("list")?;
-                        Value::List(self.items(n, 1, b'[')?)
-                    }
-                    b'(' => {
-                        let n = self.size("tuple")?;
-                        Value::Tuple(self.items(n, 1, b')')?)
-                    }
-                    _ => {
-                        let n = self.byte("small tuple size")? as usize;
-                        Value::Tuple(self.items(n, 1, b')')?)
-                    }
-                };
-                self.done(slot, start);
-                v
-            }
-            _ => self.item(0, what)?,
-        };
+        let vargs = self.item(0, what)?;
         let kwargs = match self.data.get(self.pos..) {
             // `{}`, what Pyro sends for no keyword arguments: what
             // `item_with` and `container` do for it, without the calls.
@@ -503,7 +477,18 @@ impl<'a> Reader<'a> {
                     _ => Value::Bool(false),
                 })
             }
-            b')' | b'(' | b'[' | b'<' | b'>' | b'{' => {
+            // A list (the usual nested container) goes straight to `items`,
+            // registered as `container` registers it.
+            b'[' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let slot = self.reserve(code & FLAG_REF != 0, start)?;
+                let n = self.size("list")?;
+                let v = Value::List(self.items(n, depth + 1, b'[')?);
+                self.done(slot, start);
+                put(v)
+            }
+            b')' | b'(' | b'<' | b'>' | b'{' => {
                 self.pos += 1;
                 self.charge(1, start)?;
                 let v = self.container(ty, code & FLAG_REF != 0, start, depth + 1)?;
