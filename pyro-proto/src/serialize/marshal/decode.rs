@@ -488,7 +488,15 @@ impl<'a> Reader<'a> {
                 self.done(slot, start);
                 put(v)
             }
-            b')' | b'(' | b'<' | b'>' | b'{' => {
+            b'{' => {
+                self.pos += 1;
+                self.charge(1, start)?;
+                let slot = self.reserve(code & FLAG_REF != 0, start)?;
+                let v = self.dict(depth + 1)?;
+                self.done(slot, start);
+                put(v)
+            }
+            b')' | b'(' | b'<' | b'>' => {
                 self.pos += 1;
                 self.charge(1, start)?;
                 let v = self.container(ty, code & FLAG_REF != 0, start, depth + 1)?;
@@ -786,6 +794,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline(never)]
     fn dict(&mut self, depth: usize) -> R<Value> {
         self.enter(depth)?;
         // Growth follows what actually arrived (a dict declares no size),
