@@ -99,6 +99,7 @@ fn is_ascii(b: &[u8]) -> bool {
                 == 0
         }
         4..=7 => (half(b.first_chunk()) | half(b.last_chunk())) & HIGH == 0,
+        0..=3 => b.iter().fold(0, |acc, &x| acc | x) < 0x80,
         _ => b.is_ascii(),
     }
 }
