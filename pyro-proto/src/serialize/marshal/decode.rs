@@ -440,9 +440,12 @@ impl<'a> Reader<'a> {
     /// One item of a container at `depth`, handed to `put`. The common
     /// leaves (`i`, `z`/`Z`, `g`, with or without FLAG_REF, and `N`, `T`,
     /// `F`) are read here exactly as [`object`](Self::object) reads and
-    /// registers them, containers go straight to
-    /// [`container`](Self::container), the rest to `object`. Each arm hands
-    /// its value over itself, so a list's items go straight into its vector.
+    /// registers them; lists go straight to [`items`](Self::items), dicts to
+    /// [`dict`](Self::dict), other containers to
+    /// [`container`](Self::container) (each registered as `container` does),
+    /// back-references to [`back_ref`](Self::back_ref), the rest to `object`.
+    /// Each arm hands its value over itself, so a list's items go straight
+    /// into its vector.
     #[inline(always)]
     fn item_with<T>(&mut self, depth: usize, what: u8, put: impl FnOnce(Value) -> T) -> R<T> {
         let start = self.pos;
@@ -780,6 +783,7 @@ impl<'a> Reader<'a> {
                         [_, b0, b1, b2, b3] => {
                             Value::Int(i32::from_le_bytes([b0, b1, b2, b3]) as i64)
                         }
+                        // `chunks_exact(5)` yields 5-byte chunks only.
                         _ => Value::None,
                     }));
                     self.pos = start + 5 * k;
