@@ -192,8 +192,16 @@ fn bad_references() {
 #[test]
 fn reference_bomb_is_bounded() {
     // t0 = (1,), t(k+1) = (r(tk), r(tk)): 2^40 leaves if expanded naively.
-    let mut data = hex("a901e901000000");
-    // Slots: t0 = 0, its int = 1, t(k) = k + 1 for k >= 1.
+    let (_, why) = malformed(loads(&reference_chain("a901e901000000")));
+    assert!(why.contains("reference bomb"), "{why}");
+}
+
+/// A list of 41 tuples: `t0` (given as hex: a flagged tuple registering
+/// slot 0 and one flagged object, slot 1), then t(k+1) = (r(tk), r(tk)),
+/// which is slot k + 2. Expanded naively, the last one has 2^40 leaves.
+fn reference_chain(t0: &str) -> Vec<u8> {
+    let mut data = vec![b'[', 41, 0, 0, 0];
+    data.extend_from_slice(&hex(t0));
     for k in 0..40u32 {
         let prev = if k == 0 { 0 } else { k + 1 };
         data.extend_from_slice(&[0xa9, 2, b'r']);
@@ -201,12 +209,7 @@ fn reference_bomb_is_bounded() {
         data.push(b'r');
         data.extend_from_slice(&prev.to_le_bytes());
     }
-    // Wrap so the whole chain is one object: the last tuple is what we read;
-    // build it as a list of all tuples instead.
-    let mut wrapped = vec![b'[', 41, 0, 0, 0];
-    wrapped.extend_from_slice(&data);
-    let (_, why) = malformed(loads(&wrapped));
-    assert!(why.contains("reference bomb"), "{why}");
+    data
 }
 
 #[test]
@@ -1045,16 +1048,6 @@ fn back_references_to_ints() {
     );
     // t0 = (flagged 1, r1), t(k+1) = (r(tk), r(tk)): the int copies are
     // charged as they are replayed, so the bomb is still stopped.
-    let mut data = hex("a902e9010000007201000000");
-    for k in 0..40u32 {
-        let prev = if k == 0 { 0 } else { k + 1 };
-        data.extend_from_slice(&[0xa9, 2, b'r']);
-        data.extend_from_slice(&prev.to_le_bytes());
-        data.push(b'r');
-        data.extend_from_slice(&prev.to_le_bytes());
-    }
-    let mut wrapped = vec![b'[', 41, 0, 0, 0];
-    wrapped.extend_from_slice(&data);
-    let (_, why) = malformed(loads(&wrapped));
+    let (_, why) = malformed(loads(&reference_chain("a902e9010000007201000000")));
     assert!(why.contains("reference bomb"), "{why}");
 }
