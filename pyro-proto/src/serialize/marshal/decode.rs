@@ -84,7 +84,7 @@ fn kind_name(code: u8) -> &'static str {
 
 /// Whether `b` is ASCII: for up to 24 bytes (the strings a PyStr holds
 /// inline) with two or three overlapping word loads instead of a call.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn is_ascii(b: &[u8]) -> bool {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let word = |w: Option<&[u8; 8]>| w.map_or(0, |w| u64::from_le_bytes(*w));
@@ -189,6 +189,11 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The reader. Its hot helpers are `inline(always)` in optimized builds only:
+/// in a debug build, forcing them inline made each nesting level of the
+/// recursive reader take over 10 KB of stack (a dict level about 10.7 KB),
+/// so [`MAX_DEPTH`] nested dicts overflowed a 2 MiB thread stack.
+/// `depth_is_limited` nests tuples, lists and dicts past the limit.
 struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
@@ -218,7 +223,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn take(&mut self, n: usize, what: &str) -> R<&'a [u8]> {
         let data: &'a [u8] = self.data;
         // `pos <= len` always, so only a too large `n` misses.
@@ -247,13 +252,13 @@ impl<'a> Reader<'a> {
         Ok(self.take(1, what)?[0])
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn i32(&mut self, what: &str) -> R<i32> {
         Ok(i32::from_le_bytes(self.array(what)?))
     }
 
     /// The next `N` bytes ([`take`](Self::take) for a fixed size).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn array<const N: usize>(&mut self, what: &str) -> R<[u8; N]> {
         match self
             .data
@@ -299,7 +304,7 @@ impl<'a> Reader<'a> {
     /// A first read builds at most one value and one string byte per input
     /// byte, so it needs no counting; only back-reference copies can outgrow
     /// the input, and those are what the budget limits.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn charge(&mut self, units: usize, at: usize) -> R<()> {
         if self.replaying == 0 {
             return Ok(());
@@ -324,7 +329,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reserve a reference slot if `flag` is set (and this is a first read).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn reserve(&mut self, flag: bool, at: usize) -> R<Option<usize>> {
         if !flag || self.replaying > 0 {
             return Ok(None);
@@ -336,7 +341,7 @@ impl<'a> Reader<'a> {
     /// `offset` ([`PENDING`] for a container, set by [`done`](Self::done)).
     /// A leaf cannot be referenced while it is read, so it registers its
     /// offset straight away.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn register(&mut self, offset: usize, at: usize) -> R<usize> {
         let idx = self.nrefs;
         if idx < HEAD_REFS {
@@ -373,7 +378,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn done(&mut self, slot: Option<usize>, start: usize) {
         if let Some(i) = slot {
             if i < HEAD_REFS {
@@ -432,7 +437,7 @@ impl<'a> Reader<'a> {
 
     /// One item of a container at `depth` (`what` names the container for a
     /// NULL error), returned.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn item(&mut self, depth: usize, what: u8) -> R<Value> {
         self.item_with(depth, what, |v| v)
     }
@@ -446,7 +451,7 @@ impl<'a> Reader<'a> {
     /// back-references to [`back_ref`](Self::back_ref), the rest to `object`.
     /// Each arm hands its value over itself, so a list's items go straight
     /// into its vector.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn item_with<T>(&mut self, depth: usize, what: u8, put: impl FnOnce(Value) -> T) -> R<T> {
         let start = self.pos;
         let Some(&code) = self.data.get(start) else {
@@ -526,7 +531,7 @@ impl<'a> Reader<'a> {
     /// flagged and this is a first read (a leaf cannot be referred to while
     /// it is read, so its offset goes in at once), charge it if this is a
     /// replay; what `object` does, with one test of `replaying`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn leaf_ref(&mut self, code: u8, start: usize) -> R<()> {
         self.pos += 1;
         if self.replaying == 0 {
@@ -707,7 +712,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A one-byte-per-character string.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn latin1(&mut self, n: usize, start: usize) -> R<Value> {
         let bytes = self.take(n, "string")?;
         self.charge(n / 16, start)?;

@@ -234,6 +234,15 @@ fn depth_is_limited() {
         loads(&huge),
         Err(SerializeError::TooDeep { limit: MAX_DEPTH })
     );
+    // The same through the item reader's own list and dict paths: flagged
+    // lists, and dicts nested as values (`{None: {None: ...`).
+    for unit in [&[0xdb, 1, 0, 0, 0][..], b"{N", &[0xfb, 0xce]] {
+        assert_eq!(
+            loads(&unit.repeat(100_000)),
+            Err(SerializeError::TooDeep { limit: MAX_DEPTH }),
+            "{unit:02x?}"
+        );
+    }
     // The writer refuses what the reader would refuse.
     let mut v = Value::None;
     for _ in 0..=MAX_DEPTH {
