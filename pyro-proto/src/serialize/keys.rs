@@ -215,11 +215,14 @@ fn fingerprint(b: &[u8]) -> u64 {
 /// shape of nearly every dict a Pyro call carries, checked without hashing.
 #[inline]
 fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
-    if pairs.len() < 2 {
-        return true;
-    }
-    if pairs.len() > 8 {
-        return false;
+    // Keys of another length or first byte differ without a byte compare.
+    let differ = |a: &[u8], b: &[u8]| a.len() != b.len() || a.first() != b.first() || a != b;
+    match pairs {
+        [] | [_] => return true,
+        // The usual kwargs or attribute dict: no key table needed.
+        [(Value::Str(a), _), (Value::Str(b), _)] => return differ(a.as_bytes(), b.as_bytes()),
+        _ if pairs.len() > 8 => return false,
+        _ => {}
     }
     let mut keys: [&[u8]; 8] = [&[]; 8];
     for (slot, (k, _)) in keys.iter_mut().zip(pairs) {
@@ -229,7 +232,7 @@ fn distinct_strs(pairs: &[(Value, Value)]) -> bool {
         }
     }
     let keys = &keys[..pairs.len()];
-    (1..keys.len()).all(|i| keys[..i].iter().all(|k| *k != keys[i]))
+    (1..keys.len()).all(|i| keys[..i].iter().all(|k| differ(k, keys[i])))
 }
 
 /// Python `dict` assignment semantics over a list of pairs read in order: a

@@ -844,15 +844,6 @@ impl<'a> Reader<'a> {
             }
             pairs.push((key, value));
         }
-        // Two str keys of different length or first byte (the usual small
-        // kwargs or attribute dict) cannot collapse: no need for the dedup
-        // pass.
-        if let [(Value::Str(a), _), (Value::Str(b), _)] = &pairs[..] {
-            let (a, b) = (a.as_bytes(), b.as_bytes());
-            if a.len() != b.len() || a.first() != b.first() {
-                return Ok(Value::Dict(Dict(pairs)));
-            }
-        }
         Ok(Value::Dict(Dict(keys::dedup_dict(pairs))))
     }
 
