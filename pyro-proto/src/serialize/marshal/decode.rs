@@ -169,21 +169,7 @@ impl<'a> Reader<'a> {
         let object = self.item(0, what)?;
         let method = self.item(0, what)?;
         let vargs = self.item(0, what)?;
-        let kwargs = match self.data.get(self.pos..) {
-            // `{}`, what Pyro sends for no keyword arguments: what
-            // `item_with` and `container` do for it, without the calls.
-            Some(&[c, z, ..]) if c & !FLAG_REF == b'{' && z & !FLAG_REF == b'0' => {
-                let start = self.pos;
-                self.pos += 1;
-                self.charge(1, start)?;
-                let slot = self.reserve(c & FLAG_REF != 0, start)?;
-                self.enter(1)?;
-                self.pos += 1;
-                self.done(slot, start);
-                Value::Dict(Dict(Vec::new()))
-            }
-            _ => self.item(0, what)?,
-        };
+        let kwargs = self.item(0, what)?;
         self.done(slot, 0);
         Ok(Some([object, method, vargs, kwargs]))
     }
@@ -501,7 +487,15 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 self.charge(1, start)?;
                 let slot = self.reserve(code & FLAG_REF != 0, start)?;
-                let v = self.dict(depth + 1)?;
+                let v = if self.at_null() {
+                    // `{}` (what Pyro sends for no keyword arguments): what
+                    // `dict` does for it, without the call.
+                    self.enter(depth + 1)?;
+                    self.pos += 1;
+                    Value::Dict(Dict::new())
+                } else {
+                    self.dict(depth + 1)?
+                };
                 self.done(slot, start);
                 put(v)
             }
