@@ -134,17 +134,9 @@ fn time_ours(ser: SerializerId, call: &Call, py_doc: &[u8], blob: &Value, scale:
             match (ser.loads_call(&doc), ser.loads_call(py_doc)) {
                 (Ok(own), Ok(theirs)) => {
                     // Both inputs must carry the same call, or the ratio compares different work.
-                    let same = |c: &Call| {
-                        (
-                            c.object.clone(),
-                            c.method.clone(),
-                            c.vargs.clone(),
-                            c.kwargs.clone(),
-                        )
-                    };
                     assert_eq!(
-                        same(&own),
-                        same(&theirs),
+                        own,
+                        theirs,
                         "{}: Python's bytes decode to another call",
                         ser.name()
                     );

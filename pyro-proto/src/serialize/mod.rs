@@ -225,7 +225,7 @@ pub(crate) fn near_depth_limit(depth: usize) -> bool {
 }
 
 /// A remote call as it travels in an INVOKE payload: `(object, method, vargs, kwargs)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     /// Target object id, e.g. `test.obj` or `Pyro.Daemon`.
     pub object: PyStr,
