@@ -20,6 +20,7 @@ import Pyro4.util
 
 CALL = ("test.obj", "method", ("hello", 42, 3.25, list(range(10)), {"a": 1, "b": "two"}), {})
 BLOB = bytes(range(256)) * 4096  # 1 MiB
+NAMES = ("serpent", "json", "marshal", "pickle")
 
 
 def best(fn, number):
@@ -28,7 +29,7 @@ def best(fn, number):
 
 def docs():
     out = {name: Pyro4.util.get_serializer(name).dumpsCall(*CALL).hex()
-           for name in ("serpent", "json", "marshal", "pickle")}
+           for name in NAMES}
     json.dump(out, sys.stdout)
 
 
@@ -37,7 +38,7 @@ def main():
         return docs()
     scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     out = {}
-    for name in ("serpent", "json", "marshal", "pickle"):
+    for name in NAMES:
         ser = Pyro4.util.get_serializer(name)
         doc = ser.dumpsCall(*CALL)
         res = {
